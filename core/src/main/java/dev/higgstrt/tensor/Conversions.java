@@ -1,0 +1,207 @@
+package dev.higgstrt.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.stream.IntStream;
+
+/**
+ * Bulk element conversions between memory segments holding little-endian tensor data.
+ * Floating-point narrowing rounds to nearest even (see {@link FloatFormats}).
+ */
+public final class Conversions {
+    /** Little-endian, unaligned layouts: safetensors data need not be aligned. */
+    public static final ValueLayout.OfShort LE_SHORT =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfFloat LE_FLOAT =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfInt LE_INT =
+            ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfLong LE_LONG =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfDouble LE_DOUBLE =
+            ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private static final int CHUNK = 16384;
+    /** Conversions of at least this many elements are split over the common pool. */
+    private static final long PARALLEL_THRESHOLD = 1 << 18;
+
+    private Conversions() {
+    }
+
+    /** Whether {@link #convert} supports converting from {@code from} to {@code to}. */
+    public static boolean supports(DType from, DType to) {
+        return from == to || (isConvertibleFloat(from) && isConvertibleFloat(to));
+    }
+
+    private static boolean isConvertibleFloat(DType d) {
+        return d == DType.F32 || d == DType.F16 || d == DType.BF16 || d == DType.F64;
+    }
+
+    /**
+     * Converts {@code count} elements from {@code src} (type {@code from}) into {@code dst}
+     * (type {@code to}). Source and destination must not overlap unless they are identical
+     * and the types are the same. Large conversions run on several threads.
+     *
+     * @throws IllegalArgumentException when the conversion is not supported
+     */
+    public static void convert(MemorySegment src, DType from, MemorySegment dst, DType to, long count) {
+        if (from == to) {
+            MemorySegment.copy(src, 0, dst, 0, count * from.byteSize());
+            return;
+        }
+        if (!supports(from, to)) {
+            throw new IllegalArgumentException("cannot convert " + from + " to " + to);
+        }
+        int parts = count >= PARALLEL_THRESHOLD && sharedAccess(src) && sharedAccess(dst)
+                ? Math.min(Runtime.getRuntime().availableProcessors(), 8) : 1;
+        if (parts <= 1) {
+            convertRange(src, from, dst, to, 0, count);
+            return;
+        }
+        long step = (count + parts - 1) / parts;
+        IntStream.range(0, parts).parallel().forEach(p -> {
+            long begin = p * step;
+            convertRange(src, from, dst, to, begin, Math.min(count, begin + step) - begin);
+        });
+    }
+
+    /** A thread that is never started: a segment it may access is accessible by any thread. */
+    private static final Thread PROBE = Thread.ofVirtual().unstarted(() -> { });
+
+    private static boolean sharedAccess(MemorySegment segment) {
+        return segment.isAccessibleBy(PROBE);
+    }
+
+    private static void convertRange(MemorySegment src, DType from, MemorySegment dst, DType to, long first, long count) {
+        int chunk = (int) Math.min(CHUNK, Math.max(1, count));
+        if (from == DType.BF16 && to == DType.F32) {
+            short[] in = new short[chunk];
+            int[] out = new int[chunk];
+            for (long done = 0; done < count; ) {
+                int n = (int) Math.min(chunk, count - done);
+                MemorySegment.copy(src, LE_SHORT, (first + done) * 2, in, 0, n);
+                for (int i = 0; i < n; i++) {
+                    out[i] = in[i] << 16;
+                }
+                MemorySegment.copy(out, 0, dst, LE_INT, (first + done) * 4, n);
+                done += n;
+            }
+            return;
+        }
+        if (from == DType.F32 && to == DType.BF16) {
+            int[] in = new int[chunk];
+            int[] wide = new int[chunk];
+            short[] out = new short[chunk];
+            for (long done = 0; done < count; ) {
+                int n = (int) Math.min(chunk, count - done);
+                MemorySegment.copy(src, LE_INT, (first + done) * 4, in, 0, n);
+                floatBitsToBf16(in, wide, out, n);
+                MemorySegment.copy(out, 0, dst, LE_SHORT, (first + done) * 2, n);
+                done += n;
+            }
+            return;
+        }
+        float[] buf = new float[chunk];
+        short[] halves = new short[chunk];
+        for (long done = 0; done < count; ) {
+            int n = (int) Math.min(chunk, count - done);
+            readFloats(src, from, first + done, buf, halves, n);
+            writeFloats(dst, to, first + done, buf, halves, n);
+            done += n;
+        }
+    }
+
+    /**
+     * {@link FloatFormats#floatToBf16} over an array. Written without branches, and with the
+     * narrowing to short in a loop of its own: C2 vectorizes each loop, not the fused one.
+     */
+    static void floatBitsToBf16(int[] in, int[] wide, short[] out, int n) {
+        for (int i = 0; i < n; i++) {
+            int x = in[i];
+            int rounded = (x + 0x7FFF + ((x >>> 16) & 1)) >>> 16;
+            int nanMask = (0x7F80_0000 - (x & 0x7FFF_FFFF)) >> 31;
+            int high = x >>> 16;
+            int quiet = (((high & 0x7F) - 1) >> 31) & 0x40;
+            wide[i] = (rounded & ~nanMask) | ((high | quiet) & nanMask);
+        }
+        for (int i = 0; i < n; i++) {
+            out[i] = (short) wide[i];
+        }
+    }
+
+    private static void readFloats(MemorySegment src, DType from, long index, float[] out, short[] scratch, int n) {
+        switch (from) {
+            case F32 -> MemorySegment.copy(src, LE_FLOAT, index * 4, out, 0, n);
+            case BF16 -> {
+                MemorySegment.copy(src, LE_SHORT, index * 2, scratch, 0, n);
+                for (int i = 0; i < n; i++) {
+                    out[i] = Float.intBitsToFloat(scratch[i] << 16);
+                }
+            }
+            case F16 -> {
+                MemorySegment.copy(src, LE_SHORT, index * 2, scratch, 0, n);
+                for (int i = 0; i < n; i++) {
+                    out[i] = FloatFormats.f16ToFloat(scratch[i]);
+                }
+            }
+            case F64 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = (float) src.get(LE_DOUBLE, (index + i) * 8);
+                }
+            }
+            default -> throw new IllegalArgumentException("cannot convert from " + from);
+        }
+    }
+
+    private static void writeFloats(MemorySegment dst, DType to, long index, float[] in, short[] scratch, int n) {
+        switch (to) {
+            case F32 -> MemorySegment.copy(in, 0, dst, LE_FLOAT, index * 4, n);
+            case BF16 -> {
+                for (int i = 0; i < n; i++) {
+                    scratch[i] = FloatFormats.floatToBf16(in[i]);
+                }
+                MemorySegment.copy(scratch, 0, dst, LE_SHORT, index * 2, n);
+            }
+            case F16 -> {
+                for (int i = 0; i < n; i++) {
+                    scratch[i] = FloatFormats.floatToF16(in[i]);
+                }
+                MemorySegment.copy(scratch, 0, dst, LE_SHORT, index * 2, n);
+            }
+            case F64 -> {
+                for (int i = 0; i < n; i++) {
+                    dst.set(LE_DOUBLE, (index + i) * 8, in[i]);
+                }
+            }
+            default -> throw new IllegalArgumentException("cannot convert to " + to);
+        }
+    }
+
+    /** Reads {@code n} elements starting at element {@code index} as floats. */
+    public static void toFloats(MemorySegment src, DType from, long index, float[] out, int offset, int n) {
+        if (from == DType.F32) {
+            MemorySegment.copy(src, LE_FLOAT, index * 4, out, offset, n);
+            return;
+        }
+        float[] tmp = offset == 0 ? out : new float[n];
+        readFloats(src, from, index, tmp, new short[n], n);
+        if (tmp != out) {
+            System.arraycopy(tmp, 0, out, offset, n);
+        }
+    }
+
+    /** Writes {@code n} floats as elements of type {@code to} starting at element {@code index}. */
+    public static void fromFloats(float[] in, int offset, MemorySegment dst, DType to, long index, int n) {
+        if (to == DType.F32) {
+            MemorySegment.copy(in, offset, dst, LE_FLOAT, index * 4, n);
+            return;
+        }
+        float[] tmp = in;
+        if (offset != 0) {
+            tmp = new float[n];
+            System.arraycopy(in, offset, tmp, 0, n);
+        }
+        writeFloats(dst, to, index, tmp, new short[n], n);
+    }
+}

@@ -1,0 +1,25 @@
+package dev.higgstrt.cli;
+
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+
+/** One-line descriptions of the errors the commands report. */
+final class ErrorMessages {
+    private ErrorMessages() {
+    }
+
+    static String describe(Throwable ex) {
+        Throwable t = ex instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : ex;
+        return switch (t) {
+            case NoSuchFileException e -> e.getFile() + ": no such file or folder";
+            case AccessDeniedException e -> e.getFile() + ": permission denied";
+            case NotDirectoryException e -> e.getFile() + ": not a folder";
+            case FileAlreadyExistsException e -> e.getFile() + ": already exists";
+            case OutOfMemoryError e -> "out of memory (" + e.getMessage() + ")";
+            default -> t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        };
+    }
+}

@@ -1,0 +1,87 @@
+package dev.higgstrt.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+
+/** {@code bin/higgs-trt}: the command line of higgs-trt. */
+@Command(name = "higgs-trt",
+        mixinStandardHelpOptions = true,
+        versionProvider = HiggsTrtCommand.Version.class,
+        description = "Higgs Audio v2: from its Hugging Face checkpoint to a TensorRT engine, from the JVM.",
+        subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+public final class HiggsTrtCommand implements Runnable {
+    /** Exit status for bad input or usage. */
+    public static final int EXIT_BAD_INPUT = 2;
+
+    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print stack traces of errors.")
+    boolean debug;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Runs the command line and returns its exit status. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        HiggsTrtCommand root = new HiggsTrtCommand();
+        CommandLine cl = new CommandLine(root);
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            boolean debug = root.debug || parseResult.hasMatchedOption("--debug");
+            commandLine.getErr().println("error: " + ErrorMessages.describe(ex));
+            if (debug) {
+                ex.printStackTrace(commandLine.getErr());
+            }
+            commandLine.getErr().flush();
+            return EXIT_BAD_INPUT;
+        });
+        cl.setParameterExceptionHandler((ex, args1) -> {
+            ex.getCommandLine().getErr().println("error: " + ex.getMessage());
+            ex.getCommandLine().usage(ex.getCommandLine().getErr());
+            return EXIT_BAD_INPUT;
+        });
+        int status = cl.execute(args);
+        out.flush();
+        err.flush();
+        return status;
+    }
+
+    /** Entry point. */
+    public static void main(String[] args) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        System.exit(execute(args, out, err));
+    }
+
+    /** The version from the build. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[]{"higgs-trt " + version(), "Java " + Runtime.version()};
+        }
+
+        static String version() {
+            try (InputStream in = HiggsTrtCommand.class.getResourceAsStream("version.properties")) {
+                Properties p = new Properties();
+                if (in != null) {
+                    p.load(in);
+                }
+                return p.getProperty("version", "unknown");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}
