@@ -1,0 +1,40 @@
+package dev.higgstrt.convert;
+
+import dev.higgstrt.tensor.DType;
+
+import java.util.Optional;
+
+/**
+ * How to convert.
+ *
+ * @param tp      tensor-parallel size
+ * @param pp      pipeline-parallel size
+ * @param dtype   target dtype, or empty to keep the checkpoint's ({@code --dtype auto})
+ * @param threads ranks written at once
+ */
+public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads) {
+    /** Canonical constructor: validates. */
+    public ConversionOptions {
+        if (tp <= 0 || pp <= 0) {
+            throw new IllegalArgumentException("tp and pp must be positive, got tp " + tp + ", pp " + pp);
+        }
+        if (threads <= 0) {
+            throw new IllegalArgumentException("threads must be positive, got " + threads);
+        }
+        dtype.ifPresent(d -> {
+            if (d != DType.F32 && d != DType.F16 && d != DType.BF16) {
+                throw new IllegalArgumentException("target dtype must be float32, float16 or bfloat16, got " + d.torchName());
+            }
+        });
+    }
+
+    /** tp x pp, keeping the dtype, one rank at a time per core (at most 4). */
+    public static ConversionOptions of(int tp, int pp) {
+        return new ConversionOptions(tp, pp, Optional.empty(), Math.min(4, Runtime.getRuntime().availableProcessors()));
+    }
+
+    /** These options with another target dtype. */
+    public ConversionOptions withDtype(DType d) {
+        return new ConversionOptions(tp, pp, Optional.of(d), threads);
+    }
+}

@@ -1,0 +1,318 @@
+package dev.higgstrt.convert;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.higgstrt.io.Json;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.model.SourceLayout;
+import dev.higgstrt.safetensors.SafetensorsCheckpoint;
+import dev.higgstrt.safetensors.SafetensorsWriter;
+import dev.higgstrt.safetensors.ShardIndex;
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.tensor.Shape;
+import dev.higgstrt.weights.WeightMap;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.LongConsumer;
+import java.util.stream.Stream;
+
+/**
+ * Converts a Higgs Audio v2 checkpoint (transformers or Boson layout, one file or sharded,
+ * F32/F16/BF16) into a TensorRT-LLM checkpoint folder: {@code config.json} and one
+ * {@code rank{N}.safetensors} per rank, as {@link HiggsAudioLayout} specifies.
+ *
+ * <p>Conversion streams: each rank file is written tensor by tensor, a block at a time, from lazy
+ * views of the memory-mapped source, so the model is never held in memory. Ranks are written in
+ * parallel. The whole output folder is written under a temporary name beside the target and
+ * renamed into place at the end: a failed conversion leaves the previous output, or none.
+ */
+public final class Converter {
+    private Converter() {
+    }
+
+    /** dtype and shape of one target tensor. */
+    public record TensorSpec(DType dtype, Shape shape) {
+    }
+
+    /** The tensors one rank will hold. */
+    public record RankPlan(Mapping mapping, SortedMap<String, TensorSpec> tensors) {
+    }
+
+    /**
+     * What a conversion does.
+     *
+     * @param config     the source config
+     * @param resolution how the source's tensors map to the layout
+     * @param dtype      the target dtype
+     * @param ranks      each rank's tensors
+     */
+    public record Plan(HiggsAudioConfig config, HiggsAudioLayout.Resolution resolution, DType dtype, List<RankPlan> ranks) {
+        /** Tensors over all ranks. */
+        public int tensorCount() {
+            return ranks.stream().mapToInt(r -> r.tensors().size()).sum();
+        }
+
+        /** Remarks for the user: tied head, skipped tensors. */
+        public List<String> notes() {
+            List<String> notes = new ArrayList<>();
+            if (resolution.textHeadTied()) {
+                notes.add("text_lm_head is tied to the token embedding (tie_word_embeddings): written from "
+                        + SourceTensor.EMBED_TOKENS.name(config.layout(), 0));
+            } else if (!resolution.textHead()) {
+                notes.add("the source has no text head: no text_lm_head written");
+            }
+            if (!resolution.skipped().isEmpty()) {
+                notes.add("skipped " + resolution.skipped().size() + " tensors that are not part of the decoder"
+                        + " (audio tower, encoder projector), e.g. " + resolution.skipped().getFirst());
+            }
+            return notes;
+        }
+    }
+
+    /**
+     * The result of a conversion.
+     *
+     * @param plan    what was converted
+     * @param output  the output folder
+     * @param bytes   bytes written (rank files)
+     * @param seconds wall time
+     */
+    public record Report(Plan plan, Path output, long bytes, double seconds) {
+    }
+
+    /**
+     * The plan for converting {@code input}, from its {@code config.json} and tensor names only:
+     * a folder's shard index, or the header of a single file. No tensor data is read.
+     */
+    public static Plan plan(Path input, ConversionOptions options) throws IOException {
+        HiggsAudioConfig config = HiggsAudioConfig.read(input);
+        Path index = input.resolve(ShardIndex.FILE_NAME);
+        if (Files.isRegularFile(index)) {
+            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ShardIndex.read(index).weightMap().keySet());
+            return plan(r, options.dtype().orElse(config.torchDtype().orElse(DType.BF16)), options);
+        }
+        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(input)) {
+            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
+            return plan(r, options.dtype().orElse(sourceDtype(ck.weights(), config)), options);
+        }
+    }
+
+    private static DType sourceDtype(WeightMap source, HiggsAudioConfig c) {
+        return source.get(SourceTensor.EMBED_TOKENS.name(c.layout(), 0)).dtype();
+    }
+
+    static Plan plan(HiggsAudioLayout.Resolution r, DType dtype, ConversionOptions o) {
+        HiggsAudioLayout.checkParallelism(r.config(), o.tp(), o.pp());
+        List<RankPlan> ranks = new ArrayList<>();
+        for (Mapping m : Mapping.all(o.tp(), o.pp())) {
+            SortedMap<String, TensorSpec> tensors = new TreeMap<>();
+            HiggsAudioLayout.rankShapes(r.config(), m, r.textHead()).forEach((n, s) -> tensors.put(n, new TensorSpec(dtype, s)));
+            ranks.add(new RankPlan(m, tensors));
+        }
+        return new Plan(r.config(), r, dtype, List.copyOf(ranks));
+    }
+
+    /**
+     * Converts {@code input} into the folder {@code output}. {@code output} must not exist, be
+     * empty, or hold an earlier conversion (which is replaced).
+     *
+     * @param progress receives bytes written, from several threads
+     * @throws dev.higgstrt.model.ConfigException for an unsupported or invalid config
+     * @throws LayoutException                    for missing, unexpected or misshapen tensors
+     */
+    public static Report convert(Path input, Path output, ConversionOptions options, LongConsumer progress)
+            throws IOException {
+        long t0 = System.nanoTime();
+        checkReplaceable(output);
+        HiggsAudioConfig config = HiggsAudioConfig.read(input);
+        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(input)) {
+            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
+            WeightMap canonical = HiggsAudioLayout.canonical(r, ck.weights());
+            DType dtype = options.dtype().orElse(sourceDtype(ck.weights(), config));
+            Plan plan = plan(r, dtype, options);
+            Path parent = output.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Path temp = parent.resolve("." + output.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+            Files.createDirectory(temp);
+            try {
+                long bytes = writeRanks(r, canonical, plan, options, temp, progress);
+                Files.writeString(temp.resolve(HiggsAudioConfig.FILE_NAME),
+                        Json.PRETTY.writeValueAsString(trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead())) + "\n");
+                replace(temp, output);
+                return new Report(plan, output, bytes, (System.nanoTime() - t0) / 1e9);
+            } finally {
+                deleteTree(temp);
+            }
+        }
+    }
+
+    private static long writeRanks(HiggsAudioLayout.Resolution r, WeightMap canonical, Plan plan, ConversionOptions o,
+                                   Path dir, LongConsumer progress) throws IOException {
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(o.threads(), plan.ranks().size()),
+                Thread.ofPlatform().name("convert-rank-", 0).daemon().factory());
+        try {
+            List<Future<Long>> done = new ArrayList<>();
+            for (RankPlan rp : plan.ranks()) {
+                done.add(pool.submit(() -> SafetensorsWriter.write(dir.resolve(rp.mapping().fileName()),
+                        HiggsAudioLayout.rank(r, canonical, rp.mapping(), plan.dtype()), Map.of("format", "pt"), progress)));
+            }
+            long total = 0;
+            for (Future<Long> f : done) {
+                total += f.get();
+            }
+            return total;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("conversion interrupted");
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case IOException io -> throw io;
+                case RuntimeException re -> throw re;
+                case Error err -> throw err;
+                default -> throw new IOException(e.getCause());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** TensorRT-LLM's {@code PretrainedConfig} for the converted model. */
+    public static ObjectNode trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead) {
+        ObjectNode n = Json.PRETTY.createObjectNode();
+        n.put("architecture", HiggsAudioConfig.TRTLLM_ARCHITECTURE);
+        n.put("dtype", dtype.torchName());
+        n.put("logits_dtype", "float32");
+        n.put("vocab_size", c.vocabSize());
+        n.put("hidden_size", c.hiddenSize());
+        n.put("num_hidden_layers", c.numLayers());
+        n.put("num_attention_heads", c.numHeads());
+        n.put("num_key_value_heads", c.numKvHeads());
+        n.put("head_size", c.headDim());
+        n.put("intermediate_size", c.intermediateSize());
+        n.put("hidden_act", "silu");
+        n.put("norm_epsilon", c.rmsNormEps());
+        n.put("max_position_embeddings", c.maxPositionEmbeddings());
+        n.put("position_embedding_type", "rope_gpt_neox");
+        n.put("rotary_base", c.rope().theta());
+        if (c.rope().scaled()) {
+            ObjectNode s = n.putObject("rotary_scaling");
+            s.put("type", "llama3");
+            s.put("factor", c.rope().factor());
+            s.put("low_freq_factor", c.rope().lowFreqFactor());
+            s.put("high_freq_factor", c.rope().highFreqFactor());
+            s.put("original_max_position_embeddings", c.rope().originalMaxPositionEmbeddings());
+        } else {
+            n.putNull("rotary_scaling");
+        }
+        ObjectNode mapping = n.putObject("mapping");
+        mapping.put("world_size", tp * pp);
+        mapping.put("tp_size", tp);
+        mapping.put("pp_size", pp);
+        ObjectNode q = n.putObject("quantization");
+        q.putNull("quant_algo");
+        q.putNull("kv_cache_quant_algo");
+        n.put("num_codebooks", c.numCodebooks());
+        n.put("codebook_size", c.codebookSize());
+        var ids = n.putArray("audio_token_ids");
+        c.audioTokenIds().forEach(ids::add);
+        n.put("audio_stream_bos_id", c.audioStreamBosId());
+        n.put("audio_stream_eos_id", c.audioStreamEosId());
+        var dual = n.putArray("audio_dual_ffn_layers");
+        c.dualFfnLayers().forEach(dual::add);
+        n.put("has_text_lm_head", textHead);
+        n.put("tie_word_embeddings", c.tieWordEmbeddings());
+        n.put("mlp_gate_up_order", "gate_up");
+        n.put("source_layout", c.layout().id());
+        return n;
+    }
+
+    /** A converted folder's parallel layout, from its config.json. */
+    public static int[] readMapping(Path folder) throws IOException {
+        var root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
+        var m = root.path("mapping");
+        return new int[]{m.path("tp_size").asInt(1), m.path("pp_size").asInt(1)};
+    }
+
+    /** Opens the rank files of a converted folder and merges them into the canonical source. */
+    public static WeightMap readConverted(Path folder, List<SafetensorsCheckpoint> openedRanks) throws IOException {
+        HiggsAudioConfig c = HiggsAudioConfig.read(folder);
+        if (c.layout() != SourceLayout.TRTLLM) {
+            throw new LayoutException(folder + " is not a converted checkpoint");
+        }
+        int[] tpPp = readMapping(folder);
+        List<WeightMap> ranks = new ArrayList<>();
+        for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
+            Path f = folder.resolve(m.fileName());
+            if (!Files.isRegularFile(f)) {
+                throw new LayoutException("missing " + f.getFileName() + " in " + folder + " (tp " + tpPp[0] + ", pp " + tpPp[1] + ")");
+            }
+            SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(f);
+            openedRanks.add(ck);
+            ranks.add(ck.weights());
+        }
+        return HiggsAudioLayout.merge(c, ranks, tpPp[0], tpPp[1]);
+    }
+
+    private static void checkReplaceable(Path output) throws IOException {
+        if (!Files.exists(output)) {
+            return;
+        }
+        if (!Files.isDirectory(output)) {
+            throw new FileAlreadyExistsException(output.toString(), null, "exists and is not a folder");
+        }
+        try (Stream<Path> s = Files.list(output)) {
+            if (s.findAny().isEmpty()) {
+                return;
+            }
+        }
+        Path cfg = output.resolve(HiggsAudioConfig.FILE_NAME);
+        boolean converted = Files.isRegularFile(cfg) && Files.readString(cfg).contains(HiggsAudioConfig.TRTLLM_ARCHITECTURE);
+        if (!converted) {
+            throw new FileAlreadyExistsException(output.toString(), null,
+                    "exists, is not empty and is not an earlier conversion: refusing to replace it");
+        }
+    }
+
+    /** Moves {@code temp} to {@code output}, replacing an earlier conversion there. */
+    private static void replace(Path temp, Path output) throws IOException {
+        Path old = null;
+        if (Files.exists(output)) {
+            old = output.resolveSibling("." + output.getFileName() + ".old-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+            Files.move(output, old, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.move(temp, output, StandardCopyOption.ATOMIC_MOVE);
+        if (old != null) {
+            deleteTree(old);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+}
