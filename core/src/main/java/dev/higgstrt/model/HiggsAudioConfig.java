@@ -327,7 +327,11 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         n.put("audio_stream_bos_id", audioStreamBosId);
         n.put("audio_stream_eos_id", audioStreamEosId);
         n.put("audio_out_token_idx", audioTokenIds.getLast());
-        n.put("encode_audio_in_tokens", false);
+        // A second audio id (transformers' delay token) is Boson's audio-in token, also embedded from codebooks.
+        n.put("encode_audio_in_tokens", audioTokenIds.size() > 1);
+        if (audioTokenIds.size() > 1) {
+            n.put("audio_in_token_idx", audioTokenIds.getFirst());
+        }
         n.put("use_audio_out_self_attention", false);
         n.put("use_audio_out_embed_projector", false);
         n.put("audio_decoder_proj_num_layers", 0);

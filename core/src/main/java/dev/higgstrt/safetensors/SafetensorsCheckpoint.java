@@ -17,13 +17,17 @@ import java.util.Optional;
 
 /**
  * The safetensors files of a checkpoint: a single file, a folder with a shard index
- * ({@value ShardIndex#FILE_NAME}), or a folder of {@code .safetensors} files without one. Each
- * file is opened (and validated) once. With an index, every listed tensor must exist in its
- * shard; without one, no tensor name may appear in two files.
+ * ({@value ShardIndex#FILE_NAME}), a folder with {@value #SINGLE_FILE_NAME}, or else every
+ * {@code .safetensors} file of a folder. Each file is opened (and validated) once. With an
+ * index, every listed tensor must exist in its shard; across several files without one, no
+ * tensor name may appear twice. Other files in the folder are ignored, as Hugging Face does.
  *
  * <p>Closing the checkpoint closes every reader; the weights it handed out become unusable.
  */
 public final class SafetensorsCheckpoint implements AutoCloseable {
+    /** The file a single-file Hugging Face checkpoint keeps its weights in. */
+    public static final String SINGLE_FILE_NAME = "model.safetensors";
+
     private final Path location;
     private final Map<String, SafetensorsReader> readers;
     private final Optional<ShardIndex> index;
@@ -59,7 +63,8 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
                 ShardIndex index = ShardIndex.read(indexFile);
                 return fromIndex(path, index, readers);
             }
-            List<Path> files = safetensorsFiles(path);
+            Path single = path.resolve(SINGLE_FILE_NAME);
+            List<Path> files = Files.isRegularFile(single) ? List.of(single) : safetensorsFiles(path);
             if (files.isEmpty()) {
                 throw new SafetensorsFormatException(path, "no .safetensors file in this folder");
             }

@@ -75,6 +75,12 @@ public final class SyntheticCheckpoint {
      */
     public static long write(Path dir, HiggsAudioConfig config, SourceLayout format, long seed, boolean textHead,
                              DType dtype, LongConsumer progress) throws IOException {
+        return write(dir, config, format, seed, textHead, dtype, SHARD_BYTES, progress);
+    }
+
+    /** As above, with shards of at most {@code shardBytes} (one tensor may exceed it). */
+    public static long write(Path dir, HiggsAudioConfig config, SourceLayout format, long seed, boolean textHead,
+                             DType dtype, long shardBytes, LongConsumer progress) throws IOException {
         if (format == SourceLayout.TRTLLM) {
             throw new IllegalArgumentException("synthetic checkpoints are written in the transformers or boson layout");
         }
@@ -84,7 +90,7 @@ public final class SyntheticCheckpoint {
         ObjectNode json = format == SourceLayout.BOSON ? c.toBosonJson() : c.toTransformersJson();
         json.put("torch_dtype", dtype.torchName());
         writeAtomically(dir.resolve(HiggsAudioConfig.FILE_NAME), Json.PRETTY.writeValueAsString(json) + "\n");
-        List<List<Weight>> shards = shards(weights);
+        List<List<Weight>> shards = shards(weights, shardBytes);
         if (shards.size() == 1) {
             SafetensorsWriter.write(dir.resolve("model.safetensors"), weights, Map.of("format", "pt"), progress);
             return weights.byteSize();
@@ -104,12 +110,12 @@ public final class SyntheticCheckpoint {
         return weights.byteSize();
     }
 
-    private static List<List<Weight>> shards(WeightMap weights) {
+    private static List<List<Weight>> shards(WeightMap weights, long shardBytes) {
         List<List<Weight>> shards = new ArrayList<>();
         List<Weight> current = new ArrayList<>();
         long size = 0;
         for (Weight w : weights) {
-            if (!current.isEmpty() && size + w.tensor().byteSize() > SHARD_BYTES) {
+            if (!current.isEmpty() && size + w.tensor().byteSize() > shardBytes) {
                 shards.add(current);
                 current = new ArrayList<>();
                 size = 0;

@@ -223,9 +223,9 @@ class HiggsAudioLayoutTest {
         HiggsAudioConfig c = TestModels.awkward();
         assertThat(HiggsAudioConfig.parse(c.toTransformersJson())).isEqualTo(c.withLayout(SourceLayout.TRANSFORMERS));
         HiggsAudioConfig boson = HiggsAudioConfig.parse(c.toBosonJson());
-        // Boson has one audio placeholder id (audio_out_token_idx), no delay token
-        assertThat(boson).usingRecursiveComparison().ignoringFields("layout", "audioTokenIds").isEqualTo(c);
-        assertThat(boson.audioTokenIds()).containsExactly(98);
+        // the delay token becomes Boson's audio-in token (encode_audio_in_tokens)
+        assertThat(boson).usingRecursiveComparison().ignoringFields("layout").isEqualTo(c);
+        assertThat(c.toBosonJson().get("audio_in_token_idx").asInt()).isEqualTo(97);
         assertThat(boson.codebookSize()).isEqualTo(7);
         assertThat(c.toBosonJson().get("audio_codebook_size").asInt()).isEqualTo(5);
         var trt = Converter.trtllmConfig(c, 2, 1, DType.BF16, true);

@@ -14,10 +14,10 @@ final class ErrorMessages {
     static String describe(Throwable ex) {
         Throwable t = ex instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : ex;
         return switch (t) {
-            case NoSuchFileException e -> e.getFile() + ": no such file or folder";
+            case NoSuchFileException e -> e.getFile() + ": " + (e.getReason() == null ? "no such file or folder" : e.getReason());
             case AccessDeniedException e -> e.getFile() + ": permission denied";
             case NotDirectoryException e -> e.getFile() + ": not a folder";
-            case FileAlreadyExistsException e -> e.getFile() + ": already exists";
+            case FileAlreadyExistsException e -> e.getFile() + ": " + (e.getReason() == null ? "already exists" : e.getReason());
             case OutOfMemoryError e -> "out of memory (" + e.getMessage() + ")";
             default -> t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
         };

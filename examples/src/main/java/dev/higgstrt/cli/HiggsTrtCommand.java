@@ -15,7 +15,8 @@ import java.util.Properties;
         mixinStandardHelpOptions = true,
         versionProvider = HiggsTrtCommand.Version.class,
         description = "Higgs Audio v2: from its Hugging Face checkpoint to a TensorRT engine, from the JVM.",
-        subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SynthCommand.class, InspectCommand.class, ConvertCommand.class,
+                CommandLine.HelpCommand.class})
 public final class HiggsTrtCommand implements Runnable {
     /** Exit status for bad input or usage. */
     public static final int EXIT_BAD_INPUT = 2;

@@ -43,9 +43,11 @@ final class InspectCommand implements Callable<Integer> {
         }
         Map<String, Map<String, TensorInfo>> files = new TreeMap<>();
         if (Files.isDirectory(path)) {
-            // The checkpoint checks the index (if any) against its shards; then every other file too.
-            try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(path)) {
-                ck.readers().forEach((name, r) -> files.put(name, r.infos()));
+            if (Files.isRegularFile(path.resolve(dev.higgstrt.safetensors.ShardIndex.FILE_NAME))) {
+                // The checkpoint checks the index against its shards; every other file is listed too.
+                try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(path)) {
+                    ck.readers().forEach((name, r) -> files.put(name, r.infos()));
+                }
             }
             for (Path f : SafetensorsCheckpoint.safetensorsFiles(path)) {
                 String name = f.getFileName().toString();

@@ -1,0 +1,76 @@
+package dev.higgstrt.reference;
+
+import java.util.stream.IntStream;
+
+/** The float32 arithmetic of the reference forward, multi-threaded where it pays. */
+final class Kernels {
+    /** Output rows per parallel task of a matrix product. */
+    private static final int ROWS_PER_TASK = 16;
+
+    private Kernels() {
+    }
+
+    /**
+     * {@code y[t][o] = sum_i x[t][i] * w[o][i]} for {@code t < tokens}: x is [tokens, in], w is
+     * [out, in] (PyTorch's Linear layout), y is [tokens, out]. Rows of w are split over the cores;
+     * every output element is summed by one thread in a fixed order, so results do not depend on
+     * the number of threads.
+     */
+    static void matmul(float[] x, int tokens, int in, float[] w, int out, float[] y) {
+        int tasks = (out + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        IntStream range = IntStream.range(0, tasks);
+        if ((long) tokens * in * out > 1 << 16) {
+            range = range.parallel();
+        }
+        range.forEach(task -> {
+            int o0 = task * ROWS_PER_TASK;
+            int o1 = Math.min(out, o0 + ROWS_PER_TASK);
+            for (int o = o0; o < o1; o++) {
+                int wo = o * in;
+                for (int t = 0; t < tokens; t++) {
+                    y[t * out + o] = dot(x, t * in, w, wo, in);
+                }
+            }
+        });
+    }
+
+    /** Dot product of {@code n} floats, with four partial sums. */
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        float s0 = 0;
+        float s1 = 0;
+        float s2 = 0;
+        float s3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[ao + i] * b[bo + i];
+            s1 += a[ao + i + 1] * b[bo + i + 1];
+            s2 += a[ao + i + 2] * b[bo + i + 2];
+            s3 += a[ao + i + 3] * b[bo + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[ao + i] * b[bo + i];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** RMSNorm of one row of {@code x} into {@code out}, in float32 as transformers does. */
+    static void rmsNorm(float[] x, int xo, float[] weight, float eps, float[] out, int oo, int n) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) {
+            float v = x[xo + i];
+            ss += v * v;
+        }
+        float inv = (float) (1.0 / Math.sqrt((float) (ss / n) + eps));
+        for (int i = 0; i < n; i++) {
+            out[oo + i] = weight[i] * (x[xo + i] * inv);
+        }
+    }
+
+    /** SiLU(gate) * up, in place into gate. */
+    static void siluMul(float[] gate, float[] up, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[i];
+            gate[i] = (float) (g / (1.0 + Math.exp(-g))) * up[i];
+        }
+    }
+}

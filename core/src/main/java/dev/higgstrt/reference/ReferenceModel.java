@@ -1,0 +1,324 @@
+package dev.higgstrt.reference;
+
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.convert.HiggsAudioLayout;
+import dev.higgstrt.convert.SourceTensor;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.model.SourceLayout;
+import dev.higgstrt.safetensors.SafetensorsCheckpoint;
+import dev.higgstrt.weights.Weight;
+import dev.higgstrt.weights.WeightMap;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The Higgs Audio v2 decoder on the CPU in float32: the numerics oracle that the converter, the
+ * TensorRT engine, the plugin and quantization are measured against.
+ *
+ * <p>Per layer, each position takes the text path (input norm, MLP) or, when it holds an audio
+ * frame and the layer has the audio path, the audio path (audio input norm, audio MLP); attention
+ * (grouped-query, RoPE with llama3 scaling, causal) is shared. See docs/architecture.md.
+ *
+ * <p>The weights are read once into float arrays. A model is immutable and safe to use from
+ * several threads; each {@link Session} (one sequence with its KV cache) is for one thread.
+ */
+public final class ReferenceModel {
+    private final HiggsAudioConfig config;
+    private final Map<String, float[]> weights;
+    private final boolean textHead;
+    private final float[] invFreq;
+
+    private ReferenceModel(HiggsAudioConfig config, Map<String, float[]> weights) {
+        this.config = config;
+        this.weights = weights;
+        this.textHead = weights.containsKey(SourceTensor.TEXT_HEAD.name(SourceLayout.TRANSFORMERS, 0));
+        this.invFreq = config.rope().inverseFrequencies(config.headDim());
+    }
+
+    /**
+     * Loads a checkpoint of any layout: transformers, Boson, or a converted TensorRT-LLM folder
+     * (whose ranks are merged back through the layout spec).
+     */
+    public static ReferenceModel load(Path dir) throws IOException {
+        HiggsAudioConfig config = HiggsAudioConfig.read(dir);
+        if (config.layout() == SourceLayout.TRTLLM) {
+            List<SafetensorsCheckpoint> open = new ArrayList<>();
+            try {
+                return of(config, Converter.readConverted(dir, open));
+            } finally {
+                for (SafetensorsCheckpoint ck : open) {
+                    ck.close();
+                }
+            }
+        }
+        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(dir)) {
+            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
+            return of(config, HiggsAudioLayout.canonical(r, ck.weights()));
+        }
+    }
+
+    /** A model of {@code config} with weights in canonical (transformers) names. */
+    public static ReferenceModel of(HiggsAudioConfig config, WeightMap canonical) {
+        Map<String, float[]> w = new HashMap<>();
+        try (Arena arena = Arena.ofConfined()) {
+            for (Weight weight : canonical) {
+                w.put(weight.name(), weight.tensor().materialize(arena).toFloatArray());
+            }
+        }
+        return new ReferenceModel(config, Map.copyOf(w));
+    }
+
+    /** The config. */
+    public HiggsAudioConfig config() {
+        return config;
+    }
+
+    /** Whether the model has a text head (its own or tied). */
+    public boolean hasTextHead() {
+        return textHead;
+    }
+
+    /** A full forward pass over {@code input}; text logits too when asked for and available. */
+    public Logits forward(TokenInput input, boolean text) {
+        return newSession().forward(input, text);
+    }
+
+    /** A new sequence with an empty KV cache. */
+    public Session newSession() {
+        return new Session();
+    }
+
+    private float[] w(SourceTensor t, int layer) {
+        return weights.get(t.name(SourceLayout.TRANSFORMERS, layer));
+    }
+
+    /**
+     * One sequence: positions are appended chunk by chunk (a prefill, then decode steps of one
+     * position), attending to everything before them through the KV cache. Not thread-safe.
+     */
+    public final class Session {
+        private final float[][] keys = new float[config.numLayers()][];
+        private final float[][] values = new float[config.numLayers()][];
+        private int cached;
+
+        private Session() {
+        }
+
+        /** Positions processed so far. */
+        public int length() {
+            return cached;
+        }
+
+        /**
+         * Appends {@code chunk} to the sequence and returns the logits of its positions.
+         *
+         * @throws IllegalArgumentException when the input does not fit the model
+         */
+        public Logits forward(TokenInput chunk, boolean text) {
+            HiggsAudioConfig c = config;
+            chunk.validate(c);
+            int t = chunk.length();
+            if (cached + t > c.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("sequence of " + (cached + t) + " positions exceeds max_position_embeddings "
+                        + c.maxPositionEmbeddings());
+            }
+            int h = c.hiddenSize();
+            boolean[] audio = new boolean[t];
+            float[] x = embed(chunk, audio);
+            for (int layer = 0; layer < c.numLayers(); layer++) {
+                layer(layer, x, t, c.isDualFfn(layer) ? audio : new boolean[t]);
+            }
+            cached += t;
+            float[] normed = new float[t * h];
+            float[] norm = w(SourceTensor.NORM, 0);
+            for (int i = 0; i < t; i++) {
+                Kernels.rmsNorm(x, i * h, norm, (float) c.rmsNormEps(), normed, i * h, h);
+            }
+            int a = c.audioVocabSize();
+            float[] audioLogits = new float[t * a];
+            Kernels.matmul(normed, t, h, w(SourceTensor.AUDIO_HEAD, 0), a, audioLogits);
+            Optional<float[]> textLogits = Optional.empty();
+            if (text && textHead) {
+                float[] tl = new float[t * c.vocabSize()];
+                Kernels.matmul(normed, t, h, w(SourceTensor.TEXT_HEAD, 0), c.vocabSize(), tl);
+                textLogits = Optional.of(tl);
+            }
+            return new Logits(t, audioLogits, a, textLogits, c.vocabSize(), audio);
+        }
+
+        private float[] embed(TokenInput in, boolean[] audio) {
+            HiggsAudioConfig c = config;
+            int h = c.hiddenSize();
+            int t = in.length();
+            float[] x = new float[t * h];
+            float[] text = w(SourceTensor.EMBED_TOKENS, 0);
+            float[] codebooks = w(SourceTensor.AUDIO_EMBED, 0);
+            int frame = 0;
+            for (int i = 0; i < t; i++) {
+                boolean isAudio = in.inputIds() == null || c.audioTokenIds().contains(in.inputIds()[i]);
+                audio[i] = isAudio;
+                if (!isAudio) {
+                    System.arraycopy(text, in.inputIds()[i] * h, x, i * h, h);
+                    continue;
+                }
+                int[] codes = in.audioFrames()[frame++];
+                for (int k = 0; k < codes.length; k++) {
+                    int row = (k * c.codebookSize() + codes[k]) * h;
+                    for (int j = 0; j < h; j++) {
+                        x[i * h + j] += codebooks[row + j];
+                    }
+                }
+            }
+            return x;
+        }
+
+        private void layer(int layer, float[] x, int t, boolean[] audio) {
+            HiggsAudioConfig c = config;
+            int h = c.hiddenSize();
+            int hd = c.headDim();
+            int qDim = c.numHeads() * hd;
+            int kvDim = c.numKvHeads() * hd;
+            float eps = (float) c.rmsNormEps();
+            float[] hn = new float[t * h];
+            for (int i = 0; i < t; i++) {
+                float[] weight = audio[i] ? w(SourceTensor.AUDIO_INPUT_LN, layer) : w(SourceTensor.INPUT_LN, layer);
+                Kernels.rmsNorm(x, i * h, weight, eps, hn, i * h, h);
+            }
+            float[] q = new float[t * qDim];
+            float[] k = new float[t * kvDim];
+            float[] v = new float[t * kvDim];
+            Kernels.matmul(hn, t, h, w(SourceTensor.Q, layer), qDim, q);
+            Kernels.matmul(hn, t, h, w(SourceTensor.K, layer), kvDim, k);
+            Kernels.matmul(hn, t, h, w(SourceTensor.V, layer), kvDim, v);
+            for (int i = 0; i < t; i++) {
+                rope(q, i * qDim, c.numHeads(), cached + i);
+                rope(k, i * kvDim, c.numKvHeads(), cached + i);
+            }
+            keys[layer] = append(keys[layer], cached * kvDim, k);
+            values[layer] = append(values[layer], cached * kvDim, v);
+            float[] attn = attention(layer, q, t);
+            float[] o = new float[t * h];
+            Kernels.matmul(attn, t, qDim, w(SourceTensor.O, layer), h, o);
+            for (int i = 0; i < t * h; i++) {
+                x[i] += o[i];
+            }
+            mlp(layer, x, t, audio, false);
+            mlp(layer, x, t, audio, true);
+        }
+
+        /** The MLP of one path over the positions routed to it, added to the residual. */
+        private void mlp(int layer, float[] x, int t, boolean[] audio, boolean audioPath) {
+            HiggsAudioConfig c = config;
+            int h = c.hiddenSize();
+            int inter = c.intermediateSize();
+            int n = 0;
+            int[] rows = new int[t];
+            for (int i = 0; i < t; i++) {
+                if (audio[i] == audioPath) {
+                    rows[n++] = i;
+                }
+            }
+            if (n == 0) {
+                return;
+            }
+            float[] norm = audioPath ? w(SourceTensor.AUDIO_POST_LN, layer) : w(SourceTensor.POST_LN, layer);
+            float[] in = new float[n * h];
+            for (int r = 0; r < n; r++) {
+                Kernels.rmsNorm(x, rows[r] * h, norm, (float) c.rmsNormEps(), in, r * h, h);
+            }
+            float[] gate = new float[n * inter];
+            float[] up = new float[n * inter];
+            Kernels.matmul(in, n, h, w(audioPath ? SourceTensor.AUDIO_GATE : SourceTensor.GATE, layer), inter, gate);
+            Kernels.matmul(in, n, h, w(audioPath ? SourceTensor.AUDIO_UP : SourceTensor.UP, layer), inter, up);
+            Kernels.siluMul(gate, up, n * inter);
+            float[] down = new float[n * h];
+            Kernels.matmul(gate, n, inter, w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer), h, down);
+            for (int r = 0; r < n; r++) {
+                for (int j = 0; j < h; j++) {
+                    x[rows[r] * h + j] += down[r * h + j];
+                }
+            }
+        }
+
+        /** Rotates pairs (i, i + d/2) of each head by position * invFreq[i] (GPT-NeoX style). */
+        private void rope(float[] a, int offset, int heads, int position) {
+            int hd = config.headDim();
+            int half = hd / 2;
+            for (int i = 0; i < half; i++) {
+                float angle = (float) position * invFreq[i];
+                float cos = (float) Math.cos(angle);
+                float sin = (float) Math.sin(angle);
+                for (int head = 0; head < heads; head++) {
+                    int base = offset + head * hd;
+                    float x1 = a[base + i];
+                    float x2 = a[base + i + half];
+                    a[base + i] = x1 * cos - x2 * sin;
+                    a[base + i + half] = x2 * cos + x1 * sin;
+                }
+            }
+        }
+
+        private float[] append(float[] cache, int used, float[] add) {
+            float[] out = cache;
+            if (out == null || out.length < used + add.length) {
+                out = new float[Math.max(used + add.length, out == null ? 0 : out.length * 2)];
+                if (cache != null) {
+                    System.arraycopy(cache, 0, out, 0, used);
+                }
+            }
+            System.arraycopy(add, 0, out, used, add.length);
+            return out;
+        }
+
+        /** Causal grouped-query attention of the new positions over the cache. */
+        private float[] attention(int layer, float[] q, int t) {
+            HiggsAudioConfig c = config;
+            int hd = c.headDim();
+            int qDim = c.numHeads() * hd;
+            int kvDim = c.numKvHeads() * hd;
+            int group = c.numHeads() / c.numKvHeads();
+            float scale = (float) (1.0 / Math.sqrt(hd));
+            float[] kc = keys[layer];
+            float[] vc = values[layer];
+            float[] out = new float[t * qDim];
+            java.util.stream.IntStream tasks = java.util.stream.IntStream.range(0, t * c.numHeads());
+            if ((long) t * (cached + t) * qDim > 1 << 16) {
+                tasks = tasks.parallel();
+            }
+            tasks.forEach(task -> {
+                int i = task / c.numHeads();
+                int head = task % c.numHeads();
+                int kvHead = head / group;
+                int visible = cached + i + 1;
+                float[] scores = new float[visible];
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < visible; j++) {
+                    scores[j] = Kernels.dot(q, i * qDim + head * hd, kc, j * kvDim + kvHead * hd, hd) * scale;
+                    max = Math.max(max, scores[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < visible; j++) {
+                    scores[j] = (float) Math.exp(scores[j] - max);
+                    sum += scores[j];
+                }
+                float inv = (float) (1.0 / sum);
+                int o = i * qDim + head * hd;
+                for (int j = 0; j < visible; j++) {
+                    float p = scores[j] * inv;
+                    int vo = j * kvDim + kvHead * hd;
+                    for (int d = 0; d < hd; d++) {
+                        out[o + d] += p * vc[vo + d];
+                    }
+                }
+            });
+            return out;
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.higgstrt.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.higgstrt.convert.ConversionOptions;
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.io.Json;
+import dev.higgstrt.tensor.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code higgs-trt convert}: a Higgs Audio v2 checkpoint into the TensorRT-LLM checkpoint layout. */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = {"Convert a Higgs Audio v2 checkpoint (transformers or Boson layout) into a TensorRT-LLM",
+                "checkpoint folder: config.json and rank{N}.safetensors for tp x pp ranks."})
+final class ConvertCommand implements Callable<Integer> {
+    @Option(names = "--input", required = true, paramLabel = "DIR", description = "The source checkpoint folder.")
+    Path input;
+
+    @Option(names = "--output", paramLabel = "DIR", description = "The output folder (required unless --dry-run).")
+    Path output;
+
+    @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel size (default: ${DEFAULT-VALUE}).")
+    int tp;
+
+    @Option(names = "--pp", defaultValue = "1", description = "Pipeline-parallel size (default: ${DEFAULT-VALUE}).")
+    int pp;
+
+    @Option(names = "--dtype", defaultValue = "auto", description = "auto (keep), bfloat16, float16 or float32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--dry-run", description = "Print the plan from config.json and the index only; read no shard.")
+    boolean dryRun;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Option(names = "--threads", description = "Ranks written at once (default: cores, at most 4).")
+    Integer threads;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        ConversionOptions o = ConversionOptions.of(tp, pp);
+        if (!dtype.equalsIgnoreCase("auto")) {
+            o = o.withDtype(DType.parse(dtype));
+        }
+        if (threads != null) {
+            o = new ConversionOptions(tp, pp, o.dtype(), threads);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (dryRun) {
+            Converter.Plan plan = Converter.plan(input, o);
+            if (json) {
+                out.println(Json.PRETTY.writeValueAsString(planJson(plan)));
+            } else {
+                for (Converter.RankPlan rp : plan.ranks()) {
+                    out.printf("rank %d (tp rank %d, pp rank %d): %d tensors%n", rp.mapping().rank(), rp.mapping().tpRank(),
+                            rp.mapping().ppRank(), rp.tensors().size());
+                    rp.tensors().forEach((n, s) -> out.println("  " + n + " " + s.dtype().safetensorsName() + " " + s.shape()));
+                }
+                plan.notes().forEach(n -> out.println("note: " + n));
+            }
+            return 0;
+        }
+        if (output == null) {
+            throw new IllegalArgumentException("--output is required (or use --dry-run)");
+        }
+        Converter.Plan plan = Converter.plan(input, o);
+        long total = plan.ranks().stream().flatMap(r -> r.tensors().values().stream())
+                .mapToLong(s -> s.shape().elementCount() * s.dtype().byteSize()).sum();
+        Converter.Report report;
+        try (ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), total)) {
+            report = Converter.convert(input, output, o, bar);
+        }
+        if (json) {
+            ObjectNode n = Json.PRETTY.createObjectNode();
+            n.put("output", output.toString());
+            n.put("tensors", report.plan().tensorCount());
+            n.put("ranks", report.plan().ranks().size());
+            n.put("bytes", report.bytes());
+            n.put("seconds", report.seconds());
+            n.put("dtype", report.plan().dtype().torchName());
+            var notes = n.putArray("notes");
+            report.plan().notes().forEach(notes::add);
+            out.println(Json.PRETTY.writeValueAsString(n));
+        } else {
+            report.plan().notes().forEach(n -> out.println("note: " + n));
+            out.printf("converted %d tensors into %d ranks (%s, tp %d, pp %d): %.2f GB in %.2f s (%.2f GB/s) -> %s%n",
+                    report.plan().tensorCount(), report.plan().ranks().size(), report.plan().dtype().torchName(), tp, pp,
+                    report.bytes() / 1e9, report.seconds(), report.bytes() / 1e9 / report.seconds(), output);
+        }
+        return 0;
+    }
+
+    static ObjectNode planJson(Converter.Plan plan) {
+        ObjectNode root = Json.PRETTY.createObjectNode();
+        var ranks = root.putArray("ranks");
+        for (Converter.RankPlan rp : plan.ranks()) {
+            ObjectNode r = ranks.addObject();
+            r.put("rank", rp.mapping().rank());
+            ObjectNode tensors = r.putObject("tensors");
+            rp.tensors().forEach((name, s) -> {
+                ObjectNode t = tensors.putObject(name);
+                t.put("dtype", s.dtype().safetensorsName());
+                var shape = t.putArray("shape");
+                for (long d : s.shape().toArray()) {
+                    shape.add(d);
+                }
+            });
+        }
+        return root;
+    }
+
+}
