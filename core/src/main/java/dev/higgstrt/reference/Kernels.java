@@ -27,7 +27,11 @@ final class Kernels {
             int o1 = Math.min(out, o0 + ROWS_PER_TASK);
             for (int o = o0; o < o1; o++) {
                 int wo = o * in;
-                for (int t = 0; t < tokens; t++) {
+                int t = 0;
+                for (; t + 1 < tokens; t += 2) {
+                    dot2(x, t * in, (t + 1) * in, w, wo, in, y, t * out + o, (t + 1) * out + o);
+                }
+                for (; t < tokens; t++) {
                     y[t * out + o] = dot(x, t * in, w, wo, in);
                 }
             }
@@ -51,6 +55,42 @@ final class Kernels {
             s0 += a[ao + i] * b[bo + i];
         }
         return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * Two dot products against the same row of {@code b} (loaded once), each summed exactly as
+     * {@link #dot} sums it, so that results do not depend on how many tokens are batched.
+     */
+    static void dot2(float[] a, int a0, int a1, float[] b, int bo, int n, float[] y, int y0, int y1) {
+        float s0 = 0;
+        float s1 = 0;
+        float s2 = 0;
+        float s3 = 0;
+        float r0 = 0;
+        float r1 = 0;
+        float r2 = 0;
+        float r3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            float b0 = b[bo + i];
+            float b1 = b[bo + i + 1];
+            float b2 = b[bo + i + 2];
+            float b3 = b[bo + i + 3];
+            s0 += a[a0 + i] * b0;
+            s1 += a[a0 + i + 1] * b1;
+            s2 += a[a0 + i + 2] * b2;
+            s3 += a[a0 + i + 3] * b3;
+            r0 += a[a1 + i] * b0;
+            r1 += a[a1 + i + 1] * b1;
+            r2 += a[a1 + i + 2] * b2;
+            r3 += a[a1 + i + 3] * b3;
+        }
+        for (; i < n; i++) {
+            s0 += a[a0 + i] * b[bo + i];
+            r0 += a[a1 + i] * b[bo + i];
+        }
+        y[y0] = (s0 + s1) + (s2 + s3);
+        y[y1] = (r0 + r1) + (r2 + r3);
     }
 
     /** RMSNorm of one row of {@code x} into {@code out}, in float32 as transformers does. */

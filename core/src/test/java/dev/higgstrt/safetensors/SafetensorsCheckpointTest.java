@@ -65,6 +65,16 @@ class SafetensorsCheckpointTest {
     }
 
     @Test
+    void aFolderWithModelSafetensorsIgnoresOtherFiles() throws IOException {
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), Map.of("a", t(1)), Map.of(), n -> { });
+        SafetensorsWriter.write(dir.resolve("expected.safetensors"), Map.of("a", t(2), "logits", t(3)), Map.of(), n -> { });
+        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(dir)) {
+            assertThat(ck.readers().keySet()).containsExactly("model.safetensors");
+            assertThat(ck.weights().tensor("a").materialize(arena).contentEquals(t(1))).isTrue();
+        }
+    }
+
+    @Test
     void refusesTheSameTensorInTwoFilesWithoutIndex() throws IOException {
         SafetensorsWriter.write(dir.resolve("one.safetensors"), Map.of("a", t(1)), Map.of(), n -> { });
         SafetensorsWriter.write(dir.resolve("two.safetensors"), Map.of("a", t(2)), Map.of(), n -> { });

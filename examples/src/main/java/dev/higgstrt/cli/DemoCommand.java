@@ -5,6 +5,9 @@ import dev.higgstrt.convert.Converter;
 import dev.higgstrt.convert.Mapping;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
+import dev.higgstrt.reference.Logits;
+import dev.higgstrt.reference.ReferenceModel;
+import dev.higgstrt.reference.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.safetensors.SafetensorsReader;
 import dev.higgstrt.synth.Presets;
@@ -85,6 +88,8 @@ final class DemoCommand implements Callable<Integer> {
                     tp * pp, checked[0], checked[1]);
             check(checked[0] == checked[1], "merged ranks equal the source");
 
+            reference(out, config, tf, boson, a.output());
+
             out.printf("demo %s in %.2f s%s%n", failures.isEmpty() ? "passed" : "FAILED", (System.nanoTime() - t0) / 1e9,
                     keep != null ? " (files in " + keep + ")" : "");
             failures.forEach(f -> spec.commandLine().getErr().println("error: demo check failed: " + f));
@@ -100,6 +105,37 @@ final class DemoCommand implements Callable<Integer> {
         if (!ok) {
             failures.add(what);
         }
+    }
+
+    /** The CPU reference on a mixed text/audio prompt, on both source layouts and the converted ranks. */
+    private void reference(PrintWriter out, HiggsAudioConfig c, Path tf, Path boson, Path converted) throws Exception {
+        int audioId = c.audioTokenIds().getLast();
+        int[] ids = {1, 17, 42, audioId, audioId, audioId, 99, audioId, 5};
+        java.util.Random r = new java.util.Random(5);
+        int[][] frames = new int[4][c.numCodebooks()];
+        for (int[] f : frames) {
+            for (int k = 0; k < f.length; k++) {
+                f[k] = r.nextInt(c.codebookSize());
+            }
+        }
+        TokenInput prompt = new TokenInput(ids, frames);
+        long t0 = System.nanoTime();
+        Logits fromTf = ReferenceModel.load(tf).forward(prompt, true);
+        double s = (System.nanoTime() - t0) / 1e9;
+        Logits fromBoson = ReferenceModel.load(boson).forward(prompt, true);
+        ReferenceModel convertedModel = ReferenceModel.load(converted);
+        Logits fromConverted = convertedModel.forward(prompt, true);
+        float dBoson = fromTf.maxAbsDiff(fromBoson);
+        float dConverted = fromTf.maxAbsDiff(fromConverted);
+        out.printf("  5. CPU reference on a %d-position prompt (%d audio frames): logits [%d,%d] in %.3f s%n",
+                prompt.length(), frames.length, fromTf.tokens(), fromTf.audioWidth(), s);
+        out.printf("     max |difference| transformers vs boson layout: %s, vs converted tp %d x pp %d (bf16): %s%n",
+                dBoson, tp, pp, dConverted);
+        check(dBoson == 0 && dConverted == 0, "the reference gives the same logits on every layout");
+        ReferenceModel.Session session = convertedModel.newSession();
+        session.forward(prompt, false);
+        Logits step = session.forward(TokenInput.text(2), false);
+        out.printf("     one decode step through the KV cache: position %d, %d audio logits%n", session.length() - 1, step.audio().length);
     }
 
     private void checkAgainstPlan(Converter.Report report) throws Exception {
