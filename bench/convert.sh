@@ -6,11 +6,13 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-3}"; work="${2:-$root/bench/out}"
 mkdir -p "$work"
-cli="$root/bin/higgs-trt"
-"$cli" --version >/dev/null   # builds the CLI once
+"$root/bin/higgs-trt" --version >/dev/null   # builds the CLI once; then run its jar directly
+java="$(ls -d /usr/lib/jvm/*25*/bin/java 2>/dev/null | head -1)"; java="${JAVA:-$java}"
+cli_jar="$root/examples/target/higgs-trt-cli.jar"
+cli() { "$java" --enable-native-access=ALL-UNNAMED -jar "$cli_jar" "$@"; }
 in="$work/full"
 if [ ! -f "$in/model.safetensors.index.json" ]; then
-  rm -rf "$in"; "$cli" synth --preset full --format transformers --output "$in" --seed 1 --text-head
+  rm -rf "$in"; cli synth --preset full --format transformers --output "$in" --seed 1 --text-head
 fi
 cat "$in"/*.safetensors > /dev/null   # warm the page cache for every contender
 size=$(du -cb "$in"/*.safetensors | tail -1 | cut -f1)
@@ -20,9 +22,9 @@ declare -a cps t1s t4s r1s r4s
 for i in $(seq "$runs"); do
   rm -rf "$work/cp" "$work/tp1" "$work/tp2pp2"; sync
   t0=$(now); cp -r "$in" "$work/cp"; sync; t1=$(now); cps+=("$(echo "$t1 - $t0" | bc)"); rm -rf "$work/cp"; sync
-  t0=$(now); /usr/bin/time -f %M -o "$work/rss" "$cli" convert --input "$in" --output "$work/tp1" >"$work/log1"; sync; t1=$(now)
+  t0=$(now); /usr/bin/time -f %M -o "$work/rss" "$java" --enable-native-access=ALL-UNNAMED -jar "$cli_jar" convert --input "$in" --output "$work/tp1" >"$work/log1"; sync; t1=$(now)
   t1s+=("$(echo "$t1 - $t0" | bc)"); r1s+=("$(cat "$work/rss")"); rm -rf "$work/tp1"; sync
-  t0=$(now); /usr/bin/time -f %M -o "$work/rss" "$cli" convert --input "$in" --output "$work/tp2pp2" --tp 2 --pp 2 >"$work/log4"; sync; t1=$(now)
+  t0=$(now); /usr/bin/time -f %M -o "$work/rss" "$java" --enable-native-access=ALL-UNNAMED -jar "$cli_jar" convert --input "$in" --output "$work/tp2pp2" --tp 2 --pp 2 >"$work/log4"; sync; t1=$(now)
   t4s+=("$(echo "$t1 - $t0" | bc)"); r4s+=("$(cat "$work/rss")"); rm -rf "$work/tp2pp2"; sync
 done
 mc=$(median "${cps[@]}")
