@@ -9,7 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Iterator;
+import java.util.Map;
 
 /**
  * The input of a forward pass: text token ids, audio frames (one code per codebook), or both.
@@ -131,8 +131,7 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("a token file is a JSON object with input_ids and/or audio_input_ids");
         }
-        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
+        for (String f : root.properties().stream().map(Map.Entry::getKey).toList()) {
             if (!f.equals("input_ids") && !f.equals("audio_input_ids")) {
                 throw new IllegalArgumentException("unexpected key '" + f + "' (expected input_ids, audio_input_ids)");
             }

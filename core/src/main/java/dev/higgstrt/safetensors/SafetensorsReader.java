@@ -24,7 +24,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -140,8 +139,7 @@ public final class SafetensorsReader implements AutoCloseable {
         }
         Map<String, String> metadata = Map.of();
         Map<String, TensorInfo> infos = new TreeMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = obj.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : obj.properties()) {
             String name = e.getKey();
             if (name.equals("__metadata__")) {
                 metadata = parseMetadata(file, e.getValue());
@@ -161,8 +159,7 @@ public final class SafetensorsReader implements AutoCloseable {
             throw new SafetensorsFormatException(file, "__metadata__ is not a JSON object");
         }
         Map<String, String> out = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
             if (!e.getValue().isTextual()) {
                 throw new SafetensorsFormatException(file, "__metadata__ value of '" + e.getKey() + "' is not a string");
             }
@@ -183,8 +180,7 @@ public final class SafetensorsReader implements AutoCloseable {
                 new SafetensorsFormatException(file, name, "unknown dtype '" + dtypeNode.textValue() + "'"));
         long[] dims = longArray(file, name, node.get("shape"), "shape", -1);
         long[] offsets = longArray(file, name, node.get("data_offsets"), "data_offsets", 2);
-        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-            String field = it.next();
+        for (String field : node.properties().stream().map(Map.Entry::getKey).toList()) {
             if (!field.equals("dtype") && !field.equals("shape") && !field.equals("data_offsets")) {
                 throw new SafetensorsFormatException(file, name, "unexpected field '" + field + "'");
             }

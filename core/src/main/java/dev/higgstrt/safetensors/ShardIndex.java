@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SortedMap;
@@ -63,8 +62,7 @@ public record ShardIndex(Path file, SortedMap<String, String> weightMap, Map<Str
         }
         Path dir = folderOf(file);
         TreeMap<String, String> map = new TreeMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = wm.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : wm.properties()) {
             if (!e.getValue().isTextual()) {
                 throw new SafetensorsFormatException(file, e.getKey(), "shard name is not a string");
             }
@@ -75,7 +73,7 @@ public record ShardIndex(Path file, SortedMap<String, String> weightMap, Map<Str
         Map<String, String> metadata = new LinkedHashMap<>();
         JsonNode md = root.get("metadata");
         if (md != null && md.isObject()) {
-            md.fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().isTextual()
+            md.properties().forEach(e -> metadata.put(e.getKey(), e.getValue().isTextual()
                     ? e.getValue().textValue() : e.getValue().toString()));
         }
         return new ShardIndex(file, map, metadata);

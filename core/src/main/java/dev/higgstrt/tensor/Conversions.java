@@ -178,6 +178,64 @@ public final class Conversions {
         }
     }
 
+    /**
+     * Converts {@code count} elements from {@code from} to {@code via} and on to {@code to} in one
+     * pass, with the rounding of both steps and no intermediate in memory: the result equals
+     * {@code convert(convert(src, from, via), via, to)}. Large conversions run on several threads.
+     */
+    public static void convertVia(MemorySegment src, DType from, DType via, MemorySegment dst, DType to, long count) {
+        if (!supports(from, via) || !supports(via, to)) {
+            throw new IllegalArgumentException("cannot convert " + from + " to " + via + " to " + to);
+        }
+        int parts = count >= PARALLEL_THRESHOLD && sharedAccess(src) && sharedAccess(dst)
+                ? Math.min(Runtime.getRuntime().availableProcessors(), 8) : 1;
+        long step = (count + parts - 1) / parts;
+        IntStream stream = IntStream.range(0, parts);
+        (parts > 1 ? stream.parallel() : stream).forEach(p -> {
+            long begin = p * step;
+            convertViaRange(src, from, via, dst, to, begin, Math.min(count, begin + step) - begin);
+        });
+    }
+
+    private static void convertViaRange(MemorySegment src, DType from, DType via, MemorySegment dst, DType to,
+                                        long first, long count) {
+        int chunk = (int) Math.min(CHUNK, Math.max(1, count));
+        if (from == DType.BF16 && via == DType.F32 && to == DType.BF16) {
+            short[] in = new short[chunk];
+            int[] bits = new int[chunk];
+            int[] wide = new int[chunk];
+            short[] out = new short[chunk];
+            for (long done = 0; done < count; ) {
+                int n = (int) Math.min(chunk, count - done);
+                MemorySegment.copy(src, LE_SHORT, (first + done) * 2, in, 0, n);
+                for (int i = 0; i < n; i++) {
+                    bits[i] = in[i] << 16;
+                }
+                floatBitsToBf16(bits, wide, out, n);
+                MemorySegment.copy(out, 0, dst, LE_SHORT, (first + done) * 2, n);
+                done += n;
+            }
+            return;
+        }
+        float[] buf = new float[chunk];
+        short[] halves = new short[chunk];
+        for (long done = 0; done < count; ) {
+            int n = (int) Math.min(chunk, count - done);
+            readFloats(src, from, first + done, buf, halves, n);
+            if (via == DType.BF16) {
+                for (int i = 0; i < n; i++) {
+                    buf[i] = FloatFormats.bf16ToFloat(FloatFormats.floatToBf16(buf[i]));
+                }
+            } else if (via == DType.F16) {
+                for (int i = 0; i < n; i++) {
+                    buf[i] = FloatFormats.f16ToFloat(FloatFormats.floatToF16(buf[i]));
+                }
+            }
+            writeFloats(dst, to, first + done, buf, halves, n);
+            done += n;
+        }
+    }
+
     /** Reads {@code n} elements starting at element {@code index} as floats. */
     public static void toFloats(MemorySegment src, DType from, long index, float[] out, int offset, int n) {
         if (from == DType.F32) {

@@ -171,23 +171,44 @@ final class DerivedSources {
         if (!Conversions.supports(parent.dtype(), target)) {
             throw new IllegalArgumentException("cannot cast " + parent.dtype() + " to " + target);
         }
-        return new View(target, parent.shape()) {
-            @Override
-            public void readRows(long firstRow, long rowCount, MemorySegment dst) {
-                long srcRowBytes = parent.rowBytes();
-                long perBatch = Math.max(1, Math.min(scratchBytes, castBatchBytes) / Math.max(1, srcRowBytes));
-                long rowElems = rowElements();
-                try (Scratch scratch = Scratch.acquire(Math.min(perBatch, rowCount) * srcRowBytes)) {
-                    MemorySegment tmp = scratch.segment();
-                    for (long done = 0; done < rowCount; ) {
-                        long n = Math.min(perBatch, rowCount - done);
-                        parent.readRows(firstRow + done, n, tmp);
-                        Conversions.convert(tmp, parent.dtype(), dst.asSlice(done * rowBytes()), target, n * rowElems);
-                        done += n;
+        if (parent instanceof CastView inner && inner.via == null && Conversions.supports(inner.source.dtype(), target)) {
+            // a cast of a cast: both conversions in one pass over each batch
+            return new CastView(inner.source, inner.dtype(), target);
+        }
+        return new CastView(parent, null, target);
+    }
+
+    /** {@code source} converted (through {@code via}, when not null) to {@code target}. */
+    static final class CastView extends View {
+        private final TensorSource source;
+        private final DType via;
+
+        CastView(TensorSource source, DType via, DType target) {
+            super(target, source.shape());
+            this.source = source;
+            this.via = via;
+        }
+
+        @Override
+        public void readRows(long firstRow, long rowCount, MemorySegment dst) {
+            long srcRowBytes = source.rowBytes();
+            long perBatch = Math.max(1, Math.min(scratchBytes, castBatchBytes) / Math.max(1, srcRowBytes));
+            long rowElems = rowElements();
+            try (Scratch scratch = Scratch.acquire(Math.min(perBatch, rowCount) * srcRowBytes)) {
+                MemorySegment tmp = scratch.segment();
+                for (long done = 0; done < rowCount; ) {
+                    long n = Math.min(perBatch, rowCount - done);
+                    source.readRows(firstRow + done, n, tmp);
+                    MemorySegment out = dst.asSlice(done * rowBytes());
+                    if (via == null) {
+                        Conversions.convert(tmp, source.dtype(), out, dtype(), n * rowElems);
+                    } else {
+                        Conversions.convertVia(tmp, source.dtype(), via, out, dtype(), n * rowElems);
                     }
+                    done += n;
                 }
             }
-        };
+        }
     }
 
     static TensorSource padRows(TensorSource parent, long extraRows) {

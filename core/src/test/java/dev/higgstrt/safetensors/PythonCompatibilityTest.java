@@ -18,7 +18,6 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -52,13 +51,12 @@ class PythonCompatibilityTest {
     void readsEveryTensorPythonWroteByteForByte() throws Exception {
         JsonNode expected = Json.STRICT.readTree(Files.readString(resource("python/expected.json")));
         int checked = 0;
-        for (Iterator<Map.Entry<String, JsonNode>> files = expected.fields(); files.hasNext(); ) {
-            Map.Entry<String, JsonNode> file = files.next();
+        for (Map.Entry<String, JsonNode> file : expected.properties()) {
             try (SafetensorsReader r = SafetensorsReader.open(resource("python/" + file.getKey()))) {
                 assertThat(r.infos().keySet()).hasSize(file.getValue().size());
-                for (Iterator<Map.Entry<String, JsonNode>> ts = file.getValue().fields(); ts.hasNext(); checked++) {
-                    Map.Entry<String, JsonNode> t = ts.next();
+                for (Map.Entry<String, JsonNode> t : file.getValue().properties()) {
                     assertMatches(r.tensor(t.getKey()), t.getValue(), file.getKey() + ":" + t.getKey());
+                    checked++;
                 }
             }
         }

@@ -123,6 +123,35 @@ class TensorSourceTest {
     }
 
     @Test
+    void chainedCastsGiveTheBitsOfTwoSeparateCastsForEveryPattern() {
+        DerivedSources.castBatchBytes = 4096;
+        for (DType from : new DType[]{DType.BF16, DType.F16, DType.F32}) {
+            Tensor src = Tensor.allocate(from, Shape.of(256, 256), arena);
+            java.util.Random r = new java.util.Random(3);
+            for (long i = 0; i < 65536; i++) {
+                if (from == DType.F32) {
+                    // every 16-bit pattern in the high half, random low half: all classes of float
+                    src.data().set(Conversions.LE_INT, i * 4, (int) (i << 16) | r.nextInt(1 << 16));
+                } else {
+                    src.data().set(Conversions.LE_SHORT, i * 2, (short) i);
+                }
+            }
+            for (DType via : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+                for (DType to : new DType[]{DType.BF16, DType.F16, DType.F32}) {
+                    if (via == from) {
+                        continue;
+                    }
+                    Tensor fused = src.cast(via).cast(to).materialize(arena);
+                    Tensor stepwise = src.cast(via).materialize(arena).cast(to).materialize(arena);
+                    assertThat(fused.dtype()).isEqualTo(to);
+                    assertThat(fused.data().mismatch(stepwise.data())).as("%s -> %s -> %s", from, via, to).isEqualTo(-1);
+                }
+            }
+        }
+        DerivedSources.castBatchBytes = 2L << 20;
+    }
+
+    @Test
     void reshapeOfDerivedViewReadsAcrossRowBoundaries() {
         DerivedSources.scratchBytes = 16;
         Tensor t = TestTensors.random(DType.F32, Shape.of(6, 4), 5, arena);
