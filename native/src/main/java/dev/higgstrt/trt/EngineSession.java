@@ -1,0 +1,212 @@
+package dev.higgstrt.trt;
+
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.reference.Logits;
+import dev.higgstrt.reference.TokenInput;
+import org.bytedeco.tensorrt.nvinfer.IExecutionContext;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One sequence on the GPU: an execution context, its CUDA stream, and the KV cache of every layer
+ * in device memory (two buffers a layer, swapped after each call, since a call reads the past and
+ * writes the present). {@link #forward} appends a chunk (a prefill, then one position per decode
+ * step). Not thread-safe; {@link #close()} frees everything once.
+ */
+public final class EngineSession implements AutoCloseable {
+    private final HiggsEngine engine;
+    private final HiggsAudioConfig c;
+    private final IExecutionContext context;
+    private final Cuda.Stream stream;
+    private final List<Cuda.DeviceBuffer> buffers = new ArrayList<>();
+    private final Cuda.DeviceBuffer[][] keys;
+    private final Cuda.DeviceBuffer[][] values;
+    private final Cuda.DeviceBuffer ids;
+    private final Cuda.DeviceBuffer codes;
+    private final Cuda.DeviceBuffer mask;
+    private final Cuda.DeviceBuffer cos;
+    private final Cuda.DeviceBuffer sin;
+    private final Cuda.DeviceBuffer bias;
+    private final Cuda.DeviceBuffer logits;
+    private final float[] invFreq;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private int current;
+    private int cached;
+
+    EngineSession(HiggsEngine engine) {
+        this.engine = engine;
+        this.c = engine.config();
+        this.context = engine.handle().createExecutionContext();
+        if (context == null || context.isNull()) {
+            throw new TrtException("createExecutionContext failed: " + engine.logger().drainErrors());
+        }
+        try {
+            this.stream = new Cuda.Stream();
+            int max = engine.maxSequence();
+            int hd = c.headDim();
+            long kvBytes = (long) c.numKvHeads() * max * hd * engine.dtype().byteSize();
+            keys = new Cuda.DeviceBuffer[c.numLayers()][2];
+            values = new Cuda.DeviceBuffer[c.numLayers()][2];
+            for (int l = 0; l < c.numLayers(); l++) {
+                for (int i = 0; i < 2; i++) {
+                    keys[l][i] = buffer(kvBytes);
+                    values[l][i] = buffer(kvBytes);
+                }
+            }
+            int group = c.numHeads() / c.numKvHeads();
+            ids = buffer(4L * max);
+            codes = buffer(4L * max * c.numCodebooks());
+            mask = buffer(max);
+            cos = buffer(4L * max * hd);
+            sin = buffer(4L * max * hd);
+            bias = buffer(4L * group * max * max);
+            logits = buffer(4L * max * c.audioVocabSize());
+            invFreq = c.rope().inverseFrequencies(hd);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private Cuda.DeviceBuffer buffer(long bytes) {
+        Cuda.DeviceBuffer b = new Cuda.DeviceBuffer(bytes);
+        buffers.add(b);
+        return b;
+    }
+
+    /** Positions held in the KV cache. */
+    public int length() {
+        return cached;
+    }
+
+    /** Appends {@code chunk} and returns its positions' audio logits (FP32). */
+    public Logits forward(TokenInput chunk) {
+        if (closed.get()) {
+            throw new IllegalStateException("session is closed");
+        }
+        chunk.validate(c);
+        int t = chunk.length();
+        int p = cached;
+        int s = p + t;
+        if (s > engine.maxSequence()) {
+            throw new IllegalArgumentException("sequence of " + s + " positions exceeds the engine's maximum " + engine.maxSequence());
+        }
+        int hd = c.headDim();
+        int k = c.numCodebooks();
+        int group = c.numHeads() / c.numKvHeads();
+        boolean[] audio = new boolean[t];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment idSeg = arena.allocate(4L * t);
+            MemorySegment codeSeg = arena.allocate(4L * t * k);
+            MemorySegment maskSeg = arena.allocate(t);
+            int frame = 0;
+            for (int i = 0; i < t; i++) {
+                int id = chunk.inputIds() == null ? 0 : chunk.inputIds()[i];
+                audio[i] = chunk.inputIds() == null || c.audioTokenIds().contains(id);
+                idSeg.set(ValueLayout.JAVA_INT, 4L * i, id);
+                maskSeg.set(ValueLayout.JAVA_BYTE, i, (byte) (audio[i] ? 1 : 0));
+                if (audio[i]) {
+                    int[] f = chunk.audioFrames()[frame++];
+                    for (int j = 0; j < k; j++) {
+                        codeSeg.set(ValueLayout.JAVA_INT, 4L * (i * k + j), f[j]);
+                    }
+                }
+            }
+            MemorySegment cosSeg = arena.allocate(4L * t * hd);
+            MemorySegment sinSeg = arena.allocate(4L * t * hd);
+            int half = hd / 2;
+            for (int i = 0; i < t; i++) {
+                for (int j = 0; j < half; j++) {
+                    float angle = (float) (p + i) * invFreq[j];
+                    float cv = (float) Math.cos(angle);
+                    float sv = (float) Math.sin(angle);
+                    cosSeg.set(ValueLayout.JAVA_FLOAT, 4L * (i * hd + j), cv);
+                    cosSeg.set(ValueLayout.JAVA_FLOAT, 4L * (i * hd + j + half), cv);
+                    sinSeg.set(ValueLayout.JAVA_FLOAT, 4L * (i * hd + j), sv);
+                    sinSeg.set(ValueLayout.JAVA_FLOAT, 4L * (i * hd + j + half), sv);
+                }
+            }
+            MemorySegment biasSeg = arena.allocate(4L * group * t * s);
+            for (int g = 0; g < group; g++) {
+                for (int i = 0; i < t; i++) {
+                    long row = (long) (g * t + i) * s;
+                    for (int j = 0; j < s; j++) {
+                        biasSeg.set(ValueLayout.JAVA_FLOAT, 4L * (row + j), j <= p + i ? 0f : Float.NEGATIVE_INFINITY);
+                    }
+                }
+            }
+            ids.upload(idSeg);
+            codes.upload(codeSeg);
+            mask.upload(maskSeg);
+            cos.upload(cosSeg);
+            sin.upload(sinSeg);
+            bias.upload(biasSeg);
+
+            shape(HiggsNetwork.INPUT_IDS, t);
+            shape(HiggsNetwork.AUDIO_CODES, t, k);
+            shape(HiggsNetwork.AUDIO_MASK, t, 1);
+            shape(HiggsNetwork.ROPE_COS, t, hd);
+            shape(HiggsNetwork.ROPE_SIN, t, hd);
+            shape(HiggsNetwork.ATTENTION_BIAS, 1, (long) group * t, s);
+            address(HiggsNetwork.INPUT_IDS, ids);
+            address(HiggsNetwork.AUDIO_CODES, codes);
+            address(HiggsNetwork.AUDIO_MASK, mask);
+            address(HiggsNetwork.ROPE_COS, cos);
+            address(HiggsNetwork.ROPE_SIN, sin);
+            address(HiggsNetwork.ATTENTION_BIAS, bias);
+            address(HiggsNetwork.LOGITS, logits);
+            int next = 1 - current;
+            for (int l = 0; l < c.numLayers(); l++) {
+                shape(HiggsNetwork.pastKey(l), c.numKvHeads(), p, hd);
+                shape(HiggsNetwork.pastValue(l), c.numKvHeads(), p, hd);
+                address(HiggsNetwork.pastKey(l), keys[l][current]);
+                address(HiggsNetwork.pastValue(l), values[l][current]);
+                address(HiggsNetwork.presentKey(l), keys[l][next]);
+                address(HiggsNetwork.presentValue(l), values[l][next]);
+            }
+            if (!context.enqueueV3(stream.handle())) {
+                throw new TrtException("enqueueV3 failed: " + engine.logger().drainErrors());
+            }
+            stream.synchronize();
+            MemorySegment out = arena.allocate(4L * t * c.audioVocabSize());
+            logits.download(out);
+            current = next;
+            cached = s;
+            float[] values = out.toArray(ValueLayout.JAVA_FLOAT);
+            return new Logits(t, values, c.audioVocabSize(), Optional.empty(), c.vocabSize(), audio);
+        }
+    }
+
+    private void shape(String name, long... dims) {
+        if (!context.setInputShape(name, HiggsNetwork.dims(dims))) {
+            throw new TrtException("setInputShape(" + name + ") failed: " + engine.logger().drainErrors());
+        }
+    }
+
+    private void address(String name, Cuda.DeviceBuffer b) {
+        if (!context.setTensorAddress(name, b.pointer())) {
+            throw new TrtException("setTensorAddress(" + name + ") failed: " + engine.logger().drainErrors());
+        }
+    }
+
+    /** Frees the KV cache, the buffers, the stream and the context. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        for (Cuda.DeviceBuffer b : buffers) {
+            b.close();
+        }
+        if (stream != null) {
+            stream.close();
+        }
+        context.close();
+    }
+}

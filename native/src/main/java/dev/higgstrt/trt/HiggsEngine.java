@@ -1,0 +1,269 @@
+package dev.higgstrt.trt;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.io.AtomicOutput;
+import dev.higgstrt.io.Json;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.model.SourceLayout;
+import dev.higgstrt.safetensors.SafetensorsCheckpoint;
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.weights.WeightMap;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.tensorrt.global.nvinfer;
+import org.bytedeco.tensorrt.global.nvinfer.BuilderFlag;
+import org.bytedeco.tensorrt.global.nvinfer.MemoryPoolType;
+import org.bytedeco.tensorrt.global.nvinfer.NetworkDefinitionCreationFlag;
+import org.bytedeco.tensorrt.global.nvinfer.OptProfileSelector;
+import org.bytedeco.tensorrt.nvinfer.IBuilder;
+import org.bytedeco.tensorrt.nvinfer.IBuilderConfig;
+import org.bytedeco.tensorrt.nvinfer.ICudaEngine;
+import org.bytedeco.tensorrt.nvinfer.IHostMemory;
+import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
+import org.bytedeco.tensorrt.nvinfer.IOptimizationProfile;
+import org.bytedeco.tensorrt.nvinfer.IRuntime;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A built Higgs Audio v2 TensorRT engine: built from a converted checkpoint folder, serialized to
+ * a file that records what it was built from, loaded back, and run through {@link EngineSession}s.
+ * Owns the TensorRT runtime and engine; {@link #close()} releases them once.
+ */
+public final class HiggsEngine implements AutoCloseable {
+    private static final byte[] MAGIC = "HXTRT001".getBytes(StandardCharsets.US_ASCII);
+
+    private final HiggsAudioConfig config;
+    private final DType dtype;
+    private final int maxSequence;
+    private final String checkpointHash;
+    private final byte[] plan;
+    private final TrtLogger logger;
+    private final IRuntime runtime;
+    private final ICudaEngine engine;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private HiggsEngine(HiggsAudioConfig config, DType dtype, int maxSequence, String checkpointHash, byte[] plan) {
+        this.config = config;
+        this.dtype = dtype;
+        this.maxSequence = maxSequence;
+        this.checkpointHash = checkpointHash;
+        this.plan = plan;
+        this.logger = new TrtLogger();
+        this.runtime = nvinfer.createInferRuntime(logger);
+        if (runtime == null || runtime.isNull()) {
+            throw new TrtException("createInferRuntime failed: " + logger.drainErrors());
+        }
+        this.engine = runtime.deserializeCudaEngine(new BytePointer(plan), plan.length);
+        if (engine == null || engine.isNull()) {
+            throw new TrtException("deserializeCudaEngine failed: " + logger.drainErrors());
+        }
+    }
+
+    /**
+     * Builds the engine of a converted checkpoint folder (tp 1, pp 1).
+     *
+     * @param dtype       compute dtype: {@code F32}, {@code F16} or {@code BF16}
+     * @param maxSequence longest sequence (prompt plus generated positions)
+     */
+    public static HiggsEngine build(Path checkpoint, DType dtype, int maxSequence) throws IOException {
+        HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
+        if (config.layout() != SourceLayout.TRTLLM) {
+            throw new IllegalArgumentException(checkpoint + ": not a converted checkpoint (run higgs-trt convert first)");
+        }
+        int[] tpPp = Converter.readMapping(checkpoint);
+        if (tpPp[0] != 1 || tpPp[1] != 1) {
+            throw new IllegalArgumentException(checkpoint + ": engines are built from tp 1 x pp 1 checkpoints for now, got tp "
+                    + tpPp[0] + " x pp " + tpPp[1]);
+        }
+        if (maxSequence < 2 || maxSequence > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("max sequence " + maxSequence + " outside [2, " + config.maxPositionEmbeddings() + "]");
+        }
+        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        TrtLogger logger = new TrtLogger();
+        IBuilder builder = nvinfer.createInferBuilder(logger);
+        if (builder == null || builder.isNull()) {
+            throw new TrtException("createInferBuilder failed: " + logger.drainErrors());
+        }
+        try (Arena arena = Arena.ofShared()) {
+            WeightMap canonical = Converter.readConverted(checkpoint, open);
+            INetworkDefinition network = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
+            HiggsNetwork.define(network, config, canonical, dtype, arena);
+            IBuilderConfig bc = builder.createBuilderConfig();
+            bc.setMemoryPoolLimit(MemoryPoolType.kWORKSPACE, 1L << 30);
+            if (dtype == DType.F32) {
+                bc.clearFlag(BuilderFlag.kTF32);
+            }
+            IOptimizationProfile profile = builder.createOptimizationProfile();
+            profiles(profile, config, maxSequence);
+            bc.addOptimizationProfile(profile);
+            IHostMemory serialized = builder.buildSerializedNetwork(network, bc);
+            if (serialized == null || serialized.isNull()) {
+                throw new TrtException("building the engine failed: " + logger.drainErrors());
+            }
+            byte[] plan = new byte[(int) serialized.size()];
+            new BytePointer(serialized.data()).capacity(serialized.size()).get(plan);
+            serialized.close();
+            bc.close();
+            network.close();
+            return new HiggsEngine(config, dtype, maxSequence, hash(checkpoint), plan);
+        } finally {
+            builder.close();
+            for (SafetensorsCheckpoint ck : open) {
+                ck.close();
+            }
+        }
+    }
+
+    private static void profiles(IOptimizationProfile p, HiggsAudioConfig c, int max) {
+        int k = c.numCodebooks();
+        int hd = c.headDim();
+        int group = c.numHeads() / c.numKvHeads();
+        int opt = Math.max(1, max / 4);
+        set(p, HiggsNetwork.INPUT_IDS, new long[]{1}, new long[]{opt}, new long[]{max});
+        set(p, HiggsNetwork.AUDIO_CODES, new long[]{1, k}, new long[]{opt, k}, new long[]{max, k});
+        set(p, HiggsNetwork.AUDIO_MASK, new long[]{1, 1}, new long[]{opt, 1}, new long[]{max, 1});
+        set(p, HiggsNetwork.ROPE_COS, new long[]{1, hd}, new long[]{opt, hd}, new long[]{max, hd});
+        set(p, HiggsNetwork.ROPE_SIN, new long[]{1, hd}, new long[]{opt, hd}, new long[]{max, hd});
+        set(p, HiggsNetwork.ATTENTION_BIAS, new long[]{1, group, 1}, new long[]{1, (long) group * opt, opt},
+                new long[]{1, (long) group * max, max});
+        for (int l = 0; l < c.numLayers(); l++) {
+            for (String name : new String[]{HiggsNetwork.pastKey(l), HiggsNetwork.pastValue(l)}) {
+                set(p, name, new long[]{c.numKvHeads(), 0, hd}, new long[]{c.numKvHeads(), opt, hd},
+                        new long[]{c.numKvHeads(), max - 1, hd});
+            }
+        }
+    }
+
+    private static void set(IOptimizationProfile p, String name, long[] min, long[] opt, long[] max) {
+        boolean ok = p.setDimensions(name, OptProfileSelector.kMIN, HiggsNetwork.dims(min))
+                && p.setDimensions(name, OptProfileSelector.kOPT, HiggsNetwork.dims(opt))
+                && p.setDimensions(name, OptProfileSelector.kMAX, HiggsNetwork.dims(max));
+        if (!ok) {
+            throw new TrtException("optimization profile rejected the shapes of " + name);
+        }
+    }
+
+    /** SHA-256 over the converted checkpoint's config.json and its rank files' names and sizes. */
+    static String hash(Path checkpoint) throws IOException {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(Files.readAllBytes(checkpoint.resolve(HiggsAudioConfig.FILE_NAME)));
+            try (var files = Files.list(checkpoint)) {
+                for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList()) {
+                    md.update((f.getFileName() + ":" + Files.size(f) + "\n").getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Writes the engine: a header recording what it was built from, then TensorRT's plan. */
+    public void save(Path file) throws IOException {
+        ObjectNode meta = Json.PRETTY.createObjectNode();
+        meta.put("checkpoint_sha256", checkpointHash);
+        meta.put("dtype", dtype.torchName());
+        meta.put("max_sequence", maxSequence);
+        meta.put("tensorrt", nvinfer.getInferLibVersion());
+        meta.set("config", Json.PRETTY.readTree(Converter.trtllmConfig(config, 1, 1, dtype, false).toString()));
+        byte[] header = Json.STRICT.writeValueAsBytes(meta);
+        try (AtomicOutput out = AtomicOutput.create(file)) {
+            ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 4 + header.length);
+            b.put(MAGIC).putInt(header.length).put(header).flip();
+            while (b.hasRemaining()) {
+                out.channel().write(b);
+            }
+            ByteBuffer p = ByteBuffer.wrap(plan);
+            while (p.hasRemaining()) {
+                out.channel().write(p);
+            }
+            out.commit();
+        }
+    }
+
+    /**
+     * Loads an engine file and checks that it was built from {@code checkpoint}.
+     *
+     * @throws IllegalArgumentException when the file is not an engine or was built from another checkpoint
+     */
+    public static HiggsEngine load(Path file, Path checkpoint) throws IOException {
+        byte[] all = Files.readAllBytes(file);
+        ByteBuffer b = ByteBuffer.wrap(all);
+        byte[] magic = new byte[MAGIC.length];
+        if (all.length < MAGIC.length + 4 || !java.util.Arrays.equals(b.get(magic).array(), 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+            throw new IllegalArgumentException(file.getFileName() + ": not a higgs-trt engine file");
+        }
+        int n = b.getInt();
+        if (n < 0 || n > all.length - MAGIC.length - 4) {
+            throw new IllegalArgumentException(file.getFileName() + ": corrupt engine header");
+        }
+        JsonNode meta = Json.STRICT.readTree(new String(all, MAGIC.length + 4, n, StandardCharsets.UTF_8));
+        String expected = hash(checkpoint);
+        if (!expected.equals(meta.path("checkpoint_sha256").asText())) {
+            throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
+                    + " (config or rank files differ); rebuild it");
+        }
+        byte[] plan = java.util.Arrays.copyOfRange(all, MAGIC.length + 4 + n, all.length);
+        return new HiggsEngine(HiggsAudioConfig.read(checkpoint), DType.parse(meta.path("dtype").asText()),
+                meta.path("max_sequence").asInt(), expected, plan);
+    }
+
+    /** The model's config. */
+    public HiggsAudioConfig config() {
+        return config;
+    }
+
+    /** The compute dtype. */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** The longest sequence a session may hold. */
+    public int maxSequence() {
+        return maxSequence;
+    }
+
+    /** Size of the serialized plan. */
+    public long planBytes() {
+        return plan.length;
+    }
+
+    ICudaEngine handle() {
+        if (closed.get()) {
+            throw new IllegalStateException("engine is closed");
+        }
+        return engine;
+    }
+
+    TrtLogger logger() {
+        return logger;
+    }
+
+    /** A new sequence: an execution context and its KV cache on the GPU. */
+    public EngineSession newSession() {
+        return new EngineSession(this);
+    }
+
+    /** Releases the engine and the runtime. Idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            engine.close();
+            runtime.close();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package dev.higgstrt.trt;
+
+import org.bytedeco.tensorrt.nvinfer.ILogger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * TensorRT's logger bridged to SLF4J ({@code dev.higgstrt.trt.TensorRT}). It remembers the last
+ * errors so that a failed call can throw an exception carrying TensorRT's own message.
+ */
+final class TrtLogger extends ILogger {
+    private static final Logger LOG = LoggerFactory.getLogger("dev.higgstrt.trt.TensorRT");
+    private final Deque<String> errors = new ArrayDeque<>();
+
+    @Override
+    public void log(Severity severity, String msg) {
+        switch (severity) {
+            case kINTERNAL_ERROR, kERROR -> {
+                LOG.error(msg);
+                synchronized (errors) {
+                    errors.addLast(msg);
+                    if (errors.size() > 8) {
+                        errors.removeFirst();
+                    }
+                }
+            }
+            case kWARNING -> LOG.warn(msg);
+            case kINFO -> LOG.debug(msg);
+            default -> LOG.trace(msg);
+        }
+    }
+
+    /** The errors logged since the last call, joined, or {@code none}. */
+    String drainErrors() {
+        synchronized (errors) {
+            String s = errors.isEmpty() ? "no message from TensorRT" : String.join("; ", errors);
+            errors.clear();
+            return s;
+        }
+    }
+}

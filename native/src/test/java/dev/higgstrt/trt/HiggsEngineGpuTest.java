@@ -1,0 +1,136 @@
+package dev.higgstrt.trt;
+
+import dev.higgstrt.convert.ConversionOptions;
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.reference.Logits;
+import dev.higgstrt.reference.ReferenceModel;
+import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.tensor.DType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The TensorRT engine against the CPU reference, on the GPU. Skipped, with the reason, where no
+ * GPU or no TensorRT 10 runtime is found.
+ */
+@Tag("gpu")
+class HiggsEngineGpuTest {
+    /** FP32 engines: within 1e-3 of the reference. */
+    static final float FP32_BOUND = 1e-3f;
+    /** BF16 engines: weights and activations rounded to 8 bits of mantissa. */
+    static final float BF16_BOUND = 0.25f;
+
+    @TempDir
+    static Path tmp;
+    static Path golden;
+
+    @BeforeAll
+    static void requireGpu() {
+        GpuEnvironment env = GpuEnvironment.probe();
+        assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
+        golden = Path.of("..", "core", "src", "test", "resources", "golden", "gqa_llama3_texthead");
+    }
+
+    private static Path converted(String name, DType dtype) throws IOException {
+        Path out = tmp.resolve(name);
+        Converter.convert(golden, out, ConversionOptions.of(1, 1).withDtype(dtype), n -> { });
+        return out;
+    }
+
+    private static void report(String what, float diff) {
+        System.out.printf("GPU %s: max |engine - reference| = %.3e%n", what, diff);
+    }
+
+    @Test
+    void fp32PrefillAndDecodeMatchTheReference() throws IOException {
+        Path ckpt = converted("f32", DType.F32);
+        ReferenceModel ref = ReferenceModel.load(ckpt);
+        TokenInput tokens = TokenInput.read(golden.resolve("mixed.json"));
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 64); EngineSession s = engine.newSession()) {
+            Logits prefill = s.forward(tokens);
+            float d = prefill.maxAbsDiff(ref.forward(tokens, false));
+            report("fp32 prefill (14 positions)", d);
+            assertThat(d).isLessThanOrEqualTo(FP32_BOUND);
+
+            try (EngineSession inc = engine.newSession()) {
+                ReferenceModel.Session refInc = ref.newSession();
+                int half = tokens.length() / 2;
+                float worst = inc.forward(tokens.slice(ref.config(), 0, half)).maxAbsDiff(refInc.forward(tokens.slice(ref.config(), 0, half), false));
+                for (int i = half; i < tokens.length(); i++) {
+                    TokenInput step = tokens.slice(ref.config(), i, i + 1);
+                    worst = Math.max(worst, inc.forward(step).maxAbsDiff(refInc.forward(step, false)));
+                }
+                for (int i = 0; i < 32; i++) {
+                    TokenInput step = i % 2 == 0 ? TokenInput.text(3 + i) : new TokenInput(new int[]{290}, new int[][]{{i % 18, 1, 2, 3}});
+                    worst = Math.max(worst, inc.forward(step).maxAbsDiff(refInc.forward(step, false)));
+                }
+                report("fp32 decode (7 + 32 steps through the KV cache)", worst);
+                assertThat(worst).isLessThanOrEqualTo(FP32_BOUND);
+                assertThat(inc.length()).isEqualTo(tokens.length() + 32);
+            }
+        }
+    }
+
+    @Test
+    void bf16EngineIsWithinTheBf16Bound() throws IOException {
+        Path ckpt = converted("bf16", DType.BF16);
+        ReferenceModel ref = ReferenceModel.load(ckpt);
+        for (String input : new String[]{"mixed", "audio_only"}) {
+            TokenInput tokens = TokenInput.read(golden.resolve(input + ".json"));
+            try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.BF16, 32); EngineSession s = engine.newSession()) {
+                float d = s.forward(tokens).maxAbsDiff(ref.forward(tokens, false));
+                report("bf16 prefill " + input, d);
+                assertThat(d).isLessThanOrEqualTo(BF16_BOUND);
+            }
+        }
+    }
+
+    @Test
+    void savedEnginesLoadBackAndRefuseAnotherCheckpoint() throws IOException {
+        Path ckpt = converted("save", DType.F32);
+        Path other = tmp.resolve("other");
+        Converter.convert(golden, other, ConversionOptions.of(1, 1).withDtype(DType.BF16), n -> { });
+        TokenInput tokens = TokenInput.read(golden.resolve("mixed.json"));
+        Path file = tmp.resolve("model.engine");
+        Logits before;
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 32); EngineSession s = engine.newSession()) {
+            before = s.forward(tokens);
+            engine.save(file);
+        }
+        try (HiggsEngine loaded = HiggsEngine.load(file, ckpt); EngineSession s = loaded.newSession()) {
+            assertThat(s.forward(tokens).audio()).isEqualTo(before.audio());
+        }
+        assertThatThrownBy(() -> HiggsEngine.load(file, other)).hasMessageContaining("built from another checkpoint");
+    }
+
+    @Test
+    void closingTwiceAndBuildRunCloseCyclesKeepDeviceMemoryFlat() throws IOException {
+        Path ckpt = converted("cycles", DType.F32);
+        TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
+        long[] free = new long[2];
+        for (int i = 0; i < 6; i++) {
+            HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 16);
+            EngineSession s = engine.newSession();
+            s.forward(tokens);
+            s.close();
+            s.close();
+            engine.close();
+            engine.close();
+            if (i == 1) {
+                free[0] = DeviceMemory.free();
+            }
+        }
+        free[1] = DeviceMemory.free();
+        System.out.printf("GPU free memory after cycle 2: %d MB, after cycle 6: %d MB%n", free[0] >> 20, free[1] >> 20);
+        assertThat(free[0] - free[1]).isLessThan(64L << 20);
+    }
+}
