@@ -16,8 +16,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * One sequence on the GPU: an execution context, its CUDA stream, and the KV cache of every layer
  * in device memory (two buffers a layer, swapped after each call, since a call reads the past and
- * writes the present). {@link #forward} appends a chunk (a prefill, then one position per decode
- * step). Not thread-safe; {@link #close()} frees everything once.
+ * writes the present). {@link #forward} takes a prefill into the empty cache (engine profile 0),
+ * then one position per decode step (profile 1). Not thread-safe; {@link #close()} frees
+ * everything once.
  */
 public final class EngineSession implements AutoCloseable {
     private final HiggsEngine engine;
@@ -38,6 +39,7 @@ public final class EngineSession implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private int current;
     private int cached;
+    private int activeProfile;
 
     EngineSession(HiggsEngine engine) {
         this.engine = engine;
@@ -96,6 +98,17 @@ public final class EngineSession implements AutoCloseable {
         int s = p + t;
         if (s > engine.maxSequence()) {
             throw new IllegalArgumentException("sequence of " + s + " positions exceeds the engine's maximum " + engine.maxSequence());
+        }
+        if (p > 0 && t != 1) {
+            throw new IllegalArgumentException("after the prefill, positions are decoded one at a time (got " + t
+                    + " positions after " + p + ")");
+        }
+        int profile = p == 0 ? HiggsEngine.PREFILL_PROFILE : HiggsEngine.DECODE_PROFILE;
+        if (profile != activeProfile) {
+            if (!context.setOptimizationProfileAsync(profile, stream.handle())) {
+                throw new TrtException("setOptimizationProfileAsync(" + profile + ") failed: " + engine.logger().drainErrors());
+            }
+            activeProfile = profile;
         }
         int hd = c.headDim();
         int k = c.numCodebooks();

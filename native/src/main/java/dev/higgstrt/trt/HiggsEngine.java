@@ -106,9 +106,11 @@ public final class HiggsEngine implements AutoCloseable {
             if (dtype == DType.F32) {
                 bc.clearFlag(BuilderFlag.kTF32);
             }
-            IOptimizationProfile profile = builder.createOptimizationProfile();
-            profiles(profile, config, maxSequence);
-            bc.addOptimizationProfile(profile);
+            for (boolean prefill : new boolean[]{true, false}) {
+                IOptimizationProfile profile = builder.createOptimizationProfile();
+                profile(profile, config, prefill, maxSequence);
+                bc.addOptimizationProfile(profile);
+            }
             IHostMemory serialized = builder.buildSerializedNetwork(network, bc);
             if (serialized == null || serialized.isNull()) {
                 throw new TrtException("building the engine failed: " + logger.drainErrors());
@@ -127,32 +129,45 @@ public final class HiggsEngine implements AutoCloseable {
         }
     }
 
-    private static void profiles(IOptimizationProfile p, HiggsAudioConfig c, int max) {
+    /** Profile 0: a prefill of 1..max positions into an empty cache. */
+    static final int PREFILL_PROFILE = 0;
+    /** Profile 1: one position after 0..max-1 cached ones. */
+    static final int DECODE_PROFILE = 1;
+
+    /**
+     * The two optimization profiles. Each is consistent at its min, opt and max points (the new
+     * positions T, the cached ones P and the attention width S = P + T move together).
+     */
+    private static void profile(IOptimizationProfile p, HiggsAudioConfig c, boolean prefill, int max) {
         int k = c.numCodebooks();
         int hd = c.headDim();
         int group = c.numHeads() / c.numKvHeads();
         int opt = Math.max(1, max / 4);
-        set(p, HiggsNetwork.INPUT_IDS, new long[]{1}, new long[]{opt}, new long[]{max});
-        set(p, HiggsNetwork.AUDIO_CODES, new long[]{1, k}, new long[]{opt, k}, new long[]{max, k});
-        set(p, HiggsNetwork.AUDIO_MASK, new long[]{1, 1}, new long[]{opt, 1}, new long[]{max, 1});
-        set(p, HiggsNetwork.ROPE_COS, new long[]{1, hd}, new long[]{opt, hd}, new long[]{max, hd});
-        set(p, HiggsNetwork.ROPE_SIN, new long[]{1, hd}, new long[]{opt, hd}, new long[]{max, hd});
-        set(p, HiggsNetwork.ATTENTION_BIAS, new long[]{1, group, 1}, new long[]{1, (long) group * opt, opt},
-                new long[]{1, (long) group * max, max});
-        for (int l = 0; l < c.numLayers(); l++) {
-            for (String name : new String[]{HiggsNetwork.pastKey(l), HiggsNetwork.pastValue(l)}) {
-                set(p, name, new long[]{c.numKvHeads(), 0, hd}, new long[]{c.numKvHeads(), opt, hd},
-                        new long[]{c.numKvHeads(), max - 1, hd});
+        long[] t = prefill ? new long[]{1, opt, max} : new long[]{1, 1, 1};
+        long[] past = prefill ? new long[]{0, 0, 0} : new long[]{0, opt - 1, max - 1};
+        for (int i = 0; i < 3; i++) {
+            long width = t[i] + past[i];
+            set(p, HiggsNetwork.INPUT_IDS, i, t[i]);
+            set(p, HiggsNetwork.AUDIO_CODES, i, t[i], k);
+            set(p, HiggsNetwork.AUDIO_MASK, i, t[i], 1);
+            set(p, HiggsNetwork.ROPE_COS, i, t[i], hd);
+            set(p, HiggsNetwork.ROPE_SIN, i, t[i], hd);
+            set(p, HiggsNetwork.ATTENTION_BIAS, i, 1, group * t[i], width);
+            for (int l = 0; l < c.numLayers(); l++) {
+                set(p, HiggsNetwork.pastKey(l), i, c.numKvHeads(), past[i], hd);
+                set(p, HiggsNetwork.pastValue(l), i, c.numKvHeads(), past[i], hd);
             }
         }
     }
 
-    private static void set(IOptimizationProfile p, String name, long[] min, long[] opt, long[] max) {
-        boolean ok = p.setDimensions(name, OptProfileSelector.kMIN, HiggsNetwork.dims(min))
-                && p.setDimensions(name, OptProfileSelector.kOPT, HiggsNetwork.dims(opt))
-                && p.setDimensions(name, OptProfileSelector.kMAX, HiggsNetwork.dims(max));
-        if (!ok) {
-            throw new TrtException("optimization profile rejected the shapes of " + name);
+    private static void set(IOptimizationProfile p, String name, int point, long... dims) {
+        OptProfileSelector selector = switch (point) {
+            case 0 -> OptProfileSelector.kMIN;
+            case 1 -> OptProfileSelector.kOPT;
+            default -> OptProfileSelector.kMAX;
+        };
+        if (!p.setDimensions(name, selector, HiggsNetwork.dims(dims))) {
+            throw new TrtException("optimization profile rejected " + java.util.Arrays.toString(dims) + " for " + name);
         }
     }
 

@@ -17,8 +17,9 @@ final class TrtLogger extends ILogger {
 
     @Override
     public void log(Severity severity, String msg) {
-        switch (severity) {
-            case kINTERNAL_ERROR, kERROR -> {
+        // compare by value: the enum instance JavaCPP hands a callback is not always the constant
+        switch (severity.value) {
+            case 0, 1 -> {
                 LOG.error(msg);
                 synchronized (errors) {
                     errors.addLast(msg);
@@ -27,8 +28,8 @@ final class TrtLogger extends ILogger {
                     }
                 }
             }
-            case kWARNING -> LOG.warn(msg);
-            case kINFO -> LOG.debug(msg);
+            case 2 -> LOG.warn(msg);
+            case 3 -> LOG.debug(msg);
             default -> LOG.trace(msg);
         }
     }
