@@ -10,7 +10,7 @@ import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.weights.WeightMap;
-import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.tensorrt.global.nvinfer;
 import org.bytedeco.tensorrt.global.nvinfer.BuilderFlag;
 import org.bytedeco.tensorrt.global.nvinfer.MemoryPoolType;
@@ -26,6 +26,10 @@ import org.bytedeco.tensorrt.nvinfer.IRuntime;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,27 +53,43 @@ public final class HiggsEngine implements AutoCloseable {
     private final DType dtype;
     private final int maxSequence;
     private final String checkpointHash;
-    private final byte[] plan;
+    private final Arena planArena;
+    private final MemorySegment plan;
     private final TrtLogger logger;
     private final IRuntime runtime;
     private final ICudaEngine engine;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private HiggsEngine(HiggsAudioConfig config, DType dtype, int maxSequence, String checkpointHash, byte[] plan) {
+    private HiggsEngine(HiggsAudioConfig config, DType dtype, int maxSequence, String checkpointHash, Arena planArena,
+                        MemorySegment plan) {
         this.config = config;
         this.dtype = dtype;
         this.maxSequence = maxSequence;
         this.checkpointHash = checkpointHash;
+        this.planArena = planArena;
         this.plan = plan;
         this.logger = new TrtLogger();
         this.runtime = nvinfer.createInferRuntime(logger);
         if (runtime == null || runtime.isNull()) {
+            planArena.close();
             throw new TrtException("createInferRuntime failed: " + logger.drainErrors());
         }
-        this.engine = runtime.deserializeCudaEngine(new BytePointer(plan), plan.length);
+        this.engine = runtime.deserializeCudaEngine(address(plan), plan.byteSize());
         if (engine == null || engine.isNull()) {
+            runtime.close();
+            planArena.close();
             throw new TrtException("deserializeCudaEngine failed: " + logger.drainErrors());
         }
+    }
+
+    /** A JavaCPP pointer to off-heap memory of any size (a ByteBuffer holds at most 2 GB). */
+    static Pointer address(MemorySegment segment) {
+        long a = segment.address();
+        return new Pointer() {
+            {
+                address = a;
+            }
+        };
     }
 
     /**
@@ -115,12 +135,14 @@ public final class HiggsEngine implements AutoCloseable {
             if (serialized == null || serialized.isNull()) {
                 throw new TrtException("building the engine failed: " + logger.drainErrors());
             }
-            byte[] plan = new byte[(int) serialized.size()];
-            new BytePointer(serialized.data()).capacity(serialized.size()).get(plan);
+            Arena planArena = Arena.ofShared();
+            MemorySegment plan = planArena.allocate(serialized.size(), 64);
+            MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,
+                    plan, 0, serialized.size());
             serialized.close();
             bc.close();
             network.close();
-            return new HiggsEngine(config, dtype, maxSequence, hash(checkpoint), plan);
+            return new HiggsEngine(config, dtype, maxSequence, hash(checkpoint), planArena, plan);
         } finally {
             builder.close();
             for (SafetensorsCheckpoint ck : open) {
@@ -202,9 +224,13 @@ public final class HiggsEngine implements AutoCloseable {
             while (b.hasRemaining()) {
                 out.channel().write(b);
             }
-            ByteBuffer p = ByteBuffer.wrap(plan);
-            while (p.hasRemaining()) {
-                out.channel().write(p);
+            for (long done = 0; done < plan.byteSize(); ) {
+                long n = Math.min(1L << 30, plan.byteSize() - done);
+                ByteBuffer p = plan.asSlice(done, n).asByteBuffer();
+                while (p.hasRemaining()) {
+                    out.channel().write(p);
+                }
+                done += n;
             }
             out.commit();
         }
@@ -216,25 +242,32 @@ public final class HiggsEngine implements AutoCloseable {
      * @throws IllegalArgumentException when the file is not an engine or was built from another checkpoint
      */
     public static HiggsEngine load(Path file, Path checkpoint) throws IOException {
-        byte[] all = Files.readAllBytes(file);
-        ByteBuffer b = ByteBuffer.wrap(all);
-        byte[] magic = new byte[MAGIC.length];
-        if (all.length < MAGIC.length + 4 || !java.util.Arrays.equals(b.get(magic).array(), 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
-            throw new IllegalArgumentException(file.getFileName() + ": not a higgs-trt engine file");
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            long size = all.byteSize();
+            if (size < MAGIC.length + 4
+                    || MemorySegment.mismatch(all, 0, MAGIC.length, MemorySegment.ofArray(MAGIC), 0, MAGIC.length) != -1) {
+                throw new IllegalArgumentException(file.getFileName() + ": not a higgs-trt engine file");
+            }
+            int n = all.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), MAGIC.length);
+            if (n < 0 || n > size - MAGIC.length - 4) {
+                throw new IllegalArgumentException(file.getFileName() + ": corrupt engine header");
+            }
+            byte[] header = all.asSlice(MAGIC.length + 4, n).toArray(ValueLayout.JAVA_BYTE);
+            JsonNode meta = Json.STRICT.readTree(header);
+            String expected = hash(checkpoint);
+            if (!expected.equals(meta.path("checkpoint_sha256").asText())) {
+                throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
+                        + " (config or rank files differ); rebuild it");
+            }
+            MemorySegment plan = all.asSlice(MAGIC.length + 4 + n);
+            return new HiggsEngine(HiggsAudioConfig.read(checkpoint), DType.parse(meta.path("dtype").asText()),
+                    meta.path("max_sequence").asInt(), expected, arena, plan);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
         }
-        int n = b.getInt();
-        if (n < 0 || n > all.length - MAGIC.length - 4) {
-            throw new IllegalArgumentException(file.getFileName() + ": corrupt engine header");
-        }
-        JsonNode meta = Json.STRICT.readTree(new String(all, MAGIC.length + 4, n, StandardCharsets.UTF_8));
-        String expected = hash(checkpoint);
-        if (!expected.equals(meta.path("checkpoint_sha256").asText())) {
-            throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
-                    + " (config or rank files differ); rebuild it");
-        }
-        byte[] plan = java.util.Arrays.copyOfRange(all, MAGIC.length + 4 + n, all.length);
-        return new HiggsEngine(HiggsAudioConfig.read(checkpoint), DType.parse(meta.path("dtype").asText()),
-                meta.path("max_sequence").asInt(), expected, plan);
     }
 
     /** The model's config. */
@@ -254,7 +287,7 @@ public final class HiggsEngine implements AutoCloseable {
 
     /** Size of the serialized plan. */
     public long planBytes() {
-        return plan.length;
+        return plan.byteSize();
     }
 
     ICudaEngine handle() {
@@ -279,6 +312,7 @@ public final class HiggsEngine implements AutoCloseable {
         if (closed.compareAndSet(false, true)) {
             engine.close();
             runtime.close();
+            planArena.close();
         }
     }
 }

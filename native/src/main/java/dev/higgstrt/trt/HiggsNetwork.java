@@ -272,7 +272,7 @@ final class HiggsNetwork {
     }
 
     private ITensor weights(Tensor values, Dims64 d, DataType type) {
-        var pointer = Cuda.host(values.data());
+        var pointer = HiggsEngine.address(values.data());
         Weights wt = new Weights().type(type).values(pointer).count(values.shape().elementCount());
         keepAlive.add(pointer);
         keepAlive.add(wt);

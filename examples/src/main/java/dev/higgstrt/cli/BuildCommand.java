@@ -1,0 +1,45 @@
+package dev.higgstrt.cli;
+
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.trt.HiggsEngine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code higgs-trt build}: a TensorRT engine from a converted checkpoint. */
+@Command(name = "build", mixinStandardHelpOptions = true,
+        description = {"Build the TensorRT engine of a converted checkpoint (tp 1, pp 1) and write it to a file",
+                "that records the checkpoint it was built from. Needs an NVIDIA GPU and TensorRT 10 (docs/gpu.md)."})
+final class BuildCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, paramLabel = "DIR", description = "A converted checkpoint folder.")
+    Path checkpoint;
+
+    @Option(names = "--engine", required = true, paramLabel = "FILE", description = "The engine file to write.")
+    Path engine;
+
+    @Option(names = "--dtype", defaultValue = "bfloat16", description = "bfloat16, float16 or float32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--max-seq", defaultValue = "2048", description = "Longest sequence (default: ${DEFAULT-VALUE}).")
+    int maxSeq;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        GpuCheck.require("build");
+        long t0 = System.nanoTime();
+        try (HiggsEngine e = HiggsEngine.build(checkpoint, DType.parse(dtype), maxSeq)) {
+            double s = (System.nanoTime() - t0) / 1e9;
+            e.save(engine);
+            spec.commandLine().getOut().printf("built %s engine (max %d positions) in %.1f s: %s, %.1f MB%n",
+                    e.dtype().torchName(), maxSeq, s, engine, e.planBytes() / 1e6);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,90 @@
+package dev.higgstrt.trt;
+
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.reference.Logits;
+import dev.higgstrt.reference.ReferenceModel;
+import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.tensor.DType;
+
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * An engine checked against the CPU reference: a prefill of a mixed text/audio prompt, then
+ * decode steps alternating text and audio positions, each compared with the reference's own
+ * incremental decoding; with the engine's speed.
+ *
+ * @param prefillError  max |engine - reference| over the prefill's logits
+ * @param decodeError   max |engine - reference| over every decode step's logits
+ * @param bound         the error allowed for the engine's dtype
+ * @param prefillTokens positions in the prefill
+ * @param prefillMs     prefill wall time (ms)
+ * @param decodeSteps   decode steps run
+ * @param decodeMsPerStep median decode step wall time (ms)
+ */
+public record SmokeRun(float prefillError, float decodeError, float bound, int prefillTokens, double prefillMs,
+                       int decodeSteps, double decodeMsPerStep) {
+
+    /** Whether both errors are within the bound. */
+    public boolean passed() {
+        return prefillError <= bound && decodeError <= bound;
+    }
+
+    /**
+     * The documented bound: 1e-3 for FP32 engines; for BF16 and FP16, 5 % of the largest reference
+     * logit plus 1e-2 (both weights and activations are rounded).
+     */
+    public static float bound(DType dtype, float maxAbsLogit) {
+        return dtype == DType.F32 ? 1e-3f : 0.05f * maxAbsLogit + 1e-2f;
+    }
+
+    /** A mixed prompt: text positions, then audio frames, then text again. */
+    public static TokenInput prompt(HiggsAudioConfig c, int length, long seed) {
+        Random r = new Random(seed);
+        int[] ids = new int[length];
+        int frames = 0;
+        for (int i = 0; i < length; i++) {
+            boolean audio = i >= length / 4 && i < length - length / 4;
+            ids[i] = audio ? c.audioTokenIds().getLast() : 3 + r.nextInt(Math.max(1, c.vocabSize() - 10));
+            frames += audio ? 1 : 0;
+        }
+        int[][] f = new int[frames][c.numCodebooks()];
+        for (int[] frame : f) {
+            Arrays.setAll(frame, k -> r.nextInt(c.codebookSize()));
+        }
+        return new TokenInput(ids, f);
+    }
+
+    /** Runs the prompt and {@code steps} decode steps on the engine and on {@code reference}. */
+    public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
+        HiggsAudioConfig c = engine.config();
+        try (EngineSession s = engine.newSession()) {
+            ReferenceModel.Session ref = reference.newSession();
+            long t0 = System.nanoTime();
+            Logits first = s.forward(prompt);
+            double prefillMs = (System.nanoTime() - t0) / 1e6;
+            Logits expected = ref.forward(prompt, false);
+            float prefillError = first.maxAbsDiff(expected);
+            float maxLogit = 0;
+            for (float v : expected.audio()) {
+                maxLogit = Math.max(maxLogit, Math.abs(v));
+            }
+            float decodeError = 0;
+            double[] ms = new double[steps];
+            Random r = new Random(7);
+            for (int i = 0; i < steps; i++) {
+                int[] frame = new int[c.numCodebooks()];
+                Arrays.setAll(frame, k -> r.nextInt(c.codebookSize()));
+                TokenInput step = i % 2 == 0 ? TokenInput.text(3 + r.nextInt(Math.max(1, c.vocabSize() - 10)))
+                        : new TokenInput(new int[]{c.audioTokenIds().getLast()}, new int[][]{frame});
+                long a = System.nanoTime();
+                Logits got = s.forward(step);
+                ms[i] = (System.nanoTime() - a) / 1e6;
+                decodeError = Math.max(decodeError, got.maxAbsDiff(ref.forward(step, false)));
+            }
+            Arrays.sort(ms);
+            return new SmokeRun(prefillError, decodeError, bound(engine.dtype(), maxLogit), prompt.length(), prefillMs,
+                    steps, steps == 0 ? 0 : ms[steps / 2]);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Engine checks and benchmarks on the lent GPU (after ../shared/device/stage.sh and
+# scripts/gpu-bench.sh prepare here). Each step prints its own result lines.
+#   bash scripts/gpu-bench.sh prepare          here: gathers the CLI and bench jars into .device/app
+#   bash scripts/gpu-bench.sh small WORK        device: small preset, bf16 engine, smoke with 32 decode steps
+#   bash scripts/gpu-bench.sh full WORK         device: full preset, bf16 engine, build time, prefill 512, decode
+#   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+app="$root/.device/app"
+java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+run() { "$java" --enable-native-access=ALL-UNNAMED -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" "$@"; }
+cli() { run dev.higgstrt.cli.HiggsTrtCommand "$@"; }
+case "${1:-}" in
+  prepare)
+    (cd "$root" && mvn -B -q -DskipTests install)
+    rm -rf "$app"; mkdir -p "$app/lib"
+    cp "$root/examples/target/higgs-trt-cli.jar" "$app/"
+    cp "$root"/bench/target/higgs-trt-bench-*.jar "$app/bench.jar"
+    cp "$root"/examples/target/lib/*.jar "$app/lib/"
+    du -sh "$app" ;;
+  small)
+    w="$2"; mkdir -p "$w"
+    cli synth --preset small --output "$w/small" --seed 3
+    cli convert --input "$w/small" --output "$w/small-trt"
+    cli build --checkpoint "$w/small-trt" --engine "$w/small.engine" --dtype bfloat16 --max-seq 256
+    cli smoke --engine "$w/small.engine" --checkpoint "$w/small-trt" --decode 32 ;;
+  full)
+    w="$2"; mkdir -p "$w"
+    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
+    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    run dev.higgstrt.bench.EnginePerf "$w/full-trt" bfloat16 1024 512 64 ;;
+  eager)
+    python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
+  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK | eager WORK" >&2; exit 2 ;;
+esac
