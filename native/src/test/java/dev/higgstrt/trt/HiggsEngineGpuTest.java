@@ -113,6 +113,43 @@ class HiggsEngineGpuTest {
     }
 
     @Test
+    void hundredLoadRunCloseCyclesKeepDeviceAndHostMemoryFlat() throws IOException {
+        Path ckpt = converted("load-cycles", DType.F32);
+        Path file = tmp.resolve("cycles.engine");
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 16)) {
+            engine.save(file);
+        }
+        TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
+        long[] free = new long[2];
+        long[] rss = new long[2];
+        for (int i = 0; i < 100; i++) {
+            try (HiggsEngine engine = HiggsEngine.load(file, ckpt); EngineSession s = engine.newSession()) {
+                s.forward(tokens);
+                s.forward(TokenInput.audio(new int[]{1, 2, 3, 4}));
+            }
+            if (i == 9) {
+                free[0] = DeviceMemory.free();
+                rss[0] = residentKb();
+            }
+        }
+        free[1] = DeviceMemory.free();
+        rss[1] = residentKb();
+        System.out.printf("GPU 100 load-run-close cycles: free device memory %d -> %d MB (cycles 10 -> 100), RSS %d -> %d MB%n",
+                free[0] >> 20, free[1] >> 20, rss[0] >> 10, rss[1] >> 10);
+        assertThat(free[0] - free[1]).isLessThan(32L << 20);
+        assertThat(rss[1] - rss[0]).isLessThan(256L << 10);
+    }
+
+    private static long residentKb() throws IOException {
+        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return 0;
+    }
+
+    @Test
     void closingTwiceAndBuildRunCloseCyclesKeepDeviceMemoryFlat() throws IOException {
         Path ckpt = converted("cycles", DType.F32);
         TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
