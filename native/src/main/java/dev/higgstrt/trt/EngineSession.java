@@ -220,6 +220,6 @@ public final class EngineSession implements AutoCloseable {
         if (stream != null) {
             stream.close();
         }
-        context.close();
+        TrtObjects.delete(context);
     }
 }

@@ -72,13 +72,16 @@ public final class HiggsEngine implements AutoCloseable {
         this.runtime = nvinfer.createInferRuntime(logger);
         if (runtime == null || runtime.isNull()) {
             planArena.close();
+            logger.close();
             throw new TrtException("createInferRuntime failed: " + logger.drainErrors());
         }
         this.engine = runtime.deserializeCudaEngine(address(plan), plan.byteSize());
         if (engine == null || engine.isNull()) {
-            runtime.close();
+            String errors = logger.drainErrors();
+            TrtObjects.delete(runtime);
             planArena.close();
-            throw new TrtException("deserializeCudaEngine failed: " + logger.drainErrors());
+            logger.close();
+            throw new TrtException("deserializeCudaEngine failed: " + errors);
         }
     }
 
@@ -117,11 +120,14 @@ public final class HiggsEngine implements AutoCloseable {
         if (builder == null || builder.isNull()) {
             throw new TrtException("createInferBuilder failed: " + logger.drainErrors());
         }
+        INetworkDefinition network = null;
+        IBuilderConfig bc = null;
+        IHostMemory serialized = null;
         try (Arena arena = Arena.ofShared()) {
             WeightMap canonical = Converter.readConverted(checkpoint, open);
-            INetworkDefinition network = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
+            network = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
             HiggsNetwork.define(network, config, canonical, dtype, arena);
-            IBuilderConfig bc = builder.createBuilderConfig();
+            bc = builder.createBuilderConfig();
             bc.setMemoryPoolLimit(MemoryPoolType.kWORKSPACE, 1L << 30);
             if (dtype == DType.F32) {
                 bc.clearFlag(BuilderFlag.kTF32);
@@ -131,7 +137,7 @@ public final class HiggsEngine implements AutoCloseable {
                 profile(profile, config, prefill, maxSequence);
                 bc.addOptimizationProfile(profile);
             }
-            IHostMemory serialized = builder.buildSerializedNetwork(network, bc);
+            serialized = builder.buildSerializedNetwork(network, bc);
             if (serialized == null || serialized.isNull()) {
                 throw new TrtException("building the engine failed: " + logger.drainErrors());
             }
@@ -139,12 +145,13 @@ public final class HiggsEngine implements AutoCloseable {
             MemorySegment plan = planArena.allocate(serialized.size(), 64);
             MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,
                     plan, 0, serialized.size());
-            serialized.close();
-            bc.close();
-            network.close();
             return new HiggsEngine(config, dtype, maxSequence, hash(checkpoint), planArena, plan);
         } finally {
-            builder.close();
+            TrtObjects.delete(serialized);
+            TrtObjects.delete(bc);
+            TrtObjects.delete(network);
+            TrtObjects.delete(builder);
+            logger.close();
             for (SafetensorsCheckpoint ck : open) {
                 ck.close();
             }
@@ -310,9 +317,10 @@ public final class HiggsEngine implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            engine.close();
-            runtime.close();
+            TrtObjects.delete(engine);
+            TrtObjects.delete(runtime);
             planArena.close();
+            logger.close();
         }
     }
 }
