@@ -53,16 +53,26 @@ public final class Conversions {
         if (!supports(from, to)) {
             throw new IllegalArgumentException("cannot convert " + from + " to " + to);
         }
+        inParallel(src, dst, count, (first, n) -> convertRange(src, from, null, dst, to, first, n));
+    }
+
+    @FunctionalInterface
+    private interface RangeTask {
+        void run(long first, long count);
+    }
+
+    /** Runs {@code task} over [0, count) in parts on the common pool when large and both segments allow it. */
+    private static void inParallel(MemorySegment src, MemorySegment dst, long count, RangeTask task) {
         int parts = count >= PARALLEL_THRESHOLD && sharedAccess(src) && sharedAccess(dst)
                 ? Math.min(Runtime.getRuntime().availableProcessors(), 8) : 1;
         if (parts <= 1) {
-            convertRange(src, from, dst, to, 0, count);
+            task.run(0, count);
             return;
         }
         long step = (count + parts - 1) / parts;
         IntStream.range(0, parts).parallel().forEach(p -> {
             long begin = p * step;
-            convertRange(src, from, dst, to, begin, Math.min(count, begin + step) - begin);
+            task.run(begin, Math.min(count, begin + step) - begin);
         });
     }
 
@@ -71,45 +81,6 @@ public final class Conversions {
 
     private static boolean sharedAccess(MemorySegment segment) {
         return segment.isAccessibleBy(PROBE);
-    }
-
-    private static void convertRange(MemorySegment src, DType from, MemorySegment dst, DType to, long first, long count) {
-        int chunk = (int) Math.min(CHUNK, Math.max(1, count));
-        if (from == DType.BF16 && to == DType.F32) {
-            short[] in = new short[chunk];
-            int[] out = new int[chunk];
-            for (long done = 0; done < count; ) {
-                int n = (int) Math.min(chunk, count - done);
-                MemorySegment.copy(src, LE_SHORT, (first + done) * 2, in, 0, n);
-                for (int i = 0; i < n; i++) {
-                    out[i] = in[i] << 16;
-                }
-                MemorySegment.copy(out, 0, dst, LE_INT, (first + done) * 4, n);
-                done += n;
-            }
-            return;
-        }
-        if (from == DType.F32 && to == DType.BF16) {
-            int[] in = new int[chunk];
-            int[] wide = new int[chunk];
-            short[] out = new short[chunk];
-            for (long done = 0; done < count; ) {
-                int n = (int) Math.min(chunk, count - done);
-                MemorySegment.copy(src, LE_INT, (first + done) * 4, in, 0, n);
-                floatBitsToBf16(in, wide, out, n);
-                MemorySegment.copy(out, 0, dst, LE_SHORT, (first + done) * 2, n);
-                done += n;
-            }
-            return;
-        }
-        float[] buf = new float[chunk];
-        short[] halves = new short[chunk];
-        for (long done = 0; done < count; ) {
-            int n = (int) Math.min(chunk, count - done);
-            readFloats(src, from, first + done, buf, halves, n);
-            writeFloats(dst, to, first + done, buf, halves, n);
-            done += n;
-        }
     }
 
     /**
@@ -187,32 +158,38 @@ public final class Conversions {
         if (!supports(from, via) || !supports(via, to)) {
             throw new IllegalArgumentException("cannot convert " + from + " to " + via + " to " + to);
         }
-        int parts = count >= PARALLEL_THRESHOLD && sharedAccess(src) && sharedAccess(dst)
-                ? Math.min(Runtime.getRuntime().availableProcessors(), 8) : 1;
-        long step = (count + parts - 1) / parts;
-        IntStream stream = IntStream.range(0, parts);
-        (parts > 1 ? stream.parallel() : stream).forEach(p -> {
-            long begin = p * step;
-            convertViaRange(src, from, via, dst, to, begin, Math.min(count, begin + step) - begin);
-        });
+        inParallel(src, dst, count, (first, n) -> convertRange(src, from, via, dst, to, first, n));
     }
 
-    private static void convertViaRange(MemorySegment src, DType from, DType via, MemorySegment dst, DType to,
-                                        long first, long count) {
+    /**
+     * Converts elements [first, first + count) from {@code from} (through {@code via} when not
+     * null, with its rounding) to {@code to}, a chunk at a time through arrays that stay in cache.
+     */
+    private static void convertRange(MemorySegment src, DType from, DType via, MemorySegment dst, DType to,
+                                     long first, long count) {
         int chunk = (int) Math.min(CHUNK, Math.max(1, count));
-        if (from == DType.BF16 && via == DType.F32 && to == DType.BF16) {
-            short[] in = new short[chunk];
+        boolean widenBf16 = from == DType.BF16 && (via == null ? to == DType.F32 : via == DType.F32 && to == DType.BF16);
+        if (widenBf16 || (via == null && from == DType.F32 && to == DType.BF16)) {
+            short[] halves = new short[chunk];
             int[] bits = new int[chunk];
             int[] wide = new int[chunk];
-            short[] out = new short[chunk];
             for (long done = 0; done < count; ) {
                 int n = (int) Math.min(chunk, count - done);
-                MemorySegment.copy(src, LE_SHORT, (first + done) * 2, in, 0, n);
-                for (int i = 0; i < n; i++) {
-                    bits[i] = in[i] << 16;
+                long at = first + done;
+                if (from == DType.BF16) {
+                    MemorySegment.copy(src, LE_SHORT, at * 2, halves, 0, n);
+                    for (int i = 0; i < n; i++) {
+                        bits[i] = halves[i] << 16;
+                    }
+                } else {
+                    MemorySegment.copy(src, LE_INT, at * 4, bits, 0, n);
                 }
-                floatBitsToBf16(bits, wide, out, n);
-                MemorySegment.copy(out, 0, dst, LE_SHORT, (first + done) * 2, n);
+                if (to == DType.F32) {
+                    MemorySegment.copy(bits, 0, dst, LE_INT, at * 4, n);
+                } else {
+                    floatBitsToBf16(bits, wide, halves, n);
+                    MemorySegment.copy(halves, 0, dst, LE_SHORT, at * 2, n);
+                }
                 done += n;
             }
             return;
