@@ -30,7 +30,7 @@ class BuildCyclesLongGpuTest {
     void buildRunCloseCyclesPlateau() throws IOException {
         GpuEnvironment env = GpuEnvironment.probe();
         assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
-        int cycles = Integer.getInteger("higgs.cycles", 60);
+        int cycles = Integer.getInteger("higgs.cycles", 30);
         Path golden = Path.of("..", "core", "src", "test", "resources", "golden", "gqa_llama3_texthead");
         Path ckpt = tmp.resolve("ckpt");
         Converter.convert(golden, ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
