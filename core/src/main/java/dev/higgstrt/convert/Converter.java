@@ -1,6 +1,7 @@
 package dev.higgstrt.convert;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
@@ -12,13 +13,11 @@ import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.weights.WeightMap;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -157,7 +156,7 @@ public final class Converter {
                 replace(temp, output);
                 return new Report(plan, output, bytes, (System.nanoTime() - t0) / 1e9);
             } finally {
-                deleteTree(temp);
+                FileTrees.delete(temp);
             }
         }
     }
@@ -298,20 +297,7 @@ public final class Converter {
         }
         Files.move(temp, output, StandardCopyOption.ATOMIC_MOVE);
         if (old != null) {
-            deleteTree(old);
-        }
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
+            FileTrees.delete(old);
         }
     }
 

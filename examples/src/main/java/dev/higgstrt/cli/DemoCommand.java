@@ -3,6 +3,7 @@ package dev.higgstrt.cli;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.convert.Mapping;
+import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.reference.Logits;
@@ -96,7 +97,7 @@ final class DemoCommand implements Callable<Integer> {
             return failures.isEmpty() ? 0 : 1;
         } finally {
             if (keep == null) {
-                deleteTree(work);
+                FileTrees.delete(work);
             }
         }
     }
@@ -166,14 +167,6 @@ final class DemoCommand implements Callable<Integer> {
         } finally {
             for (SafetensorsCheckpoint ck : open) {
                 ck.close();
-            }
-        }
-    }
-
-    static void deleteTree(Path dir) throws java.io.IOException {
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
             }
         }
     }
