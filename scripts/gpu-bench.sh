@@ -3,7 +3,10 @@
 # scripts/gpu-bench.sh prepare here). Each step prints its own result lines.
 #   bash scripts/gpu-bench.sh prepare          here: gathers the CLI and bench jars into .device/app
 #   bash scripts/gpu-bench.sh small WORK        device: small preset, bf16 engine, smoke with 32 decode steps
-#   bash scripts/gpu-bench.sh full WORK         device: full preset, bf16 engine, build time, prefill 512, decode
+#   bash scripts/gpu-bench.sh full WORK [FFN]   device: full preset, bf16 engine, build time, prefill 512, decode
+#                                               (FFN: plugin, compute-both or auto)
+#   bash scripts/gpu-bench.sh ffn               device: one FFN block of the full geometry: plugin vs
+#                                               compute-both vs a single FFN, T = 1, 64, 512, 2048
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,8 +32,10 @@ case "${1:-}" in
     w="$2"; mkdir -p "$w"
     [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
     [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
-    run dev.higgstrt.bench.EnginePerf "$w/full-trt" bfloat16 1024 512 64 ;;
+    run dev.higgstrt.bench.EnginePerf "$w/full-trt" bfloat16 1024 512 64 "${3:-auto}" ;;
+  ffn)
+    run dev.higgstrt.bench.FfnPluginPerf ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
-  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK | eager WORK" >&2; exit 2 ;;
+  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK" >&2; exit 2 ;;
 esac

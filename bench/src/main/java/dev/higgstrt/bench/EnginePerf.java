@@ -1,8 +1,10 @@
 package dev.higgstrt.bench;
 
+import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.reference.TokenInput;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.EngineSession;
+import dev.higgstrt.trt.FfnMode;
 import dev.higgstrt.trt.HiggsEngine;
 import dev.higgstrt.trt.SmokeRun;
 
@@ -13,7 +15,9 @@ import java.util.Arrays;
 /**
  * Engine speed on the GPU: build time, prefill positions/s and decode ms/step at batch 1, beside
  * the memory-bandwidth floor of a decode step (all weight bytes read once / 3.35 TB/s, the H100
- * SXM's HBM3). {@code EnginePerf CONVERTED_DIR DTYPE MAX_SEQ PREFILL DECODE_STEPS}
+ * SXM's HBM3). The floor counts what a step must read: every weight but the two embedding tables
+ * (one row each) and, with the dual-FFN plugin, the FFN path a position does not take.
+ * {@code EnginePerf CONVERTED_DIR DTYPE MAX_SEQ PREFILL DECODE_STEPS [plugin|compute-both]}
  */
 public final class EnginePerf {
     private EnginePerf() {
@@ -25,12 +29,13 @@ public final class EnginePerf {
         int maxSeq = Integer.parseInt(args[2]);
         int prefill = Integer.parseInt(args[3]);
         int steps = Integer.parseInt(args[4]);
+        FfnMode ffn = args.length > 5 ? FfnMode.parse(args[5]) : FfnMode.AUTO;
         long weightBytes;
         try (var files = Files.list(ckpt)) {
             weightBytes = files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
         }
         long t0 = System.nanoTime();
-        try (HiggsEngine engine = HiggsEngine.build(ckpt, dtype, maxSeq)) {
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, dtype, maxSeq, ffn)) {
             double buildS = (System.nanoTime() - t0) / 1e9;
             TokenInput prompt = SmokeRun.prompt(engine.config(), prefill, 1);
             double[] prefillMs = new double[5];
@@ -56,9 +61,14 @@ public final class EnginePerf {
             }
             Arrays.sort(prefillMs);
             Arrays.sort(stepMs);
-            double floorMs = weightBytes / 3.35e12 * 1e3;
-            System.out.printf("engine %s, weights %.2f GB, plan %.2f GB, build %.1f s%n", dtype.torchName(), weightBytes / 1e9,
-                    engine.planBytes() / 1e9, buildS);
+            HiggsAudioConfig c = engine.config();
+            long es = dtype.byteSize();
+            long embeddings = ((long) c.vocabSize() + (long) c.numCodebooks() * c.codebookSize()) * c.hiddenSize() * es;
+            long unusedPath = engine.ffnMode() == FfnMode.PLUGIN
+                    ? (long) c.dualFfnLayers().size() * 3L * c.hiddenSize() * c.intermediateSize() * es : 0;
+            double floorMs = (weightBytes - embeddings - unusedPath) / 3.35e12 * 1e3;
+            System.out.printf("engine %s, dual FFN %s, weights %.2f GB, plan %.2f GB, build %.1f s%n", dtype.torchName(),
+                    engine.ffnMode().id(), weightBytes / 1e9, engine.planBytes() / 1e9, buildS);
             System.out.printf("prefill %d positions: %.1f ms median of 5 -> %.0f positions/s%n", prefill, prefillMs[2],
                     prefill / (prefillMs[2] / 1e3));
             System.out.printf("decode: %.2f ms/step median of %d (bandwidth floor %.2f ms/step, %.2fx)%n", stepMs[steps / 2], steps,

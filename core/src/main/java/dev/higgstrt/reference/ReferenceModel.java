@@ -216,35 +216,14 @@ public final class ReferenceModel {
         /** The MLP of one path over the positions routed to it, added to the residual. */
         private void mlp(int layer, float[] x, int t, boolean[] audio, boolean audioPath) {
             HiggsAudioConfig c = config;
-            int h = c.hiddenSize();
-            int inter = c.intermediateSize();
-            int n = 0;
-            int[] rows = new int[t];
+            boolean[] routed = new boolean[t];
             for (int i = 0; i < t; i++) {
-                if (audio[i] == audioPath) {
-                    rows[n++] = i;
-                }
+                routed[i] = audio[i] == audioPath;
             }
-            if (n == 0) {
-                return;
-            }
-            float[] norm = audioPath ? w(SourceTensor.AUDIO_POST_LN, layer) : w(SourceTensor.POST_LN, layer);
-            float[] in = new float[n * h];
-            for (int r = 0; r < n; r++) {
-                Kernels.rmsNorm(x, rows[r] * h, norm, (float) c.rmsNormEps(), in, r * h, h);
-            }
-            float[] gate = new float[n * inter];
-            float[] up = new float[n * inter];
-            Kernels.matmul(in, n, h, w(audioPath ? SourceTensor.AUDIO_GATE : SourceTensor.GATE, layer), inter, gate);
-            Kernels.matmul(in, n, h, w(audioPath ? SourceTensor.AUDIO_UP : SourceTensor.UP, layer), inter, up);
-            Kernels.siluMul(gate, up, n * inter);
-            float[] down = new float[n * h];
-            Kernels.matmul(gate, n, inter, w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer), h, down);
-            for (int r = 0; r < n; r++) {
-                for (int j = 0; j < h; j++) {
-                    x[rows[r] * h + j] += down[r * h + j];
-                }
-            }
+            FeedForward.addPath(x, t, routed, w(audioPath ? SourceTensor.AUDIO_POST_LN : SourceTensor.POST_LN, layer),
+                    (float) c.rmsNormEps(), w(audioPath ? SourceTensor.AUDIO_GATE : SourceTensor.GATE, layer),
+                    w(audioPath ? SourceTensor.AUDIO_UP : SourceTensor.UP, layer),
+                    w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer), c.hiddenSize(), c.intermediateSize());
         }
 
         /** Rotates pairs (i, i + d/2) of each head by position * invFreq[i] (GPT-NeoX style). */

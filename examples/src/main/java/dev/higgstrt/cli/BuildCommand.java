@@ -1,6 +1,7 @@
 package dev.higgstrt.cli;
 
 import dev.higgstrt.tensor.DType;
+import dev.higgstrt.trt.FfnMode;
 import dev.higgstrt.trt.HiggsEngine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -27,18 +28,24 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--max-seq", defaultValue = "2048", description = "Longest sequence (default: ${DEFAULT-VALUE}).")
     int maxSeq;
 
+    @Option(names = "--ffn", defaultValue = "auto", paramLabel = "MODE",
+            description = "Dual FFN: plugin (each position its own path), compute-both (both paths, then select), "
+                    + "auto (the plugin where it loads; default).")
+    String ffn;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
+        FfnMode mode = FfnMode.parse(ffn);
         GpuCheck.require("build");
         long t0 = System.nanoTime();
-        try (HiggsEngine e = HiggsEngine.build(checkpoint, DType.parse(dtype), maxSeq)) {
+        try (HiggsEngine e = HiggsEngine.build(checkpoint, DType.parse(dtype), maxSeq, mode)) {
             double s = (System.nanoTime() - t0) / 1e9;
             e.save(engine);
-            spec.commandLine().getOut().printf("built %s engine (max %d positions) in %.1f s: %s, %.1f MB%n",
-                    e.dtype().torchName(), maxSeq, s, engine, e.planBytes() / 1e6);
+            spec.commandLine().getOut().printf("built %s engine (max %d positions, dual FFN %s) in %.1f s: %s, %.1f MB%n",
+                    e.dtype().torchName(), maxSeq, e.ffnMode().id(), s, engine, e.planBytes() / 1e6);
         }
         return 0;
     }

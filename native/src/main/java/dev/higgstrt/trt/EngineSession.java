@@ -184,7 +184,7 @@ public final class EngineSession implements AutoCloseable {
                 address(HiggsNetwork.presentValue(l), values[l][next]);
             }
             if (!context.enqueueV3(stream.handle())) {
-                throw new TrtException("enqueueV3 failed: " + engine.logger().drainErrors());
+                throw new TrtException("enqueueV3 failed: " + engine.logger().drainErrors() + DualFfnPlugin.errorNote());
             }
             stream.synchronize();
             MemorySegment out = arena.allocate(4L * t * c.audioVocabSize());

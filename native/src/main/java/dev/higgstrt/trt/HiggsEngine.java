@@ -22,6 +22,7 @@ import org.bytedeco.tensorrt.nvinfer.ICudaEngine;
 import org.bytedeco.tensorrt.nvinfer.IHostMemory;
 import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
 import org.bytedeco.tensorrt.nvinfer.IOptimizationProfile;
+import org.bytedeco.tensorrt.nvinfer.IPluginV3;
 import org.bytedeco.tensorrt.nvinfer.IRuntime;
 
 import java.io.IOException;
@@ -51,6 +52,7 @@ public final class HiggsEngine implements AutoCloseable {
 
     private final HiggsAudioConfig config;
     private final DType dtype;
+    private final FfnMode ffnMode;
     private final int maxSequence;
     private final String checkpointHash;
     private final Arena planArena;
@@ -60,10 +62,11 @@ public final class HiggsEngine implements AutoCloseable {
     private final ICudaEngine engine;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private HiggsEngine(HiggsAudioConfig config, DType dtype, int maxSequence, String checkpointHash, Arena planArena,
-                        MemorySegment plan) {
+    private HiggsEngine(HiggsAudioConfig config, DType dtype, FfnMode ffnMode, int maxSequence, String checkpointHash,
+                        Arena planArena, MemorySegment plan) {
         this.config = config;
         this.dtype = dtype;
+        this.ffnMode = ffnMode;
         this.maxSequence = maxSequence;
         this.checkpointHash = checkpointHash;
         this.planArena = planArena;
@@ -96,12 +99,26 @@ public final class HiggsEngine implements AutoCloseable {
     }
 
     /**
-     * Builds the engine of a converted checkpoint folder (tp 1, pp 1).
+     * Builds the engine of a converted checkpoint folder (tp 1, pp 1), with the dual-FFN plugin
+     * where it loads ({@link FfnMode#AUTO}).
      *
      * @param dtype       compute dtype: {@code F32}, {@code F16} or {@code BF16}
      * @param maxSequence longest sequence (prompt plus generated positions)
      */
     public static HiggsEngine build(Path checkpoint, DType dtype, int maxSequence) throws IOException {
+        return build(checkpoint, dtype, maxSequence, FfnMode.AUTO);
+    }
+
+    /**
+     * Builds the engine of a converted checkpoint folder (tp 1, pp 1).
+     *
+     * @param dtype       compute dtype: {@code F32}, {@code F16} or {@code BF16}
+     * @param maxSequence longest sequence (prompt plus generated positions)
+     * @param ffn         how dual-FFN layers are computed; {@link FfnMode#PLUGIN} fails when the plugin does not load
+     */
+    public static HiggsEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn) throws IOException {
+        FfnMode mode = resolve(ffn);
+        DualFfnPlugin plugin = mode == FfnMode.PLUGIN ? DualFfnPlugin.get() : null;
         HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
         if (config.layout() != SourceLayout.TRTLLM) {
             throw new IllegalArgumentException(checkpoint + ": not a converted checkpoint (run higgs-trt convert first)");
@@ -123,10 +140,11 @@ public final class HiggsEngine implements AutoCloseable {
         INetworkDefinition network = null;
         IBuilderConfig bc = null;
         IHostMemory serialized = null;
+        List<IPluginV3> plugins = List.of();
         try (Arena arena = Arena.ofShared()) {
             WeightMap canonical = Converter.readConverted(checkpoint, open);
             network = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
-            HiggsNetwork.define(network, config, canonical, dtype, arena);
+            plugins = HiggsNetwork.define(network, config, canonical, dtype, arena, plugin);
             bc = builder.createBuilderConfig();
             bc.setMemoryPoolLimit(MemoryPoolType.kWORKSPACE, 1L << 30);
             if (dtype == DType.F32) {
@@ -139,23 +157,41 @@ public final class HiggsEngine implements AutoCloseable {
             }
             serialized = builder.buildSerializedNetwork(network, bc);
             if (serialized == null || serialized.isNull()) {
-                throw new TrtException("building the engine failed: " + logger.drainErrors());
+                String pluginError = plugin == null ? "" : plugin.lastError();
+                throw new TrtException("building the engine failed: " + logger.drainErrors()
+                        + (pluginError.isEmpty() ? "" : " (dual-FFN plugin: " + pluginError + ")"));
             }
             Arena planArena = Arena.ofShared();
             MemorySegment plan = planArena.allocate(serialized.size(), 64);
             MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,
                     plan, 0, serialized.size());
-            return new HiggsEngine(config, dtype, maxSequence, hash(checkpoint), planArena, plan);
+            return new HiggsEngine(config, dtype, mode, maxSequence, hash(checkpoint), planArena, plan);
         } finally {
             TrtObjects.delete(serialized);
             TrtObjects.delete(bc);
             TrtObjects.delete(network);
             TrtObjects.delete(builder);
+            for (IPluginV3 p : plugins) {
+                plugin.destroy(p);
+            }
             logger.close();
             for (SafetensorsCheckpoint ck : open) {
                 ck.close();
             }
         }
+    }
+
+    private static FfnMode resolve(FfnMode requested) {
+        if (requested != FfnMode.AUTO) {
+            return requested;
+        }
+        var reason = DualFfnPlugin.unavailableReason();
+        if (reason.isPresent()) {
+            org.slf4j.LoggerFactory.getLogger(HiggsEngine.class)
+                    .warn("dual-FFN plugin unavailable, computing both FFN paths: {}", reason.get());
+            return FfnMode.COMPUTE_BOTH;
+        }
+        return FfnMode.PLUGIN;
     }
 
     /** Profile 0: a prefill of 1..max positions into an empty cache. */
@@ -221,6 +257,7 @@ public final class HiggsEngine implements AutoCloseable {
         ObjectNode meta = Json.PRETTY.createObjectNode();
         meta.put("checkpoint_sha256", checkpointHash);
         meta.put("dtype", dtype.torchName());
+        meta.put("dual_ffn", ffnMode.id());
         meta.put("max_sequence", maxSequence);
         meta.put("tensorrt", nvinfer.getInferLibVersion());
         meta.set("config", Json.PRETTY.readTree(Converter.trtllmConfig(config, 1, 1, dtype, false).toString()));
@@ -269,7 +306,11 @@ public final class HiggsEngine implements AutoCloseable {
                         + " (config or rank files differ); rebuild it");
             }
             MemorySegment plan = all.asSlice(MAGIC.length + 4 + n);
-            return new HiggsEngine(HiggsAudioConfig.read(checkpoint), DType.parse(meta.path("dtype").asText()),
+            FfnMode ffn = FfnMode.parse(meta.path("dual_ffn").asText(FfnMode.COMPUTE_BOTH.id()));
+            if (ffn == FfnMode.PLUGIN) {
+                DualFfnPlugin.get();   // the plan refers to the plugin's creator by name
+            }
+            return new HiggsEngine(HiggsAudioConfig.read(checkpoint), DType.parse(meta.path("dtype").asText()), ffn,
                     meta.path("max_sequence").asInt(), expected, arena, plan);
         } catch (IOException | RuntimeException e) {
             arena.close();
@@ -285,6 +326,11 @@ public final class HiggsEngine implements AutoCloseable {
     /** The compute dtype. */
     public DType dtype() {
         return dtype;
+    }
+
+    /** How the dual FFN is computed: {@link FfnMode#PLUGIN} or {@link FfnMode#COMPUTE_BOTH}. */
+    public FfnMode ffnMode() {
+        return ffnMode;
     }
 
     /** The longest sequence a session may hold. */

@@ -14,7 +14,10 @@ import org.bytedeco.tensorrt.global.nvinfer.MatrixOperation;
 import org.bytedeco.tensorrt.global.nvinfer.ReduceOperation;
 import org.bytedeco.tensorrt.global.nvinfer.UnaryOperation;
 import org.bytedeco.tensorrt.nvinfer.Dims64;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
+import org.bytedeco.tensorrt.nvinfer.IPluginV3;
+import org.bytedeco.tensorrt.nvinfer.IPluginV3Layer;
 import org.bytedeco.tensorrt.nvinfer.IShuffleLayer;
 import org.bytedeco.tensorrt.nvinfer.ITensor;
 import org.bytedeco.tensorrt.nvinfer.Permutation;
@@ -39,8 +42,8 @@ import java.util.List;
  * </ul>
  * and gets {@code logits} FLOAT [T, K * codebook_size] and {@code present_key_L},
  * {@code present_value_L} [nKV, P+T, d]. Norms and softmax run in FP32 whatever the compute type.
- * The dual FFN is computed for both paths and selected per position (the baseline that the
- * plugin replaces).
+ * The dual FFN of each dual-FFN layer is either the {@link DualFfnPlugin} (each position computes
+ * its own path) or, as the measured baseline, both paths computed for every position and selected.
  */
 final class HiggsNetwork {
     static final String INPUT_IDS = "input_ids";
@@ -50,6 +53,8 @@ final class HiggsNetwork {
     static final String ROPE_SIN = "rope_sin";
     static final String ATTENTION_BIAS = "attention_bias";
     static final String LOGITS = "logits";
+    static final String BLOCK_INPUT = "hidden";
+    static final String BLOCK_OUTPUT = "hidden_out";
 
     private final INetworkDefinition net;
     private final HiggsAudioConfig c;
@@ -57,15 +62,19 @@ final class HiggsNetwork {
     private final DType dtype;
     private final DataType trtType;
     private final Arena arena;
+    private final DualFfnPlugin plugin;
     private final List<Object> keepAlive = new ArrayList<>();
+    private final List<IPluginV3> plugins = new ArrayList<>();
 
-    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, DType dtype, Arena arena) {
+    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, DType dtype, Arena arena,
+                         DualFfnPlugin plugin) {
         this.net = net;
         this.c = c;
         this.w = canonical;
         this.dtype = dtype;
         this.trtType = trtType(dtype);
         this.arena = arena;
+        this.plugin = plugin;
     }
 
     static String pastKey(int layer) {
@@ -95,10 +104,19 @@ final class HiggsNetwork {
 
     /**
      * Defines the network; weights are copied into {@code arena}, which must stay open until the
-     * engine is built.
+     * engine is built. With a {@code plugin}, every dual-FFN layer uses it; the plugin instances
+     * returned belong to the caller, who destroys them after the build.
      */
-    static void define(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, DType dtype, Arena arena) {
-        new HiggsNetwork(net, c, canonical, dtype, arena).define();
+    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, DType dtype,
+                                  Arena arena, DualFfnPlugin plugin) {
+        HiggsNetwork network = new HiggsNetwork(net, c, canonical, dtype, arena, plugin);
+        try {
+            network.define();
+        } catch (RuntimeException e) {
+            network.plugins.forEach(plugin::destroy);
+            throw e;
+        }
+        return List.copyOf(network.plugins);
     }
 
     private void define() {
@@ -174,6 +192,14 @@ final class HiggsNetwork {
         ITensor o = linear(toTokens.getOutput(0), SourceTensor.O, layer);
         x = op(x, o, ElementWiseOperation.kSUM);
 
+        return feedForward(x, mask, layer, dual);
+    }
+
+    /** x + the feed-forward block after attention: the dual FFN where {@code dual}, else the text MLP for all. */
+    private ITensor feedForward(ITensor x, ITensor mask, int layer, boolean dual) {
+        if (dual && plugin != null) {
+            return dualFfnPlugin(x, mask, layer);
+        }
         ITensor textOut = mlp(rmsNorm(x, SourceTensor.POST_LN, layer), SourceTensor.GATE, SourceTensor.UP, SourceTensor.DOWN, layer);
         if (!dual) {
             return op(x, textOut, ElementWiseOperation.kSUM);
@@ -182,6 +208,53 @@ final class HiggsNetwork {
                 SourceTensor.AUDIO_GATE, SourceTensor.AUDIO_UP, SourceTensor.AUDIO_DOWN, layer);
         ITensor ffn = net.addSelect(mask, audioOut, textOut).getOutput(0);
         return op(x, ffn, ElementWiseOperation.kSUM);
+    }
+
+    /**
+     * A network of one feed-forward block of {@code layer}: inputs {@code hidden} [T, H] in the
+     * compute type and {@code audio_mask} [T, 1] ({@code maskType} BOOL, or INT32 with the plugin),
+     * output {@code hidden_out}. {@code dual} false gives the text MLP over all positions.
+     */
+    static List<IPluginV3> defineFeedForwardBlock(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical,
+                                                  DType dtype, Arena arena, DualFfnPlugin plugin, int layer,
+                                                  boolean dual, DataType maskType) {
+        HiggsNetwork network = new HiggsNetwork(net, c, canonical, dtype, arena, plugin);
+        try {
+            ITensor x = net.addInput(BLOCK_INPUT, network.trtType, dims(-1, c.hiddenSize()));
+            ITensor mask = net.addInput(AUDIO_MASK, maskType, dims(-1, 1));
+            ITensor out = network.feedForward(x, mask, layer, dual);
+            out.setName(BLOCK_OUTPUT);
+            net.markOutput(out);
+        } catch (RuntimeException e) {
+            network.plugins.forEach(plugin::destroy);
+            throw e;
+        }
+        return List.copyOf(network.plugins);
+    }
+
+    /** x + FFN_path(norm_path(x)) per position, by the plugin: each position computes its own path only. */
+    private ITensor dualFfnPlugin(ITensor x, ITensor mask, int layer) {
+        int h = c.hiddenSize();
+        ITensor gateUp = weights(TensorSource.concat(List.of(source(SourceTensor.GATE, layer), source(SourceTensor.UP, layer)), 0)
+                .cast(dtype).materialize(arena), dims(2L * c.intermediateSize(), h), trtType);
+        ITensor[] inputs = {x, mask,
+                floatConstant(source(SourceTensor.POST_LN, layer), dims(h), DataType.kFLOAT),
+                floatConstant(source(SourceTensor.AUDIO_POST_LN, layer), dims(h), DataType.kFLOAT),
+                gateUp, constant(SourceTensor.DOWN, layer),
+                constant(SourceTensor.AUDIO_GATE, layer), constant(SourceTensor.AUDIO_UP, layer),
+                constant(SourceTensor.AUDIO_DOWN, layer)};
+        IPluginV3 instance = plugin.create("dual_ffn_" + layer, h, c.intermediateSize(), (float) c.rmsNormEps());
+        plugins.add(instance);
+        IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(inputs), inputs.length, (PointerPointer<?>) null, 0, instance);
+        if (added == null || added.isNull()) {
+            throw new TrtException("adding the dual-FFN plugin of layer " + layer + " failed: " + plugin.lastError());
+        }
+        added.setName("dual_ffn_" + layer);
+        return added.getOutput(0);
+    }
+
+    private TensorSource source(SourceTensor t, int layer) {
+        return w.tensor(t.name(SourceLayout.TRANSFORMERS, layer));
     }
 
     private ITensor mlp(ITensor x, SourceTensor gate, SourceTensor up, SourceTensor down, int layer) {

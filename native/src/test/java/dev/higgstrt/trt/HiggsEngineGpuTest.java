@@ -102,6 +102,41 @@ class HiggsEngineGpuTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void pluginAndComputeBothEnginesGiveTheSameLogits(DType dtype) throws IOException {
+        assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin engine skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+        Path ckpt = converted("modes-" + dtype, dtype);
+        ReferenceModel ref = ReferenceModel.load(ckpt);
+        TokenInput tokens = TokenInput.read(golden.resolve("mixed.json"));
+        try (HiggsEngine plugin = HiggsEngine.build(ckpt, dtype, 64, FfnMode.PLUGIN);
+             HiggsEngine both = HiggsEngine.build(ckpt, dtype, 64, FfnMode.COMPUTE_BOTH);
+             EngineSession a = plugin.newSession(); EngineSession b = both.newSession()) {
+            assertThat(plugin.ffnMode()).isEqualTo(FfnMode.PLUGIN);
+            ReferenceModel.Session r = ref.newSession();
+            Logits expected = r.forward(tokens, false);
+            float maxLogit = 0;
+            for (float v : expected.audio()) {
+                maxLogit = Math.max(maxLogit, Math.abs(v));
+            }
+            float bound = dtype == DType.F32 ? FP32_BOUND : SmokeRun.bound(dtype, maxLogit);
+            Logits pa = a.forward(tokens);
+            Logits pb = b.forward(tokens);
+            float between = pa.maxAbsDiff(pb);
+            float toRef = pa.maxAbsDiff(expected);
+            for (int i = 0; i < 16; i++) {
+                TokenInput step = i % 3 == 0 ? TokenInput.text(7 + i) : new TokenInput(new int[]{290}, new int[][]{{i % 18, 2, 1, 0}});
+                Logits sa = a.forward(step);
+                between = Math.max(between, sa.maxAbsDiff(b.forward(step)));
+                toRef = Math.max(toRef, sa.maxAbsDiff(r.forward(step, false)));
+            }
+            System.out.printf("GPU %s plugin engine, prefill + 16 decode steps: |plugin - compute-both| = %.3e, "
+                    + "|plugin - reference| = %.3e (bound %.3e)%n", dtype.torchName(), between, toRef, bound);
+            assertThat(between).isLessThanOrEqualTo(bound);
+            assertThat(toRef).isLessThanOrEqualTo(bound);
+        }
+    }
+
     @Test
     void savedEnginesLoadBackAndRefuseAnotherCheckpoint() throws IOException {
         Path ckpt = converted("save", DType.F32);

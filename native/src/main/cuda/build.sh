@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Compiles the dual-FFN TensorRT plugin (called by the native module's Maven build).
+#   build.sh OUTPUT_DIR
+# Uses $NVCC, else $CUDA_HOME/bin/nvcc, else nvcc on the PATH, else /usr/local/cuda/bin/nvcc.
+# Without nvcc it says so and exits 0: the jar then carries no plugin and engines fall back to
+# computing both FFN paths. Rebuilds only when a source is newer than the library.
+set -euo pipefail
+src="$(cd "$(dirname "$0")" && pwd)"
+out="$1"
+lib="$out/libhiggs_dual_ffn.so"
+nvcc="${NVCC:-}"
+if [[ -z "$nvcc" && -n "${CUDA_HOME:-}" && -x "$CUDA_HOME/bin/nvcc" ]]; then nvcc="$CUDA_HOME/bin/nvcc"; fi
+if [[ -z "$nvcc" ]]; then nvcc="$(command -v nvcc || true)"; fi
+if [[ -z "$nvcc" && -x /usr/local/cuda/bin/nvcc ]]; then nvcc=/usr/local/cuda/bin/nvcc; fi
+if [[ -z "$nvcc" ]]; then
+  echo "[higgs-trt] nvcc not found (set NVCC or CUDA_HOME): the dual-FFN plugin is NOT built;" \
+       "engines will compute both FFN paths"
+  exit 0
+fi
+if [[ -f "$lib" ]] && [[ -z "$(find "$src" -newer "$lib" -type f)" ]]; then
+  echo "[higgs-trt] dual-FFN plugin up to date: $lib"
+  exit 0
+fi
+mkdir -p "$out"
+tmp="$lib.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+# sm_90 machine code for Hopper plus compute_90 PTX that newer GPUs JIT-compile.
+"$nvcc" -O3 -std=c++17 -shared -Xcompiler -fPIC,-fvisibility=hidden,-Wall \
+  -Xcompiler -static-libstdc++,-static-libgcc \
+  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+  -o "$tmp" "$src/dual_ffn_plugin.cu" -ldl
+mv "$tmp" "$lib"
+echo "[higgs-trt] dual-FFN plugin built with $("$nvcc" --version | tail -1): $lib"

@@ -1,0 +1,1083 @@
+// The Higgs Audio dual-FFN block as a TensorRT 10 IPluginV3: each token takes the text or the
+// audio feed-forward path (chosen by the audio mask), and only its own path is computed.
+//
+//   inputs   0 hidden [..., H]         after the attention residual; FLOAT, HALF or BF16
+//            1 audio mask [...]         BOOL or INT32, one value per token (same token count)
+//            2 text post-attention norm weight [H]   FLOAT or the hidden type
+//            3 audio post-attention norm weight [H]  FLOAT or the hidden type
+//            4 text gate_up [2I, H] (gate rows first), 5 text down [H, I]
+//            6 audio gate [I, H], 7 audio up [I, H], 8 audio down [H, I]   (hidden type)
+//   output   0 hidden + FFN_path(RMSNorm_path(hidden)) per token, the hidden type and shape
+//
+// Two ways through, both without allocation:
+//   few tokens (decode, T <= kSmallTokens): per-token path selection inside skinny GEMM kernels
+//     that read each weight row once for all tokens of that path; no host round trip.
+//   more tokens: compact the token indices of each path on the device, copy the two counts to
+//     the host (one stream synchronisation per layer), gather + RMSNorm, cuBLAS GEMMs with the
+//     exact row counts, SiLU(gate) * up, down GEMM, scatter-add onto the residual.
+#include "trt_plugin_abi.h"
+#include "cublas_min.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+
+#define HX_EXPORT extern "C" __attribute__((visibility("default")))
+
+using namespace nvinfer1;
+
+namespace {
+
+constexpr char kPluginName[] = "HiggsDualFfn";
+constexpr char kPluginVersion[] = "1";
+constexpr char kPluginNamespace[] = "higgs_trt";
+constexpr int kInputs = 9;
+constexpr int kSmallTokens = 8;
+constexpr size_t kCublasWorkspace = size_t{32} << 20;
+constexpr size_t kAlign = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Call counters (the ABI test checks that TensorRT reached every method we implement), live
+// object count, last error.
+
+enum Method : int {
+    mCreatorCreatePlugin, mCreatorGetFieldNames, mCreatorGetPluginName, mCreatorGetPluginVersion,
+    mCreatorGetPluginNamespace, mGetCapabilityInterface, mClone, mGetPluginName, mGetPluginVersion,
+    mGetPluginNamespace, mConfigurePlugin, mGetOutputDataTypes, mGetOutputShapes, mSupportsFormatCombination,
+    mGetNbOutputs, mGetWorkspaceSize, mGetValidTactics, mGetNbTactics, mGetTimingCacheID,
+    mGetFormatCombinationLimit, mGetMetadataString, mSetTactic, mOnShapeChange, mEnqueue, mAttachToContext,
+    mGetFieldsToSerialize, kMethodCount
+};
+
+char const* const kMethodNames[kMethodCount] = {"IPluginCreatorV3One::createPlugin",
+    "IPluginCreatorV3One::getFieldNames", "IPluginCreatorV3One::getPluginName",
+    "IPluginCreatorV3One::getPluginVersion", "IPluginCreatorV3One::getPluginNamespace",
+    "IPluginV3::getCapabilityInterface", "IPluginV3::clone", "IPluginV3OneCore::getPluginName",
+    "IPluginV3OneCore::getPluginVersion", "IPluginV3OneCore::getPluginNamespace",
+    "IPluginV3OneBuild::configurePlugin", "IPluginV3OneBuild::getOutputDataTypes",
+    "IPluginV3OneBuild::getOutputShapes", "IPluginV3OneBuild::supportsFormatCombination",
+    "IPluginV3OneBuild::getNbOutputs", "IPluginV3OneBuild::getWorkspaceSize", "IPluginV3OneBuild::getValidTactics",
+    "IPluginV3OneBuild::getNbTactics", "IPluginV3OneBuild::getTimingCacheID",
+    "IPluginV3OneBuild::getFormatCombinationLimit", "IPluginV3OneBuild::getMetadataString",
+    "IPluginV3OneRuntime::setTactic", "IPluginV3OneRuntime::onShapeChange", "IPluginV3OneRuntime::enqueue",
+    "IPluginV3OneRuntime::attachToContext", "IPluginV3OneRuntime::getFieldsToSerialize"};
+
+std::atomic<long long> gCalls[kMethodCount];
+std::atomic<long long> gLivePlugins{0};
+
+inline void count(Method m) { gCalls[m].fetch_add(1, std::memory_order_relaxed); }
+
+std::mutex gErrorMutex;
+std::string gLastError;
+
+void setError(char const* format, ...) {
+    char buffer[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(buffer, sizeof buffer, format, args);
+    va_end(args);
+    std::lock_guard<std::mutex> lock(gErrorMutex);
+    gLastError = buffer;
+}
+
+char const* typeName(DataType t) {
+    switch (t) {
+    case DataType::kFLOAT: return "FLOAT";
+    case DataType::kHALF: return "HALF";
+    case DataType::kINT8: return "INT8";
+    case DataType::kINT32: return "INT32";
+    case DataType::kBOOL: return "BOOL";
+    case DataType::kUINT8: return "UINT8";
+    case DataType::kFP8: return "FP8";
+    case DataType::kBF16: return "BF16";
+    case DataType::kINT64: return "INT64";
+    case DataType::kINT4: return "INT4";
+    }
+    return "unknown";
+}
+
+char const* const kInputNames[kInputs] = {"hidden", "audio_mask", "text_norm", "audio_norm", "text_gate_up",
+    "text_down", "audio_gate", "audio_up", "audio_down"};
+
+// ---------------------------------------------------------------------------------------------
+// cuBLAS, loaded once, and one handle per device shared by every plugin instance (a handle per
+// layer would hold its own workspace for nothing); calls on a handle are serialised.
+
+CublasApi gCublas{};
+std::mutex gCublasMutex;
+bool gCublasLoaded = false;
+std::string gCublasError;
+std::unordered_map<int, cublasHandle_t> gHandles;
+
+template <typename F>
+bool resolve(void* lib, char const* name, F& fn) {
+    fn = reinterpret_cast<F>(dlsym(lib, name));
+    return fn != nullptr;
+}
+
+bool loadCublasLocked() {
+    if (gCublasLoaded) {
+        return true;
+    }
+    char const* candidates[] = {std::getenv("HIGGS_TRT_CUBLAS"), "libcublas.so.13", "libcublas.so.12",
+        "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12", "libcublas.so"};
+    std::string tried;
+    for (char const* name : candidates) {
+        if (name == nullptr || *name == 0) {
+            continue;
+        }
+        void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr) {
+            tried += std::string(" ") + name + " (" + dlerror() + ");";
+            continue;
+        }
+        CublasApi api{};
+        bool ok = resolve(lib, "cublasCreate_v2", api.create) && resolve(lib, "cublasDestroy_v2", api.destroy)
+            && resolve(lib, "cublasSetStream_v2", api.setStream)
+            && resolve(lib, "cublasSetWorkspace_v2", api.setWorkspace)
+            && resolve(lib, "cublasSetMathMode", api.setMathMode) && resolve(lib, "cublasGemmEx", api.gemmEx)
+            && resolve(lib, "cublasGetStatusString", api.statusString);
+        if (!ok) {
+            tried += std::string(" ") + name + " (loaded, but without the cuBLAS functions);";
+            dlclose(lib);
+            continue;
+        }
+        gCublas = api;
+        gCublasLoaded = true;
+        return true;
+    }
+    gCublasError = "cuBLAS 12 or 13 could not be loaded; set HIGGS_TRT_CUBLAS to its path. Tried:" + tried;
+    return false;
+}
+
+cublasHandle_t cublasHandleForCurrentDevice() {
+    std::lock_guard<std::mutex> lock(gCublasMutex);
+    if (!loadCublasLocked()) {
+        setError("%s", gCublasError.c_str());
+        return nullptr;
+    }
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) {
+        setError("dual FFN: cudaGetDevice failed");
+        return nullptr;
+    }
+    auto it = gHandles.find(device);
+    if (it != gHandles.end()) {
+        return it->second;
+    }
+    cublasHandle_t handle = nullptr;
+    cublasStatus_t status = gCublas.create(&handle);
+    if (status != kCublasSuccess) {
+        setError("dual FFN: cublasCreate failed: %s", gCublas.statusString(status));
+        return nullptr;
+    }
+    gCublas.setMathMode(handle, kCublasDefaultMath);
+    gHandles[device] = handle;
+    return handle;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+__device__ inline float toFloat(float v) { return v; }
+__device__ inline float toFloat(__half v) { return __half2float(v); }
+__device__ inline float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T> __device__ inline T fromFloat(float v);
+template <> __device__ inline float fromFloat<float>(float v) { return v; }
+template <> __device__ inline __half fromFloat<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ inline __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+__device__ inline bool isAudio(void const* mask, bool maskIsInt, long long t) {
+    return maskIsInt ? static_cast<int const*>(mask)[t] != 0 : static_cast<unsigned char const*>(mask)[t] != 0;
+}
+
+__device__ inline float warpSum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, offset);
+    }
+    return v;
+}
+
+__device__ inline float blockSum(float v, float* shared) {
+    v = warpSum(v);
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        shared[warp] = v;
+    }
+    __syncthreads();
+    int warps = (blockDim.x + 31) >> 5;
+    v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
+    if (warp == 0) {
+        v = warpSum(v);
+    }
+    if (threadIdx.x == 0) {
+        shared[0] = v;
+    }
+    __syncthreads();
+    float total = shared[0];
+    __syncthreads();
+    return total;
+}
+
+__device__ inline float silu(float g) { return g / (1.f + __expf(-g)); }
+
+// Row r of the compacted order: text tokens first, then audio tokens.
+__device__ inline int sourceRow(int r, int textCount, int const* textIdx, int const* audioIdx) {
+    return r < textCount ? textIdx[r] : audioIdx[r - textCount];
+}
+
+// RMSNorm of each row with its path's weight. One block per output row. With idx lists the
+// output row r is the compacted row (large path); without, output row = token (small path).
+template <typename T, typename NW, typename Out>
+__global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
+    int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
+    __shared__ float shared[32];
+    int r = blockIdx.x;
+    int src;
+    bool audio;
+    if (textIdx != nullptr) {
+        src = sourceRow(r, textCount, textIdx, audioIdx);
+        audio = r >= textCount;
+    } else {
+        src = r;
+        audio = isAudio(mask, maskIsInt, r);
+    }
+    T const* x = hidden + static_cast<long long>(src) * h;
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < h; i += blockDim.x) {
+        float v = toFloat(x[i]);
+        sum += v * v;
+    }
+    float inv = rsqrtf(blockSum(sum, shared) / h + eps);
+    NW const* w = audio ? audioNorm : textNorm;
+    Out* o = out + static_cast<long long>(r) * h;
+    for (int i = threadIdx.x; i < h; i += blockDim.x) {
+        o[i] = fromFloat<Out>(toFloat(x[i]) * inv * toFloat(w[i]));
+    }
+}
+
+// Vector loads of 16 bytes when rows are aligned; element loads otherwise.
+template <typename T>
+struct Vec {
+    static constexpr int N = 16 / sizeof(T);
+    T v[N];
+};
+
+template <typename T, bool VEC>
+__device__ inline void dotRows(T const* w, float const* x, int stride, float* acc, int n, unsigned tokenSet) {
+    int lane = threadIdx.x & 31;
+    if (VEC) {
+        constexpr int N = Vec<T>::N;
+        for (int base = lane * N; base < n; base += 32 * N) {
+            Vec<T> chunk = *reinterpret_cast<Vec<T> const*>(w + base);
+            float wf[N];
+#pragma unroll
+            for (int e = 0; e < N; e++) {
+                wf[e] = toFloat(chunk.v[e]);
+            }
+#pragma unroll
+            for (int t = 0; t < kSmallTokens; t++) {
+                if (tokenSet & (1u << t)) {
+                    float4 const* xt = reinterpret_cast<float4 const*>(x + static_cast<long long>(t) * stride + base);
+                    float s = 0.f;
+#pragma unroll
+                    for (int e = 0; e < N / 4; e++) {
+                        float4 v = xt[e];
+                        s += wf[4 * e] * v.x + wf[4 * e + 1] * v.y + wf[4 * e + 2] * v.z + wf[4 * e + 3] * v.w;
+                    }
+                    acc[t] += s;
+                }
+            }
+        }
+    } else {
+        for (int i = lane; i < n; i += 32) {
+            float wf = toFloat(w[i]);
+#pragma unroll
+            for (int t = 0; t < kSmallTokens; t++) {
+                if (tokenSet & (1u << t)) {
+                    acc[t] += wf * x[static_cast<long long>(t) * stride + i];
+                }
+            }
+        }
+    }
+}
+
+__device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens) {
+    unsigned set = 0;
+    for (int t = 0; t < tokens; t++) {
+        if (isAudio(mask, maskIsInt, t)) {
+            set |= 1u << t;
+        }
+    }
+    return set;
+}
+
+// act[t, j] = silu(gate_j . x_t) * (up_j . x_t), with the gate/up rows of token t's path; one warp
+// per column j. x is the normalised input in FP32 [tokens, h].
+template <typename T, bool VEC>
+__global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIsInt, int tokens, T const* textGateUp,
+    T const* audioGate, T const* audioUp, float* act, int h, int inter) {
+    int warpsPerBlock = blockDim.x >> 5;
+    int j = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
+    if (j >= inter) {
+        return;
+    }
+    unsigned audio = audioSet(mask, maskIsInt, tokens);
+    unsigned text = ((1u << tokens) - 1) & ~audio;
+    float g[kSmallTokens];
+    float u[kSmallTokens];
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        g[t] = 0.f;
+        u[t] = 0.f;
+    }
+    if (text != 0) {
+        dotRows<T, VEC>(textGateUp + static_cast<long long>(j) * h, x, h, g, h, text);
+        dotRows<T, VEC>(textGateUp + static_cast<long long>(inter + j) * h, x, h, u, h, text);
+    }
+    if (audio != 0) {
+        dotRows<T, VEC>(audioGate + static_cast<long long>(j) * h, x, h, g, h, audio);
+        dotRows<T, VEC>(audioUp + static_cast<long long>(j) * h, x, h, u, h, audio);
+    }
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        if (t >= tokens) {
+            break;
+        }
+        float gs = warpSum(g[t]);
+        float us = warpSum(u[t]);
+        if ((threadIdx.x & 31) == 0) {
+            act[static_cast<long long>(t) * inter + j] = silu(gs) * us;
+        }
+    }
+}
+
+// out[t, c] = hidden[t, c] + down_c . act_t with token t's path's down rows; one warp per column.
+template <typename T, bool VEC>
+__global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
+    T const* audioDown, T const* hidden, T* out, int h, int inter) {
+    int warpsPerBlock = blockDim.x >> 5;
+    int c = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
+    if (c >= h) {
+        return;
+    }
+    unsigned audio = audioSet(mask, maskIsInt, tokens);
+    unsigned text = ((1u << tokens) - 1) & ~audio;
+    float acc[kSmallTokens];
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        acc[t] = 0.f;
+    }
+    if (text != 0) {
+        dotRows<T, VEC>(textDown + static_cast<long long>(c) * inter, act, inter, acc, inter, text);
+    }
+    if (audio != 0) {
+        dotRows<T, VEC>(audioDown + static_cast<long long>(c) * inter, act, inter, acc, inter, audio);
+    }
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        if (t >= tokens) {
+            break;
+        }
+        float s = warpSum(acc[t]);
+        if ((threadIdx.x & 31) == 0) {
+            long long i = static_cast<long long>(t) * h + c;
+            out[i] = fromFloat<T>(toFloat(hidden[i]) + s);
+        }
+    }
+}
+
+// Splits the tokens into the two index lists, in order, with one block: counts[0] text tokens,
+// counts[1] audio tokens.
+__global__ void compactKernel(void const* mask, bool maskIsInt, int tokens, int* textIdx, int* audioIdx, int* counts) {
+    __shared__ int warpAudio[32];
+    __shared__ int base[2];
+    if (threadIdx.x == 0) {
+        base[0] = 0;
+        base[1] = 0;
+    }
+    __syncthreads();
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int warps = blockDim.x >> 5;
+    for (int start = 0; start < tokens; start += blockDim.x) {
+        int t = start + threadIdx.x;
+        bool valid = t < tokens;
+        bool audio = valid && isAudio(mask, maskIsInt, t);
+        unsigned ballot = __ballot_sync(0xffffffffu, audio);
+        int audioBefore = __popc(ballot & ((1u << lane) - 1));
+        if (lane == 0) {
+            warpAudio[warp] = __popc(ballot);
+        }
+        __syncthreads();
+        int audioWarpOffset = 0;
+        int audioChunk = 0;
+        for (int i = 0; i < warps; i++) {
+            audioWarpOffset += i < warp ? warpAudio[i] : 0;
+            audioChunk += warpAudio[i];
+        }
+        int chunk = min(static_cast<int>(blockDim.x), tokens - start);
+        int audioRank = audioWarpOffset + audioBefore;
+        int textRank = (t - start) - audioRank;
+        if (valid) {
+            if (audio) {
+                audioIdx[base[1] + audioRank] = t;
+            } else {
+                textIdx[base[0] + textRank] = t;
+            }
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            base[1] += audioChunk;
+            base[0] += chunk - audioChunk;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        counts[0] = base[0];
+        counts[1] = base[1];
+    }
+}
+
+template <typename T>
+__global__ void siluMulKernel(T const* gateUp, T* act, long long rows, int inter) {
+    long long n = rows * inter;
+    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<long long>(gridDim.x) * blockDim.x) {
+        long long r = i / inter;
+        long long j = i - r * inter;
+        T const* row = gateUp + r * 2 * inter;
+        act[i] = fromFloat<T>(silu(toFloat(row[j])) * toFloat(row[inter + j]));
+    }
+}
+
+template <typename T>
+__global__ void scatterResidualKernel(float const* down, int const* textIdx, int const* audioIdx, int textCount,
+    T const* hidden, T* out, int h) {
+    int r = blockIdx.x;
+    long long dst = static_cast<long long>(sourceRow(r, textCount, textIdx, audioIdx)) * h;
+    float const* d = down + static_cast<long long>(r) * h;
+    for (int i = threadIdx.x; i < h; i += blockDim.x) {
+        out[dst + i] = fromFloat<T>(toFloat(hidden[dst + i]) + d[i]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace: one layout function for getWorkspaceSize and enqueue.
+
+size_t alignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+struct Workspace {
+    size_t textIdx, audioIdx, counts, normed, gateUp, act, down, smallNormed, smallAct, cublas, total;
+};
+
+size_t elementSize(DataType t) { return t == DataType::kFLOAT ? 4 : 2; }
+
+Workspace layout(long long tokens, int h, int inter, DataType type) {
+    size_t es = elementSize(type);
+    size_t t = static_cast<size_t>(tokens);
+    Workspace w{};
+    size_t at = 0;
+    auto take = [&at](size_t bytes) {
+        size_t start = at;
+        at = alignUp(at + bytes);
+        return start;
+    };
+    w.textIdx = take(t * 4);
+    w.audioIdx = take(t * 4);
+    w.counts = take(16);
+    w.normed = take(t * h * es);
+    w.gateUp = take(t * 2 * inter * es);
+    w.act = take(t * inter * es);
+    w.down = take(t * h * 4);
+    w.smallNormed = take(static_cast<size_t>(kSmallTokens) * h * 4);
+    w.smallAct = take(static_cast<size_t>(kSmallTokens) * inter * 4);
+    w.cublas = take(kCublasWorkspace);
+    w.total = at;
+    return w;
+}
+
+long long tokenCount(Dims const& d) {
+    long long n = 1;
+    for (int i = 0; i + 1 < d.nbDims; i++) {
+        n *= d.d[i];
+    }
+    return n;
+}
+
+long long volume(Dims const& d) {
+    long long n = 1;
+    for (int i = 0; i < d.nbDims; i++) {
+        n *= d.d[i];
+    }
+    return n;
+}
+
+cudaDataType cudaType(DataType t) {
+    return t == DataType::kFLOAT ? CUDA_R_32F : t == DataType::kHALF ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class DualFfnPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
+                            public IPluginV3OneRuntime {
+public:
+    DualFfnPlugin(int hidden, int inter, float eps) : hidden_(hidden), inter_(inter), eps_(eps) {
+        gLivePlugins.fetch_add(1);
+        fields_[0] = PluginField{"hidden_size", &hidden_, PluginFieldType::kINT32, 1};
+        fields_[1] = PluginField{"intermediate_size", &inter_, PluginFieldType::kINT32, 1};
+        fields_[2] = PluginField{"eps", &eps_, PluginFieldType::kFLOAT32, 1};
+        collection_.nbFields = 3;
+        collection_.fields = fields_;
+    }
+
+    DualFfnPlugin(DualFfnPlugin const& other) : DualFfnPlugin(other.hidden_, other.inter_, other.eps_) {
+        type_ = other.type_;
+        normType_ = other.normType_;
+        maskType_ = other.maskType_;
+        cublas_ = other.cublas_;
+        if (other.hostCounts_ != nullptr && cudaMallocHost(&hostCounts_, 2 * sizeof(int)) != cudaSuccess) {
+            hostCounts_ = nullptr;
+        }
+    }
+
+    ~DualFfnPlugin() override {
+        if (hostCounts_ != nullptr) {
+            cudaFreeHost(hostCounts_);
+        }
+        gLivePlugins.fetch_sub(1);
+    }
+
+    // IPluginV3
+    IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
+        count(mGetCapabilityInterface);
+        switch (type) {
+        case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
+        case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
+        case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
+        }
+        return nullptr;
+    }
+
+    IPluginV3* clone() noexcept override {
+        count(mClone);
+        return new (std::nothrow) DualFfnPlugin(*this);
+    }
+
+    // IPluginV3OneCore
+    AsciiChar const* getPluginName() const noexcept override {
+        count(mGetPluginName);
+        return kPluginName;
+    }
+    AsciiChar const* getPluginVersion() const noexcept override {
+        count(mGetPluginVersion);
+        return kPluginVersion;
+    }
+    AsciiChar const* getPluginNamespace() const noexcept override {
+        count(mGetPluginNamespace);
+        return kPluginNamespace;
+    }
+
+    // IPluginV3OneBuild
+    int32_t configurePlugin(DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out,
+        int32_t nbOutputs) noexcept override {
+        count(mConfigurePlugin);
+        if (nbInputs != kInputs || nbOutputs != 1) {
+            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+            return -1;
+        }
+        Dims const& x = in[0].desc.dims;
+        long long h = hidden_;
+        long long i2 = 2LL * inter_;
+        long long i1 = inter_;
+        if (x.nbDims < 2 || (x.d[x.nbDims - 1] != -1 && x.d[x.nbDims - 1] != h)) {
+            setError("dual FFN: hidden must be [..., %lld], got rank %d with last dimension %lld", h, x.nbDims,
+                x.nbDims > 0 ? static_cast<long long>(x.d[x.nbDims - 1]) : -1LL);
+            return -1;
+        }
+        long long expected[kInputs][2] = {{0, 0}, {0, 0}, {h, 1}, {h, 1}, {i2, h}, {h, i1}, {i1, h}, {i1, h}, {h, i1}};
+        for (int i = 2; i < kInputs; i++) {
+            Dims const& d = in[i].desc.dims;
+            bool ok;
+            if (i <= 3) {
+                ok = volume(d) == h || (d.nbDims >= 1 && d.d[d.nbDims - 1] == h && volume(d) < 0);
+            } else {
+                ok = d.nbDims == 2 && d.d[0] == expected[i][0] && d.d[1] == expected[i][1];
+            }
+            if (!ok) {
+                std::string want = i <= 3 ? "[" + std::to_string(h) + "]"
+                                          : "[" + std::to_string(expected[i][0]) + ", " + std::to_string(expected[i][1]) + "]";
+                setError("dual FFN: input %d (%s) has shape %s, expected %s (hidden size %d, intermediate size %d)", i,
+                    kInputNames[i], describe(d).c_str(), want.c_str(), hidden_, inter_);
+                return -1;
+            }
+        }
+        type_ = in[0].desc.type;
+        maskType_ = in[1].desc.type;
+        normType_ = in[2].desc.type;
+        return 0;
+    }
+
+    int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
+        int32_t nbInputs) const noexcept override {
+        count(mGetOutputDataTypes);
+        if (nbOutputs != 1 || nbInputs != kInputs) {
+            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+            return -1;
+        }
+        outputTypes[0] = inputTypes[0];
+        return 0;
+    }
+
+    int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const*, int32_t,
+        DimsExprs* outputs, int32_t nbOutputs, IExprBuilder&) noexcept override {
+        count(mGetOutputShapes);
+        if (nbOutputs != 1 || nbInputs != kInputs) {
+            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+            return -1;
+        }
+        outputs[0] = inputs[0];
+        return 0;
+    }
+
+    bool supportsFormatCombination(int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
+        int32_t nbOutputs) noexcept override {
+        count(mSupportsFormatCombination);
+        if (nbInputs != kInputs || nbOutputs != 1 || pos < 0 || pos > kInputs) {
+            return false;
+        }
+        PluginTensorDesc const& d = inOut[pos].desc;
+        if (d.format != TensorFormat::kLINEAR) {
+            return false;
+        }
+        DataType hiddenType = inOut[0].desc.type;
+        bool ok;
+        if (pos == 0) {
+            ok = d.type == DataType::kFLOAT || d.type == DataType::kHALF || d.type == DataType::kBF16;
+        } else if (pos == 1) {
+            ok = d.type == DataType::kBOOL || d.type == DataType::kINT32;
+        } else if (pos == 2 || pos == 3) {
+            ok = d.type == DataType::kFLOAT || d.type == hiddenType;
+        } else {
+            ok = d.type == hiddenType;
+        }
+        bool hiddenSupported = hiddenType == DataType::kFLOAT || hiddenType == DataType::kHALF
+            || hiddenType == DataType::kBF16;
+        if (!ok) {
+            char const* name = pos < kInputs ? kInputNames[pos] : "output";
+            if (pos == 0 || !hiddenSupported) {
+                setError("dual FFN: hidden has type %s; supported: FLOAT, HALF, BF16", typeName(hiddenType));
+            } else if (pos == 0) {
+                setError("dual FFN: hidden has type %s; supported: FLOAT, HALF, BF16", typeName(d.type));
+            } else if (pos == 1) {
+                setError("dual FFN: audio_mask has type %s; supported: BOOL, INT32", typeName(d.type));
+            } else {
+                setError("dual FFN: %s has type %s but hidden is %s", name, typeName(d.type), typeName(hiddenType));
+            }
+        }
+        return ok;
+    }
+
+    int32_t getNbOutputs() const noexcept override {
+        count(mGetNbOutputs);
+        return 1;
+    }
+
+    size_t getWorkspaceSize(DynamicPluginTensorDesc const* inputs, int32_t nbInputs, DynamicPluginTensorDesc const*,
+        int32_t) const noexcept override {
+        count(mGetWorkspaceSize);
+        if (nbInputs != kInputs) {
+            return 0;
+        }
+        return layout(tokenCount(inputs[0].max), hidden_, inter_, inputs[0].desc.type).total;
+    }
+
+    int32_t getValidTactics(int32_t*, int32_t) noexcept override {
+        count(mGetValidTactics);
+        return 0;
+    }
+    int32_t getNbTactics() noexcept override {
+        count(mGetNbTactics);
+        return 0;
+    }
+    char const* getTimingCacheID() noexcept override {
+        count(mGetTimingCacheID);
+        return nullptr;
+    }
+    int32_t getFormatCombinationLimit() noexcept override {
+        count(mGetFormatCombinationLimit);
+        return kDEFAULT_FORMAT_COMBINATION_LIMIT;
+    }
+    char const* getMetadataString() noexcept override {
+        count(mGetMetadataString);
+        return "HiggsDualFfn: per-token text/audio FFN";
+    }
+
+    // IPluginV3OneRuntime
+    int32_t setTactic(int32_t) noexcept override {
+        count(mSetTactic);
+        return 0;
+    }
+
+    int32_t onShapeChange(PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const*, int32_t nbOutputs)
+        noexcept override {
+        count(mOnShapeChange);
+        if (nbInputs != kInputs || nbOutputs != 1) {
+            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+            return -1;
+        }
+        long long tokens = tokenCount(in[0].dims);
+        if (volume(in[1].dims) != tokens) {
+            setError("dual FFN: audio_mask %s has %lld values for %lld tokens", describe(in[1].dims).c_str(),
+                volume(in[1].dims), tokens);
+            return -1;
+        }
+        type_ = in[0].type;
+        maskType_ = in[1].type;
+        normType_ = in[2].type;
+        return 0;
+    }
+
+    int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const*, void const* const* inputs,
+        void* const* outputs, void* workspace, cudaStream_t stream) noexcept override {
+        count(mEnqueue);
+        if (cublas_ == nullptr) {
+            // not attached to a context (TensorRT attaches before running; this is the safety net)
+            cublas_ = cublasHandleForCurrentDevice();
+            if (cublas_ == nullptr) {
+                return -1;
+            }
+        }
+        long long tokens = tokenCount(inputDesc[0].dims);
+        if (tokens == 0) {
+            return 0;
+        }
+        if (tokens > (1LL << 30)) {
+            setError("dual FFN: %lld tokens is more than supported", tokens);
+            return -1;
+        }
+        DataType type = inputDesc[0].type;
+        DataType normType = inputDesc[2].type;
+        int status;
+        if (type == DataType::kFLOAT) {
+            status = normType == DataType::kFLOAT ? run<float, float>(inputDesc, inputs, outputs, workspace, stream)
+                                                  : -1;
+        } else if (type == DataType::kHALF) {
+            status = normType == DataType::kFLOAT ? run<__half, float>(inputDesc, inputs, outputs, workspace, stream)
+                                                  : run<__half, __half>(inputDesc, inputs, outputs, workspace, stream);
+        } else if (type == DataType::kBF16) {
+            status = normType == DataType::kFLOAT
+                ? run<__nv_bfloat16, float>(inputDesc, inputs, outputs, workspace, stream)
+                : run<__nv_bfloat16, __nv_bfloat16>(inputDesc, inputs, outputs, workspace, stream);
+        } else {
+            setError("dual FFN: hidden type %s is not supported", typeName(type));
+            return -1;
+        }
+        return status;
+    }
+
+    IPluginV3* attachToContext(IPluginResourceContext*) noexcept override {
+        count(mAttachToContext);
+        cublasHandle_t handle = cublasHandleForCurrentDevice();
+        if (handle == nullptr) {
+            return nullptr;
+        }
+        DualFfnPlugin* attached = new (std::nothrow) DualFfnPlugin(*this);
+        if (attached == nullptr) {
+            return nullptr;
+        }
+        attached->cublas_ = handle;
+        if (cudaMallocHost(&attached->hostCounts_, 2 * sizeof(int)) != cudaSuccess) {
+            setError("dual FFN: cudaMallocHost of 8 bytes failed");
+            delete attached;
+            return nullptr;
+        }
+        return attached;
+    }
+
+    PluginFieldCollection const* getFieldsToSerialize() noexcept override {
+        count(mGetFieldsToSerialize);
+        return &collection_;
+    }
+
+private:
+    static std::string describe(Dims const& d) {
+        std::string s = "[";
+        for (int i = 0; i < d.nbDims; i++) {
+            s += (i ? ", " : "") + std::to_string(static_cast<long long>(d.d[i]));
+        }
+        return s + "]";
+    }
+
+    bool gemm(int m, int n, int k, void const* w, int ldw, void const* x, int ldx, void* c, cudaDataType cType, int ldc,
+        cudaDataType abType) {
+        float one = 1.f;
+        float zero = 0.f;
+        // row-major C[n, m] = X[n, k] . W[m, k]^T, as column-major C^T = W^T(op T) . X^T
+        cublasStatus_t status = gCublas.gemmEx(cublas_, kCublasOpT, kCublasOpN, m, n, k, &one, w, abType, ldw, x,
+            abType, ldx, &zero, c, cType, ldc, kCublasCompute32F, kCublasGemmDefault);
+        if (status != kCublasSuccess) {
+            setError("dual FFN: cublasGemmEx (%d x %d x %d) failed: %s", m, n, k, gCublas.statusString(status));
+            return false;
+        }
+        return true;
+    }
+
+    template <typename T, typename NW>
+    int run(PluginTensorDesc const* desc, void const* const* inputs, void* const* outputs, void* workspace,
+        cudaStream_t stream) {
+        int const h = hidden_;
+        int const inter = inter_;
+        int const tokens = static_cast<int>(tokenCount(desc[0].dims));
+        bool const maskIsInt = desc[1].type == DataType::kINT32;
+        auto hidden = static_cast<T const*>(inputs[0]);
+        void const* mask = inputs[1];
+        auto textNorm = static_cast<NW const*>(inputs[2]);
+        auto audioNorm = static_cast<NW const*>(inputs[3]);
+        auto textGateUp = static_cast<T const*>(inputs[4]);
+        auto textDown = static_cast<T const*>(inputs[5]);
+        auto audioGate = static_cast<T const*>(inputs[6]);
+        auto audioUp = static_cast<T const*>(inputs[7]);
+        auto audioDown = static_cast<T const*>(inputs[8]);
+        auto out = static_cast<T*>(outputs[0]);
+        auto base = static_cast<char*>(workspace);
+        Workspace ws = layout(tokens, h, inter, desc[0].type);
+
+        if (tokens <= kSmallTokens) {
+            auto normed = reinterpret_cast<float*>(base + ws.smallNormed);
+            auto act = reinterpret_cast<float*>(base + ws.smallAct);
+            normKernel<T, NW, float><<<tokens, 256, 0, stream>>>(
+                hidden, mask, maskIsInt, nullptr, nullptr, 0, textNorm, audioNorm, normed, h, eps_);
+            constexpr int kWarps = 8;
+            bool vecUp = h % Vec<T>::N == 0;
+            bool vecDown = inter % Vec<T>::N == 0;
+            unsigned blocksUp = (inter + kWarps - 1) / kWarps;
+            unsigned blocksDown = (h + kWarps - 1) / kWarps;
+            if (vecUp) {
+                skinnyGateUpKernel<T, true><<<blocksUp, kWarps * 32, 0, stream>>>(
+                    normed, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+            } else {
+                skinnyGateUpKernel<T, false><<<blocksUp, kWarps * 32, 0, stream>>>(
+                    normed, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+            }
+            if (vecDown) {
+                skinnyDownKernel<T, true><<<blocksDown, kWarps * 32, 0, stream>>>(
+                    act, mask, maskIsInt, tokens, textDown, audioDown, hidden, out, h, inter);
+            } else {
+                skinnyDownKernel<T, false><<<blocksDown, kWarps * 32, 0, stream>>>(
+                    act, mask, maskIsInt, tokens, textDown, audioDown, hidden, out, h, inter);
+            }
+            return launched();
+        }
+
+        auto textIdx = reinterpret_cast<int*>(base + ws.textIdx);
+        auto audioIdx = reinterpret_cast<int*>(base + ws.audioIdx);
+        auto counts = reinterpret_cast<int*>(base + ws.counts);
+        compactKernel<<<1, 1024, 0, stream>>>(mask, maskIsInt, tokens, textIdx, audioIdx, counts);
+        int pageable[2] = {0, 0};
+        int* host = hostCounts_ != nullptr ? hostCounts_ : pageable;
+        if (cudaMemcpyAsync(host, counts, 2 * sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess
+            || cudaStreamSynchronize(stream) != cudaSuccess) {
+            setError("dual FFN: reading the path counts failed: %s", cudaGetErrorString(cudaGetLastError()));
+            return -1;
+        }
+        int const nText = host[0];
+        int const nAudio = host[1];
+        if (nText + nAudio != tokens) {
+            setError("dual FFN: %d text + %d audio positions for %d tokens", nText, nAudio, tokens);
+            return -1;
+        }
+        auto normed = reinterpret_cast<T*>(base + ws.normed);
+        auto gateUp = reinterpret_cast<T*>(base + ws.gateUp);
+        auto act = reinterpret_cast<T*>(base + ws.act);
+        auto down = reinterpret_cast<float*>(base + ws.down);
+        size_t es = sizeof(T);
+        normKernel<T, NW, T><<<tokens, 256, 0, stream>>>(
+            hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_);
+
+        std::lock_guard<std::mutex> lock(gCublasMutex);
+        if (gCublas.setStream(cublas_, stream) != kCublasSuccess
+            || gCublas.setWorkspace(cublas_, base + ws.cublas, kCublasWorkspace) != kCublasSuccess) {
+            setError("dual FFN: cuBLAS stream or workspace could not be set");
+            return -1;
+        }
+        cudaDataType ab = cudaType(desc[0].type);
+        bool ok = true;
+        if (nText > 0) {
+            ok = ok && gemm(2 * inter, nText, h, textGateUp, h, normed, h, gateUp, ab, 2 * inter, ab);
+        }
+        if (nAudio > 0) {
+            char const* xa = reinterpret_cast<char const*>(normed) + static_cast<size_t>(nText) * h * es;
+            char* ga = reinterpret_cast<char*>(gateUp) + static_cast<size_t>(nText) * 2 * inter * es;
+            ok = ok && gemm(inter, nAudio, h, audioGate, h, xa, h, ga, ab, 2 * inter, ab);
+            ok = ok && gemm(inter, nAudio, h, audioUp, h, xa, h, ga + inter * es, ab, 2 * inter, ab);
+        }
+        if (!ok) {
+            return -1;
+        }
+        long long elements = static_cast<long long>(tokens) * inter;
+        unsigned siluBlocks = static_cast<unsigned>(elements / 256 + 1 < 8192 ? elements / 256 + 1 : 8192);
+        siluMulKernel<T><<<siluBlocks, 256, 0, stream>>>(gateUp, act, tokens, inter);
+        if (nText > 0) {
+            ok = ok && gemm(h, nText, inter, textDown, inter, act, inter, down, CUDA_R_32F, h, ab);
+        }
+        if (nAudio > 0) {
+            char const* aa = reinterpret_cast<char const*>(act) + static_cast<size_t>(nText) * inter * es;
+            ok = ok && gemm(h, nAudio, inter, audioDown, inter, aa, inter, down + static_cast<size_t>(nText) * h,
+                CUDA_R_32F, h, ab);
+        }
+        if (!ok) {
+            return -1;
+        }
+        scatterResidualKernel<T><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, hidden, out, h);
+        return launched();
+    }
+
+    static int launched() {
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) {
+            setError("dual FFN: kernel launch failed: %s", cudaGetErrorString(e));
+            return -1;
+        }
+        return 0;
+    }
+
+    int32_t hidden_;
+    int32_t inter_;
+    float eps_;
+    PluginField fields_[3];
+    PluginFieldCollection collection_{};
+    DataType type_ = DataType::kBF16;
+    DataType normType_ = DataType::kFLOAT;
+    DataType maskType_ = DataType::kBOOL;
+    cublasHandle_t cublas_ = nullptr;
+    int* hostCounts_ = nullptr;
+};
+
+class DualFfnCreator final : public IPluginCreatorV3One {
+public:
+    DualFfnCreator() {
+        fields_[0] = PluginField{"hidden_size", nullptr, PluginFieldType::kINT32, 1};
+        fields_[1] = PluginField{"intermediate_size", nullptr, PluginFieldType::kINT32, 1};
+        fields_[2] = PluginField{"eps", nullptr, PluginFieldType::kFLOAT32, 1};
+        collection_.nbFields = 3;
+        collection_.fields = fields_;
+    }
+
+    IPluginV3* createPlugin(AsciiChar const*, PluginFieldCollection const* fc, TensorRTPhase) noexcept override {
+        count(mCreatorCreatePlugin);
+        if (fc == nullptr) {
+            setError("dual FFN: no plugin fields given");
+            return nullptr;
+        }
+        int hidden = -1;
+        int inter = -1;
+        float eps = -1.f;
+        for (int i = 0; i < fc->nbFields; i++) {
+            PluginField const& f = fc->fields[i];
+            if (f.name == nullptr || f.data == nullptr || f.length != 1) {
+                continue;
+            }
+            if (std::strcmp(f.name, "hidden_size") == 0 && f.type == PluginFieldType::kINT32) {
+                hidden = *static_cast<int32_t const*>(f.data);
+            } else if (std::strcmp(f.name, "intermediate_size") == 0 && f.type == PluginFieldType::kINT32) {
+                inter = *static_cast<int32_t const*>(f.data);
+            } else if (std::strcmp(f.name, "eps") == 0 && f.type == PluginFieldType::kFLOAT32) {
+                eps = *static_cast<float const*>(f.data);
+            }
+        }
+        if (hidden <= 0 || inter <= 0 || !(eps > 0.f) || !std::isfinite(eps)) {
+            setError("dual FFN: fields hidden_size (INT32 > 0), intermediate_size (INT32 > 0) and eps (FLOAT32 > 0) "
+                     "are required; got %d, %d, %g",
+                hidden, inter, static_cast<double>(eps));
+            return nullptr;
+        }
+        return new (std::nothrow) DualFfnPlugin(hidden, inter, eps);
+    }
+
+    PluginFieldCollection const* getFieldNames() noexcept override {
+        count(mCreatorGetFieldNames);
+        return &collection_;
+    }
+    AsciiChar const* getPluginName() const noexcept override {
+        count(mCreatorGetPluginName);
+        return kPluginName;
+    }
+    AsciiChar const* getPluginVersion() const noexcept override {
+        count(mCreatorGetPluginVersion);
+        return kPluginVersion;
+    }
+    AsciiChar const* getPluginNamespace() const noexcept override {
+        count(mCreatorGetPluginNamespace);
+        return kPluginNamespace;
+    }
+
+private:
+    PluginField fields_[3];
+    PluginFieldCollection collection_{};
+};
+
+DualFfnCreator gCreator;
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// C entry points for the Java side (JNA).
+
+HX_EXPORT IPluginCreatorV3One* higgs_dual_ffn_creator() { return &gCreator; }
+
+// 0 when cuBLAS could be loaded; otherwise writes why into message.
+HX_EXPORT int higgs_dual_ffn_init(char* message, int capacity) {
+    std::lock_guard<std::mutex> lock(gCublasMutex);
+    if (loadCublasLocked()) {
+        return 0;
+    }
+    if (message != nullptr && capacity > 0) {
+        std::snprintf(message, static_cast<size_t>(capacity), "%s", gCublasError.c_str());
+    }
+    return 1;
+}
+
+HX_EXPORT int higgs_dual_ffn_last_error(char* message, int capacity) {
+    std::lock_guard<std::mutex> lock(gErrorMutex);
+    if (message != nullptr && capacity > 0) {
+        std::snprintf(message, static_cast<size_t>(capacity), "%s", gLastError.c_str());
+    }
+    return static_cast<int>(gLastError.size());
+}
+
+HX_EXPORT void higgs_dual_ffn_clear_error() {
+    std::lock_guard<std::mutex> lock(gErrorMutex);
+    gLastError.clear();
+}
+
+HX_EXPORT int higgs_dual_ffn_method_count() { return kMethodCount; }
+
+HX_EXPORT char const* higgs_dual_ffn_method_name(int method) {
+    return method >= 0 && method < kMethodCount ? kMethodNames[method] : nullptr;
+}
+
+HX_EXPORT long long higgs_dual_ffn_calls(int method) {
+    return method >= 0 && method < kMethodCount ? gCalls[method].load() : -1;
+}
+
+HX_EXPORT long long higgs_dual_ffn_live_plugins() { return gLivePlugins.load(); }
+
+HX_EXPORT int higgs_dual_ffn_small_tokens() { return kSmallTokens; }
+
+// Deletes a plugin that the Java side created through the creator (TensorRT deletes its own clones).
+HX_EXPORT void higgs_dual_ffn_destroy(IPluginV3* plugin) { delete plugin; }

@@ -1,0 +1,49 @@
+package dev.higgstrt.trt;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * TensorRT's {@code PluginField} and {@code PluginFieldCollection} structs written with the FFM
+ * API (the presets' setters cannot point a field's name at memory the caller keeps alive).
+ * Layouts: {@code {char const* name; void const* data; int32 type; int32 length}} and
+ * {@code {int32 nbFields; PluginField const* fields}}.
+ */
+final class PluginFields {
+    static final int FLOAT32 = 1;
+    static final int INT32 = 5;
+
+    static final StructLayout FIELD = MemoryLayout.structLayout(ValueLayout.ADDRESS.withName("name"),
+            ValueLayout.ADDRESS.withName("data"), ValueLayout.JAVA_INT.withName("type"),
+            ValueLayout.JAVA_INT.withName("length"));
+    static final StructLayout COLLECTION = MemoryLayout.structLayout(ValueLayout.JAVA_INT.withName("nbFields"),
+            MemoryLayout.paddingLayout(4), ValueLayout.ADDRESS.withName("fields"));
+
+    private PluginFields() {
+    }
+
+    /** One field of one value: {@code data} holds it. */
+    static MemorySegment field(Arena arena, String name, MemorySegment data, int type) {
+        MemorySegment f = arena.allocate(FIELD);
+        f.set(ValueLayout.ADDRESS, 0, arena.allocateFrom(name));
+        f.set(ValueLayout.ADDRESS, 8, data);
+        f.set(ValueLayout.JAVA_INT, 16, type);
+        f.set(ValueLayout.JAVA_INT, 20, 1);
+        return f;
+    }
+
+    /** A collection over copies of {@code fields}, in order. */
+    static MemorySegment of(Arena arena, MemorySegment... fields) {
+        MemorySegment array = arena.allocate(FIELD, fields.length);
+        for (int i = 0; i < fields.length; i++) {
+            MemorySegment.copy(fields[i], 0, array, i * FIELD.byteSize(), FIELD.byteSize());
+        }
+        MemorySegment c = arena.allocate(COLLECTION);
+        c.set(ValueLayout.JAVA_INT, 0, fields.length);
+        c.set(ValueLayout.ADDRESS, 8, array);
+        return c;
+    }
+}
