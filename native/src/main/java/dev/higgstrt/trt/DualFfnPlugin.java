@@ -42,6 +42,8 @@ public final class DualFfnPlugin {
     /** The registry namespace. */
     public static final String NAMESPACE = "higgs_trt";
 
+    static final java.util.List<String> FIELDS = java.util.List.of("hidden_size", "intermediate_size", "eps");
+
     static final String RESOURCE = "/dev/higgstrt/trt/linux-x86_64/libhiggs_dual_ffn.so";
 
     /** The plugin library's C entry points. */
@@ -139,13 +141,28 @@ public final class DualFfnPlugin {
                 address = creatorAddress;
             }
         });
-        if (creator.isNull() || !NAME.equals(creator.getPluginName())) {
-            throw new TrtException("dual-FFN plugin " + path + " returned no usable creator");
+        if (creator.isNull() || !NAME.equals(creator.getPluginName()) || !FIELDS.equals(fieldNames(creator))) {
+            throw new TrtException("dual-FFN plugin " + path + " is not the version this jar expects ("
+                    + (creator.isNull() ? "no creator" : creator.getPluginName() + " with fields " + fieldNames(creator)) + ")");
         }
         if (!nvinfer.getPluginRegistry().registerCreator(creator, NAMESPACE)) {
             throw new TrtException("TensorRT refused to register the dual-FFN plugin creator " + NAME + " " + VERSION);
         }
         return new DualFfnPlugin(lib, creator, path);
+    }
+
+    private static java.util.List<String> fieldNames(IPluginCreatorV3One creator) {
+        PluginFieldCollection fc = creator.getFieldNames();
+        java.util.List<String> names = new java.util.ArrayList<>();
+        if (fc != null && !fc.isNull()) {
+            MemorySegment fields = MemorySegment.ofAddress(fc.fields().address())
+                    .reinterpret(PluginFields.FIELD.byteSize() * fc.nbFields());
+            for (int i = 0; i < fc.nbFields(); i++) {
+                MemorySegment name = fields.get(ValueLayout.ADDRESS, i * PluginFields.FIELD.byteSize());
+                names.add(name.reinterpret(256).getString(0));
+            }
+        }
+        return names;
     }
 
     private static Path locate() {
