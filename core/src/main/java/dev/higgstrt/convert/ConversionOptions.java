@@ -1,5 +1,6 @@
 package dev.higgstrt.convert;
 
+import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.tensor.DType;
 
 import java.util.Optional;
@@ -11,13 +12,15 @@ import java.util.Optional;
  * @param pp      pipeline-parallel size
  * @param dtype   target dtype, or empty to keep the checkpoint's ({@code --dtype auto})
  * @param threads ranks written at once
+ * @param quant   weight quantization
  */
-public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads) {
+public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads, QuantOptions quant) {
     /** Canonical constructor: validates. */
     public ConversionOptions {
         if (tp <= 0 || pp <= 0) {
             throw new IllegalArgumentException("tp and pp must be positive, got tp " + tp + ", pp " + pp);
         }
+        java.util.Objects.requireNonNull(quant, "quant");
         if (threads <= 0) {
             throw new IllegalArgumentException("threads must be positive, got " + threads);
         }
@@ -30,11 +33,22 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
 
     /** tp x pp, keeping the dtype, one rank at a time per core (at most 4). */
     public static ConversionOptions of(int tp, int pp) {
-        return new ConversionOptions(tp, pp, Optional.empty(), Math.min(4, Runtime.getRuntime().availableProcessors()));
+        return new ConversionOptions(tp, pp, Optional.empty(), Math.min(4, Runtime.getRuntime().availableProcessors()),
+                QuantOptions.NONE);
     }
 
     /** These options with another target dtype. */
     public ConversionOptions withDtype(DType d) {
-        return new ConversionOptions(tp, pp, Optional.of(d), threads);
+        return new ConversionOptions(tp, pp, Optional.of(d), threads, quant);
+    }
+
+    /** These options with another quantization. */
+    public ConversionOptions withQuant(QuantOptions q) {
+        return new ConversionOptions(tp, pp, dtype, threads, q);
+    }
+
+    /** These options writing {@code n} ranks at once. */
+    public ConversionOptions withThreads(int n) {
+        return new ConversionOptions(tp, pp, dtype, n, quant);
     }
 }

@@ -3,6 +3,9 @@ package dev.higgstrt.convert;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.io.Json;
+import dev.higgstrt.quant.QuantFormat;
+import dev.higgstrt.quant.QuantOptions;
+import dev.higgstrt.quant.Quantizer;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
@@ -121,7 +124,11 @@ public final class Converter {
         List<RankPlan> ranks = new ArrayList<>();
         for (Mapping m : Mapping.all(o.tp(), o.pp())) {
             SortedMap<String, TensorSpec> tensors = new TreeMap<>();
-            HiggsAudioLayout.rankShapes(r.config(), m, r.textHead()).forEach((n, s) -> tensors.put(n, new TensorSpec(dtype, s)));
+            HiggsAudioLayout.rankShapes(r.config(), m, r.textHead()).forEach((n, s) -> {
+                for (Quantizer.Planned q : Quantizer.plan(n, dtype, s, o.quant())) {
+                    tensors.put(q.name(), new TensorSpec(q.dtype(), q.shape()));
+                }
+            });
             ranks.add(new RankPlan(m, tensors));
         }
         return new Plan(r.config(), r, dtype, List.copyOf(ranks));
@@ -152,7 +159,8 @@ public final class Converter {
             try {
                 long bytes = writeRanks(r, canonical, plan, options, temp, progress);
                 Files.writeString(temp.resolve(HiggsAudioConfig.FILE_NAME),
-                        Json.PRETTY.writeValueAsString(trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead())) + "\n");
+                        Json.PRETTY.writeValueAsString(trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead(),
+                                options.quant())) + "\n");
                 replace(temp, output);
                 return new Report(plan, output, bytes, (System.nanoTime() - t0) / 1e9);
             } finally {
@@ -169,7 +177,8 @@ public final class Converter {
             List<Future<Long>> done = new ArrayList<>();
             for (RankPlan rp : plan.ranks()) {
                 done.add(pool.submit(() -> SafetensorsWriter.write(dir.resolve(rp.mapping().fileName()),
-                        HiggsAudioLayout.rank(r, canonical, rp.mapping(), plan.dtype()), Map.of("format", "pt"), progress)));
+                        Quantizer.apply(HiggsAudioLayout.rank(r, canonical, rp.mapping(), plan.dtype()), o.quant()),
+                        Map.of("format", "pt"), progress)));
             }
             long total = 0;
             for (Future<Long> f : done) {
@@ -191,8 +200,14 @@ public final class Converter {
         }
     }
 
-    /** TensorRT-LLM's {@code PretrainedConfig} for the converted model. */
+    /** TensorRT-LLM's {@code PretrainedConfig} for the converted model, unquantized. */
     public static ObjectNode trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead) {
+        return trtllmConfig(c, tp, pp, dtype, textHead, QuantOptions.NONE);
+    }
+
+    /** TensorRT-LLM's {@code PretrainedConfig} for the converted model. */
+    public static ObjectNode trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead,
+                                          QuantOptions quant) {
         ObjectNode n = Json.PRETTY.createObjectNode();
         n.put("architecture", HiggsAudioConfig.TRTLLM_ARCHITECTURE);
         n.put("dtype", dtype.torchName());
@@ -224,7 +239,18 @@ public final class Converter {
         mapping.put("tp_size", tp);
         mapping.put("pp_size", pp);
         ObjectNode q = n.putObject("quantization");
-        q.putNull("quant_algo");
+        if (quant.format() == QuantFormat.NONE) {
+            q.putNull("quant_algo");
+        } else {
+            q.put("quant_algo", quant.format().quantAlgo());
+            if (quant.format() == QuantFormat.INT4_GROUP) {
+                q.put("group_size", quant.groupSize());
+                q.put("has_zero_point", false);
+                q.put("pre_quant_scale", false);
+            }
+            var excluded = q.putArray("exclude_modules");
+            quant.exclude().forEach(p -> excluded.add(p.pattern()));
+        }
         q.putNull("kv_cache_quant_algo");
         n.put("num_codebooks", c.numCodebooks());
         n.put("codebook_size", c.codebookSize());
@@ -255,6 +281,15 @@ public final class Converter {
             throw new LayoutException(folder + " is not a converted checkpoint");
         }
         int[] tpPp = readMapping(folder);
+        var root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
+        QuantFormat quant;
+        DType dtype;
+        try {
+            quant = QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue());
+            dtype = DType.parse(root.path("dtype").asText("float32"));
+        } catch (IllegalArgumentException e) {
+            throw new LayoutException(folder.resolve(HiggsAudioConfig.FILE_NAME) + ": " + e.getMessage());
+        }
         List<WeightMap> ranks = new ArrayList<>();
         for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
             Path f = folder.resolve(m.fileName());
@@ -263,7 +298,7 @@ public final class Converter {
             }
             SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(f);
             openedRanks.add(ck);
-            ranks.add(ck.weights());
+            ranks.add(Quantizer.dequantize(ck.weights(), quant, dtype));
         }
         return HiggsAudioLayout.merge(c, ranks, tpPp[0], tpPp[1]);
     }

@@ -2,6 +2,8 @@ package dev.higgstrt.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.convert.ConversionOptions;
+import dev.higgstrt.quant.QuantFormat;
+import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.tensor.DType;
@@ -43,6 +45,19 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Ranks written at once (default: cores, at most 4).")
     Integer threads;
 
+    @Option(names = "--quant", defaultValue = "none", paramLabel = "FORMAT",
+            description = "Weight quantization: none, int8_wo (W8A16), int4_wo (W4A16), int4_group (W4A16_AWQ layout, "
+                    + "no AWQ search), fp8 (per-tensor E4M3) (default: ${DEFAULT-VALUE}).")
+    String quant;
+
+    @Option(names = "--quant-exclude", paramLabel = "REGEX",
+            description = "Keep weights whose converted name matches in float (repeatable), e.g. lm_head.")
+    java.util.List<String> quantExclude = new java.util.ArrayList<>();
+
+    @Option(names = "--quant-group", defaultValue = "128", paramLabel = "N",
+            description = "Inputs per scale of int4_group (default: ${DEFAULT-VALUE}).")
+    int quantGroup;
+
     @Spec
     CommandSpec spec;
 
@@ -53,8 +68,13 @@ final class ConvertCommand implements Callable<Integer> {
             o = o.withDtype(DType.parse(dtype));
         }
         if (threads != null) {
-            o = new ConversionOptions(tp, pp, o.dtype(), threads);
+            o = o.withThreads(threads);
         }
+        QuantOptions q = QuantOptions.of(QuantFormat.parse(quant)).withGroupSize(quantGroup);
+        for (String regex : quantExclude) {
+            q = q.excluding(regex);
+        }
+        o = o.withQuant(q);
         PrintWriter out = spec.commandLine().getOut();
         if (dryRun) {
             Converter.Plan plan = Converter.plan(input, o);

@@ -1,0 +1,347 @@
+package dev.higgstrt.quant;
+
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.tensor.Shape;
+import dev.higgstrt.tensor.TensorSource;
+import dev.higgstrt.weights.Provenance;
+import dev.higgstrt.weights.Weight;
+import dev.higgstrt.weights.WeightMap;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Quantizes the linear weights of converted ranks (qkv, dense, the text and audio MLPs, the LM
+ * heads) into TensorRT-LLM's names, lazily: scales and quantized rows are computed when the
+ * writer reads them, a block of rows at a time. Each rank's tensor gets its own scales (per
+ * output channel, per group, or per tensor); dequantized, every rank's weight is within its
+ * format's rounding of the original, whichever tp split produced it.
+ *
+ * <ul>
+ * <li>{@code int8_wo}, {@code int4_wo}: {@code X.weight} I8 [out, in] (INT4: [out, in/2], two values
+ *     a byte, low nibble first), {@code X.per_channel_scale} F32 [out]; w ~ q * scale.</li>
+ * <li>{@code int4_group}: {@code X.weight} as INT4, {@code X.weights_scaling_factor} F32
+ *     [out, in/group].</li>
+ * <li>{@code fp8}: {@code X.weight} F8_E4M3 [out, in], {@code X.weights_scaling_factor} F32 [1].</li>
+ * </ul>
+ */
+public final class Quantizer {
+    /** The converted weights that are quantized (unless excluded). */
+    static final Pattern LINEAR = Pattern.compile(
+            "(attention\\.qkv|attention\\.dense|mlp\\.gate_up_proj|mlp\\.down_proj|audio_mlp\\.(gate|up|down)_proj)\\.weight$"
+                    + "|^(text_)?lm_head\\.weight$");
+
+    private static final int BLOCK_ROWS = 32;
+
+    private Quantizer() {
+    }
+
+    /** One tensor a quantized weight is written as. */
+    public record Planned(String name, DType dtype, Shape shape) {
+    }
+
+    /** Whether {@code name} is quantized under {@code o}. */
+    public static boolean quantizes(String name, QuantOptions o) {
+        return o.format() != QuantFormat.NONE && LINEAR.matcher(name).find()
+                && o.exclude().stream().noneMatch(p -> p.matcher(name).find());
+    }
+
+    /** The tensors a float weight {@code name} of {@code shape} becomes (itself when not quantized). */
+    public static List<Planned> plan(String name, DType dtype, Shape shape, QuantOptions o) {
+        if (!quantizes(name, o)) {
+            return List.of(new Planned(name, dtype, shape));
+        }
+        checkShape(name, shape, o);
+        String base = base(name);
+        long out = shape.dim(0);
+        long in = shape.dim(1);
+        return switch (o.format()) {
+            case INT8_WO -> List.of(new Planned(name, DType.I8, shape), new Planned(base + ".per_channel_scale", DType.F32, Shape.of(out)));
+            case INT4_WO -> List.of(new Planned(name, DType.I8, Shape.of(out, in / 2)),
+                    new Planned(base + ".per_channel_scale", DType.F32, Shape.of(out)));
+            case INT4_GROUP -> List.of(new Planned(name, DType.I8, Shape.of(out, in / 2)),
+                    new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(out, in / o.groupSize())));
+            case FP8 -> List.of(new Planned(name, DType.F8_E4M3, shape),
+                    new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(1)));
+            case NONE -> throw new IllegalStateException();
+        };
+    }
+
+    private static void checkShape(String name, Shape shape, QuantOptions o) {
+        if (shape.rank() != 2) {
+            throw new IllegalArgumentException(name + ": only 2-D weights are quantized, got " + shape);
+        }
+        long in = shape.dim(1);
+        boolean int4 = o.format() == QuantFormat.INT4_WO || o.format() == QuantFormat.INT4_GROUP;
+        if (int4 && in % 2 != 0) {
+            throw new IllegalArgumentException(name + ": INT4 packs two inputs a byte, but the input width " + in + " is odd");
+        }
+        if (o.format() == QuantFormat.INT4_GROUP && in % o.groupSize() != 0) {
+            throw new IllegalArgumentException(name + ": input width " + in + " is not a multiple of the group size "
+                    + o.groupSize() + " (choose another --quant-group, int4_wo, or exclude it)");
+        }
+    }
+
+    private static String base(String name) {
+        return name.substring(0, name.length() - ".weight".length());
+    }
+
+    /** {@code rank} with its quantized weights replaced by their quantized tensors. */
+    public static WeightMap apply(WeightMap rank, QuantOptions o) {
+        if (o.format() == QuantFormat.NONE) {
+            return rank;
+        }
+        WeightMap.Builder b = WeightMap.builder();
+        for (Weight w : rank) {
+            if (!quantizes(w.name(), o)) {
+                b.put(w);
+                continue;
+            }
+            checkShape(w.name(), w.tensor().shape(), o);
+            Scales scales = new Scales(w.name(), w.tensor(), o);
+            Provenance p = Provenance.derived(o.format().id(), List.of(w.provenance()));
+            List<Planned> planned = plan(w.name(), w.tensor().dtype(), w.tensor().shape(), o);
+            b.put(w.name(), new QuantizedRows(w.tensor(), scales, planned.get(0).dtype(), planned.get(0).shape()), p);
+            b.put(planned.get(1).name(), new ScaleSource(scales, planned.get(1).shape()), p);
+        }
+        return b.build();
+    }
+
+    /**
+     * {@code rank} of a converted checkpoint quantized as {@code format}, with every quantized
+     * weight turned back into a float weight of {@code dtype} (the scales dropped).
+     */
+    public static WeightMap dequantize(WeightMap rank, QuantFormat format, DType dtype) {
+        if (format == QuantFormat.NONE) {
+            return rank;
+        }
+        String scaleSuffix = format == QuantFormat.INT8_WO || format == QuantFormat.INT4_WO
+                ? ".per_channel_scale" : ".weights_scaling_factor";
+        WeightMap.Builder b = WeightMap.builder();
+        List<String> scaleNames = new ArrayList<>();
+        for (Weight w : rank) {
+            if (!w.name().endsWith(".weight")) {
+                continue;
+            }
+            String scale = base(w.name()) + scaleSuffix;
+            if (rank.contains(scale)) {
+                scaleNames.add(scale);
+            }
+        }
+        for (Weight w : rank) {
+            if (scaleNames.contains(w.name())) {
+                continue;
+            }
+            String scale = w.name().endsWith(".weight") ? base(w.name()) + scaleSuffix : null;
+            if (scale == null || !rank.contains(scale)) {
+                b.put(w);
+                continue;
+            }
+            b.put(w.name(), new DequantizedRows(w.name(), format, w.tensor(), rank.tensor(scale)).cast(dtype),
+                    Provenance.derived("dequantize " + format.id(), List.of(w.provenance())));
+        }
+        return b.build();
+    }
+
+    /** Quantizes one value with scale {@code s}: INT codes are rounded half to even and clamped. */
+    static int quantizeInt(float w, float s, int max) {
+        if (s == 0) {
+            return 0;
+        }
+        return (int) Math.max(-max, Math.min(max, Math.rint(w / s)));
+    }
+
+    /** Packs INT4 values two a byte, low nibble first. */
+    static void pack4(int[] q, int n, MemorySegment dst, long offset) {
+        for (int i = 0; i < n; i += 2) {
+            dst.set(ValueLayout.JAVA_BYTE, offset + i / 2, (byte) ((q[i] & 0xF) | (q[i + 1] << 4)));
+        }
+    }
+
+    /** The INT4 value at {@code index} of a packed row. */
+    static int unpack4(MemorySegment row, long index) {
+        byte b = row.get(ValueLayout.JAVA_BYTE, index / 2);
+        return (index & 1) == 0 ? (b << 28) >> 28 : b >> 4;
+    }
+
+    /** The scales of one weight, computed once on first use (rows are read in blocks). */
+    static final class Scales {
+        private final String name;
+        private final TensorSource weight;
+        private final QuantOptions o;
+        private volatile float[] values;
+
+        Scales(String name, TensorSource weight, QuantOptions o) {
+            this.name = name;
+            this.weight = weight;
+            this.o = o;
+        }
+
+        /** Scales per row ([out]), per row and group ([out * groups]), or one ([1]). */
+        float[] values() {
+            float[] v = values;
+            if (v == null) {
+                synchronized (this) {
+                    if (values == null) {
+                        values = compute();
+                    }
+                    v = values;
+                }
+            }
+            return v;
+        }
+
+        int perRow() {
+            return o.format() == QuantFormat.INT4_GROUP ? (int) (weight.shape().dim(1) / o.groupSize())
+                    : o.format() == QuantFormat.FP8 ? 0 : 1;
+        }
+
+        private float[] compute() {
+            long rows = weight.shape().dim(0);
+            int in = (int) weight.shape().dim(1);
+            int groups = perRow();
+            int group = groups == 0 ? in : in / groups;
+            float[] max = new float[groups == 0 ? 1 : (int) rows * groups];
+            TensorSource f = weight.cast(DType.F32);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment block = arena.allocate((long) BLOCK_ROWS * in * 4);
+                for (long r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
+                    int n = (int) Math.min(BLOCK_ROWS, rows - r0);
+                    f.readRows(r0, n, block);
+                    for (int r = 0; r < n; r++) {
+                        for (int j = 0; j < in; j++) {
+                            float a = Math.abs(block.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * in + j));
+                            if (!Float.isFinite(a)) {
+                                throw new IllegalArgumentException(name + ": non-finite value at row " + (r0 + r)
+                                        + ", column " + j + "; cannot quantize");
+                            }
+                            int k = groups == 0 ? 0 : (int) (r0 + r) * groups + j / group;
+                            max[k] = Math.max(max[k], a);
+                        }
+                    }
+                }
+            }
+            for (int k = 0; k < max.length; k++) {
+                max[k] /= o.format().maxCode();
+            }
+            return max;
+        }
+    }
+
+    /** A scales tensor. */
+    record ScaleSource(Scales scales, Shape shape) implements TensorSource {
+        @Override
+        public DType dtype() {
+            return DType.F32;
+        }
+
+        @Override
+        public void readRows(long firstRow, long rowCount, MemorySegment dst) {
+            float[] v = scales.values();
+            long per = rowElements();
+            MemorySegment.copy(v, (int) (firstRow * per), dst, ValueLayout.JAVA_FLOAT, 0, (int) (rowCount * per));
+        }
+    }
+
+    /** The quantized rows of a weight. */
+    record QuantizedRows(TensorSource weight, Scales scales, DType dtype, Shape shape) implements TensorSource {
+        @Override
+        public void readRows(long firstRow, long rowCount, MemorySegment dst) {
+            float[] s = scales.values();
+            int in = (int) weight.shape().dim(1);
+            int groups = scales.perRow();
+            int group = groups == 0 ? in : in / groups;
+            QuantFormat format = scales.o.format();
+            TensorSource f = weight.cast(DType.F32);
+            int[] q = new int[in];
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment block = arena.allocate((long) BLOCK_ROWS * in * 4);
+                for (long done = 0; done < rowCount; done += BLOCK_ROWS) {
+                    int n = (int) Math.min(BLOCK_ROWS, rowCount - done);
+                    f.readRows(firstRow + done, n, block);
+                    for (int r = 0; r < n; r++) {
+                        long row = firstRow + done + r;
+                        long outOffset = (done + r) * rowBytes();
+                        for (int j = 0; j < in; j++) {
+                            float w = block.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * in + j);
+                            float scale = groups == 0 ? s[0] : s[(int) row * groups + j / group];
+                            switch (format) {
+                                case FP8 -> dst.set(ValueLayout.JAVA_BYTE, outOffset + j,
+                                        Fp8E4M3.encode(scale == 0 ? 0 : w / scale));
+                                case INT8_WO -> dst.set(ValueLayout.JAVA_BYTE, outOffset + j, (byte) quantizeInt(w, scale, 127));
+                                default -> q[j] = quantizeInt(w, scale, 7);
+                            }
+                        }
+                        if (format == QuantFormat.INT4_WO || format == QuantFormat.INT4_GROUP) {
+                            pack4(q, in, dst, outOffset);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** A quantized weight and its scales read back as F32 [out, in]. */
+    record DequantizedRows(String name, QuantFormat format, TensorSource quantized, TensorSource scale) implements TensorSource {
+        DequantizedRows {
+            boolean packed = format == QuantFormat.INT4_WO || format == QuantFormat.INT4_GROUP;
+            DType expected = format == QuantFormat.FP8 ? DType.F8_E4M3 : DType.I8;
+            if (quantized.dtype() != expected || quantized.shape().rank() != 2) {
+                throw new IllegalArgumentException(name + ": expected a 2-D " + expected.safetensorsName() + " weight for "
+                        + format.id() + ", got " + quantized.dtype().safetensorsName() + " " + quantized.shape());
+            }
+            long out = quantized.shape().dim(0);
+            long in = quantized.shape().dim(1) * (packed ? 2 : 1);
+            long expectedScales = format == QuantFormat.FP8 ? 1 : format == QuantFormat.INT4_GROUP ? -1 : out;
+            long scales = scale.shape().elementCount();
+            boolean ok = expectedScales == -1 ? scale.shape().rank() == 2 && scale.shape().dim(0) == out
+                    && scale.shape().dim(1) > 0 && in % scale.shape().dim(1) == 0 : scales == expectedScales;
+            if (!ok || scale.dtype() != DType.F32) {
+                throw new IllegalArgumentException(name + ": scales " + scale.dtype().safetensorsName() + " " + scale.shape()
+                        + " do not fit a " + format.id() + " weight of " + out + " x " + in);
+            }
+        }
+
+        @Override
+        public DType dtype() {
+            return DType.F32;
+        }
+
+        @Override
+        public Shape shape() {
+            boolean packed = format == QuantFormat.INT4_WO || format == QuantFormat.INT4_GROUP;
+            return Shape.of(quantized.shape().dim(0), quantized.shape().dim(1) * (packed ? 2 : 1));
+        }
+
+        @Override
+        public void readRows(long firstRow, long rowCount, MemorySegment dst) {
+            int in = (int) shape().dim(1);
+            long groups = format == QuantFormat.INT4_GROUP ? scale.shape().dim(1) : 1;
+            int group = (int) (in / groups);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment q = arena.allocate(quantized.rowBytes() * rowCount);
+                quantized.readRows(firstRow, rowCount, q);
+                MemorySegment s = arena.allocate(scale.byteSize());
+                scale.readRows(0, scale.rowCount(), s);
+                for (long r = 0; r < rowCount; r++) {
+                    long row = firstRow + r;
+                    MemorySegment qr = q.asSlice(r * quantized.rowBytes(), quantized.rowBytes());
+                    for (int j = 0; j < in; j++) {
+                        float value = switch (format) {
+                            case FP8 -> Fp8E4M3.decode(qr.get(ValueLayout.JAVA_BYTE, j)) * s.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
+                            case INT8_WO -> qr.get(ValueLayout.JAVA_BYTE, j) * s.getAtIndex(ValueLayout.JAVA_FLOAT, row);
+                            case INT4_WO -> unpack4(qr, j) * s.getAtIndex(ValueLayout.JAVA_FLOAT, row);
+                            case INT4_GROUP -> unpack4(qr, j) * s.getAtIndex(ValueLayout.JAVA_FLOAT, row * groups + j / group);
+                            case NONE -> throw new IllegalStateException();
+                        };
+                        dst.setAtIndex(ValueLayout.JAVA_FLOAT, r * in + j, value);
+                    }
+                }
+            }
+        }
+    }
+}
