@@ -40,6 +40,25 @@ class ConvertCommandTest {
     }
 
     @Test
+    void quantizedConversionThenReference() throws IOException {
+        Path src = tmp.resolve("src");
+        assertThat(CliRun.of("synth", "--preset", "tiny", "--output", src.toString()).status()).isZero();
+        Path out = tmp.resolve("int8");
+        CliRun convert = CliRun.of("convert", "--input", src.toString(), "--output", out.toString(), "--quant", "int8_wo",
+                "--quant-exclude", "lm_head");
+        assertThat(convert.status()).as(convert.err()).isZero();
+        CliRun inspect = CliRun.of("inspect", out.resolve("rank0.safetensors").toString());
+        assertThat(inspect.out()).contains("transformer.layers.1.mlp.gate_up_proj.weight I8 [320,64]")
+                .contains("transformer.layers.1.mlp.gate_up_proj.per_channel_scale F32 [320]")
+                .contains("lm_head.weight BF16");
+        JsonNode q = Json.STRICT.readTree(Files.readString(out.resolve("config.json"))).path("quantization");
+        assertThat(q.path("quant_algo").asText()).isEqualTo("W8A16");
+        CliRun bad = CliRun.of("convert", "--input", src.toString(), "--output", tmp.resolve("x").toString(), "--quant", "int3");
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("unknown quantization 'int3'");
+    }
+
+    @Test
     void dryRunReadsOnlyConfigAndIndex() throws IOException {
         Path src = tmp.resolve("src");
         SyntheticCheckpoint.write(src, Presets.tiny(), SourceLayout.TRANSFORMERS, 3, false, DType.BF16, 200_000, n -> { });

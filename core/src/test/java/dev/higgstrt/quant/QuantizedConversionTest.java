@@ -1,0 +1,128 @@
+package dev.higgstrt.quant;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.higgstrt.convert.ConversionOptions;
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.io.Json;
+import dev.higgstrt.reference.Logits;
+import dev.higgstrt.reference.ReferenceModel;
+import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.safetensors.SafetensorsCheckpoint;
+import dev.higgstrt.tensor.DType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Quantized conversions of the golden models: the files are what the plan says, config.json says
+ * how they were quantized, and the reference forward of the dequantized model stays within each
+ * format's documented logit error (docs/quantization.md).
+ */
+class QuantizedConversionTest {
+    /** Documented bounds on max |logits(quantized) - logits(float)| / max |logits(float)| over the goldens. */
+    static final Map<QuantFormat, Float> RELATIVE_BOUND = Map.of(
+            QuantFormat.INT8_WO, 0.02f, QuantFormat.FP8, 0.08f, QuantFormat.INT4_WO, 0.35f, QuantFormat.INT4_GROUP, 0.25f);
+    static final List<String> MODELS = List.of("gqa_llama3_texthead", "mha_default_rope", "mqa_three_layers", "wide_heads");
+
+    @TempDir
+    Path tmp;
+
+    static Path golden(String name) {
+        try {
+            return Path.of(QuantizedConversionTest.class.getResource("/golden/" + name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void writtenRanksMatchThePlanAndTheConfigRecordsTheFormat() throws IOException {
+        ConversionOptions o = ConversionOptions.of(2, 1).withDtype(DType.BF16)
+                .withQuant(QuantOptions.of(QuantFormat.INT4_GROUP).withGroupSize(16).excluding("^lm_head"));
+        Path out = tmp.resolve("int4g");
+        Converter.Plan plan = Converter.plan(golden("gqa_llama3_texthead"), o);
+        Converter.convert(golden("gqa_llama3_texthead"), out, o, n -> { });
+        for (Converter.RankPlan rp : plan.ranks()) {
+            try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(out.resolve(rp.mapping().fileName()))) {
+                Map<String, String> written = new TreeMap<>();
+                ck.weights().forEach(w -> written.put(w.name(), w.tensor().dtype() + " " + w.tensor().shape()));
+                Map<String, String> planned = new TreeMap<>();
+                rp.tensors().forEach((n, s) -> planned.put(n, s.dtype() + " " + s.shape()));
+                assertThat(written).isEqualTo(planned);
+                assertThat(written.get("transformer.layers.0.mlp.gate_up_proj.weight")).startsWith("I8");
+                assertThat(written).containsKey("transformer.layers.0.audio_mlp.down_proj.weights_scaling_factor");
+                assertThat(written.get("lm_head.weight")).startsWith("BF16");
+                assertThat(written.get("text_lm_head.weight")).startsWith("I8");
+            }
+        }
+        JsonNode q = Json.STRICT.readTree(Files.readString(out.resolve("config.json"))).path("quantization");
+        assertThat(q.path("quant_algo").asText()).isEqualTo("W4A16_AWQ");
+        assertThat(q.path("group_size").asInt()).isEqualTo(16);
+        assertThat(q.path("exclude_modules").get(0).asText()).isEqualTo("^lm_head");
+    }
+
+    @Test
+    void quantizedFullModelsAreSmallerAsTheirBitsSay() {
+        var c = dev.higgstrt.synth.Presets.full();
+        var shapes = dev.higgstrt.convert.HiggsAudioLayout.rankShapes(c, new dev.higgstrt.convert.Mapping(1, 1, 0), false);
+        Map<QuantFormat, Long> bytes = new LinkedHashMap<>();
+        for (QuantFormat f : QuantFormat.values()) {
+            long total = 0;
+            for (var e : shapes.entrySet()) {
+                for (Quantizer.Planned p : Quantizer.plan(e.getKey(), DType.BF16, e.getValue(), QuantOptions.of(f))) {
+                    long n = p.shape().elementCount() * p.dtype().byteSize();
+                    total += n;
+                }
+            }
+            bytes.put(f, total);
+            System.out.printf("full model (no text head), %s: %.2f GB%n", f.id(), total / 1e9);
+        }
+        assertThat(bytes.get(QuantFormat.INT8_WO)).isLessThan(bytes.get(QuantFormat.NONE));
+        assertThat(bytes.get(QuantFormat.INT4_WO)).isLessThan(bytes.get(QuantFormat.INT8_WO));
+        assertThat(bytes.get(QuantFormat.INT4_GROUP)).isGreaterThan(bytes.get(QuantFormat.INT4_WO));
+    }
+
+    @Test
+    void dequantizedModelsStayWithinEachFormatsLogitError() throws IOException {
+        Map<String, String> report = new LinkedHashMap<>();
+        for (String model : MODELS) {
+            Path floatDir = tmp.resolve(model + "-f32");
+            Converter.convert(golden(model), floatDir, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+            ReferenceModel reference = ReferenceModel.load(floatDir);
+            List<TokenInput> inputs = List.of(TokenInput.read(golden(model).resolve("mixed.json")),
+                    TokenInput.read(golden(model).resolve("audio_only.json")));
+            List<Logits> expected = inputs.stream().map(t -> reference.forward(t, false)).toList();
+            float maxLogit = 0;
+            for (Logits l : expected) {
+                for (float v : l.audio()) {
+                    maxLogit = Math.max(maxLogit, Math.abs(v));
+                }
+            }
+            for (QuantFormat f : List.of(QuantFormat.INT8_WO, QuantFormat.FP8, QuantFormat.INT4_WO, QuantFormat.INT4_GROUP)) {
+                Path dir = tmp.resolve(model + "-" + f.id());
+                Converter.convert(golden(model), dir, ConversionOptions.of(1, 1).withDtype(DType.F32)
+                        .withQuant(QuantOptions.of(f).withGroupSize(8)), n -> { });
+                ReferenceModel quantized = ReferenceModel.load(dir);
+                float err = 0;
+                for (int i = 0; i < inputs.size(); i++) {
+                    err = Math.max(err, quantized.forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
+                }
+                float relative = err / maxLogit;
+                report.put(model + " " + f.id(), String.format("%.3e (%.2f %% of max |logit| %.2f)", err, 100 * relative, maxLogit));
+                assertThat(relative).as("%s %s", model, f).isLessThanOrEqualTo(RELATIVE_BOUND.get(f));
+                assertThat(err).as("%s %s is not the float model", model, f).isGreaterThan(0f);
+            }
+        }
+        report.forEach((k, v) -> System.out.println("quantized logit error " + k + ": " + v));
+    }
+}
