@@ -6,25 +6,16 @@ import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.tensor.Tensor;
 import dev.higgstrt.weights.WeightMap;
 import org.bytedeco.tensorrt.global.nvinfer;
-import org.bytedeco.tensorrt.global.nvinfer.BuilderFlag;
 import org.bytedeco.tensorrt.global.nvinfer.DataType;
-import org.bytedeco.tensorrt.global.nvinfer.MemoryPoolType;
-import org.bytedeco.tensorrt.global.nvinfer.NetworkDefinitionCreationFlag;
 import org.bytedeco.tensorrt.global.nvinfer.OptProfileSelector;
-import org.bytedeco.tensorrt.nvinfer.IBuilder;
-import org.bytedeco.tensorrt.nvinfer.IBuilderConfig;
 import org.bytedeco.tensorrt.nvinfer.ICudaEngine;
 import org.bytedeco.tensorrt.nvinfer.IExecutionContext;
-import org.bytedeco.tensorrt.nvinfer.IHostMemory;
-import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
 import org.bytedeco.tensorrt.nvinfer.IOptimizationProfile;
-import org.bytedeco.tensorrt.nvinfer.IPluginV3;
 import org.bytedeco.tensorrt.nvinfer.IRuntime;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -92,63 +83,30 @@ public final class FfnBlockEngine implements AutoCloseable {
             throw new IllegalArgumentException("an INT32 audio mask is only taken by the plugin");
         }
         DualFfnPlugin plugin = variant == Variant.PLUGIN ? DualFfnPlugin.get() : null;
-        TrtLogger logger = new TrtLogger();
-        IBuilder builder = nvinfer.createInferBuilder(logger);
-        if (builder == null || builder.isNull()) {
-            logger.close();
-            throw new TrtException("createInferBuilder failed");
-        }
-        INetworkDefinition network = null;
-        IBuilderConfig config = null;
-        IHostMemory serialized = null;
-        List<IPluginV3> plugins = List.of();
-        boolean handedOver = false;
-        try (Arena arena = Arena.ofShared()) {
-            network = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
-            plugins = HiggsNetwork.defineFeedForwardBlock(network, c, canonical, dtype, arena, plugin, layer,
-                    variant != Variant.TEXT_ONLY, intMask ? DataType.kINT32 : DataType.kBOOL);
-            config = builder.createBuilderConfig();
-            config.setMemoryPoolLimit(MemoryPoolType.kWORKSPACE, 2L << 30);
-            if (dtype == DType.F32) {
-                config.clearFlag(BuilderFlag.kTF32);
-            }
-            IOptimizationProfile profile = builder.createOptimizationProfile();
-            long[] tokens = {1, Math.max(1, maxTokens / 2), maxTokens};
-            OptProfileSelector[] points = {OptProfileSelector.kMIN, OptProfileSelector.kOPT, OptProfileSelector.kMAX};
-            for (int i = 0; i < 3; i++) {
-                profile.setDimensions(HiggsNetwork.BLOCK_INPUT, points[i], HiggsNetwork.dims(tokens[i], c.hiddenSize()));
-                profile.setDimensions(HiggsNetwork.AUDIO_MASK, points[i], HiggsNetwork.dims(tokens[i], 1));
-            }
-            config.addOptimizationProfile(profile);
-            if (plugin != null) {
-                plugin.clearError();
-            }
-            serialized = builder.buildSerializedNetwork(network, config);
-            if (serialized == null || serialized.isNull()) {
-                String pluginError = plugin == null ? "" : plugin.lastError();
-                throw new TrtException("building the feed-forward block failed: " + logger.drainErrors()
-                        + (pluginError.isEmpty() ? "" : " (dual-FFN plugin: " + pluginError + ")"));
-            }
+        try (Arena weights = Arena.ofShared(); Arena planArena = Arena.ofConfined()) {
+            MemorySegment plan = PlanBuilder.build("the feed-forward block", dtype, 2L << 30, plugin,
+                    network -> HiggsNetwork.defineFeedForwardBlock(network, c, canonical, dtype, weights, plugin, layer,
+                            variant != Variant.TEXT_ONLY, intMask ? DataType.kINT32 : DataType.kBOOL),
+                    (builder, config) -> {
+                        IOptimizationProfile profile = builder.createOptimizationProfile();
+                        long[] tokens = {1, Math.max(1, maxTokens / 2), maxTokens};
+                        OptProfileSelector[] points = {OptProfileSelector.kMIN, OptProfileSelector.kOPT, OptProfileSelector.kMAX};
+                        for (int i = 0; i < 3; i++) {
+                            profile.setDimensions(HiggsNetwork.BLOCK_INPUT, points[i], HiggsNetwork.dims(tokens[i], c.hiddenSize()));
+                            profile.setDimensions(HiggsNetwork.AUDIO_MASK, points[i], HiggsNetwork.dims(tokens[i], 1));
+                        }
+                        config.addOptimizationProfile(profile);
+                    }, planArena);
+            TrtLogger logger = new TrtLogger();
             IRuntime runtime = nvinfer.createInferRuntime(logger);
-            ICudaEngine engine = runtime.deserializeCudaEngine(serialized.data(), serialized.size());
+            ICudaEngine engine = runtime.deserializeCudaEngine(HiggsEngine.address(plan), plan.byteSize());
             if (engine == null || engine.isNull()) {
+                String errors = logger.drainErrors();
                 TrtObjects.delete(runtime);
-                throw new TrtException("deserializing the feed-forward block failed: " + logger.drainErrors());
-            }
-            FfnBlockEngine built = new FfnBlockEngine(c.hiddenSize(), maxTokens, dtype, intMask, logger, runtime, engine);
-            handedOver = true;
-            return built;
-        } finally {
-            TrtObjects.delete(serialized);
-            TrtObjects.delete(config);
-            TrtObjects.delete(network);
-            TrtObjects.delete(builder);
-            for (IPluginV3 p : plugins) {
-                plugin.destroy(p);
-            }
-            if (!handedOver) {
                 logger.close();
+                throw new TrtException("deserializing the feed-forward block failed: " + errors);
             }
+            return new FfnBlockEngine(c.hiddenSize(), maxTokens, dtype, intMask, logger, runtime, engine);
         }
     }
 

@@ -12,17 +12,9 @@ import dev.higgstrt.tensor.DType;
 import dev.higgstrt.weights.WeightMap;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.tensorrt.global.nvinfer;
-import org.bytedeco.tensorrt.global.nvinfer.BuilderFlag;
-import org.bytedeco.tensorrt.global.nvinfer.MemoryPoolType;
-import org.bytedeco.tensorrt.global.nvinfer.NetworkDefinitionCreationFlag;
 import org.bytedeco.tensorrt.global.nvinfer.OptProfileSelector;
-import org.bytedeco.tensorrt.nvinfer.IBuilder;
-import org.bytedeco.tensorrt.nvinfer.IBuilderConfig;
 import org.bytedeco.tensorrt.nvinfer.ICudaEngine;
-import org.bytedeco.tensorrt.nvinfer.IHostMemory;
-import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
 import org.bytedeco.tensorrt.nvinfer.IOptimizationProfile;
-import org.bytedeco.tensorrt.nvinfer.IPluginV3;
 import org.bytedeco.tensorrt.nvinfer.IRuntime;
 
 import java.io.IOException;
@@ -131,54 +123,30 @@ public final class HiggsEngine implements AutoCloseable {
         if (maxSequence < 2 || maxSequence > config.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("max sequence " + maxSequence + " outside [2, " + config.maxPositionEmbeddings() + "]");
         }
+        String checkpointHash = hash(checkpoint);
         List<SafetensorsCheckpoint> open = new ArrayList<>();
-        TrtLogger logger = new TrtLogger();
-        IBuilder builder = nvinfer.createInferBuilder(logger);
-        if (builder == null || builder.isNull()) {
-            throw new TrtException("createInferBuilder failed: " + logger.drainErrors());
-        }
-        INetworkDefinition network = null;
-        IBuilderConfig bc = null;
-        IHostMemory serialized = null;
-        List<IPluginV3> plugins = List.of();
-        try (Arena arena = Arena.ofShared()) {
+        Arena planArena = Arena.ofShared();
+        MemorySegment plan;
+        try (Arena weights = Arena.ofShared()) {
             WeightMap canonical = Converter.readConverted(checkpoint, open);
-            network = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
-            plugins = HiggsNetwork.define(network, config, canonical, dtype, arena, plugin);
-            bc = builder.createBuilderConfig();
-            bc.setMemoryPoolLimit(MemoryPoolType.kWORKSPACE, 1L << 30);
-            if (dtype == DType.F32) {
-                bc.clearFlag(BuilderFlag.kTF32);
-            }
-            for (boolean prefill : new boolean[]{true, false}) {
-                IOptimizationProfile profile = builder.createOptimizationProfile();
-                profile(profile, config, prefill, maxSequence);
-                bc.addOptimizationProfile(profile);
-            }
-            serialized = builder.buildSerializedNetwork(network, bc);
-            if (serialized == null || serialized.isNull()) {
-                String pluginError = plugin == null ? "" : plugin.lastError();
-                throw new TrtException("building the engine failed: " + logger.drainErrors()
-                        + (pluginError.isEmpty() ? "" : " (dual-FFN plugin: " + pluginError + ")"));
-            }
-            Arena planArena = Arena.ofShared();
-            MemorySegment plan = planArena.allocate(serialized.size(), 64);
-            MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,
-                    plan, 0, serialized.size());
-            return new HiggsEngine(config, dtype, mode, maxSequence, hash(checkpoint), planArena, plan);
+            plan = PlanBuilder.build("the engine", dtype, 1L << 30, plugin,
+                    network -> HiggsNetwork.define(network, config, canonical, dtype, weights, plugin),
+                    (builder, bc) -> {
+                        for (boolean prefill : new boolean[]{true, false}) {
+                            IOptimizationProfile profile = builder.createOptimizationProfile();
+                            profile(profile, config, prefill, maxSequence);
+                            bc.addOptimizationProfile(profile);
+                        }
+                    }, planArena);
+        } catch (IOException | RuntimeException e) {
+            planArena.close();
+            throw e;
         } finally {
-            TrtObjects.delete(serialized);
-            TrtObjects.delete(bc);
-            TrtObjects.delete(network);
-            TrtObjects.delete(builder);
-            for (IPluginV3 p : plugins) {
-                plugin.destroy(p);
-            }
-            logger.close();
             for (SafetensorsCheckpoint ck : open) {
                 ck.close();
             }
         }
+        return new HiggsEngine(config, dtype, mode, maxSequence, checkpointHash, planArena, plan);
     }
 
     private static FfnMode resolve(FfnMode requested) {

@@ -5,16 +5,11 @@ import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Tensor;
+import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.WeightMap;
 import org.bytedeco.javacpp.PointerPointer;
-import org.bytedeco.tensorrt.global.nvinfer;
 import org.bytedeco.tensorrt.global.nvinfer.DataType;
-import org.bytedeco.tensorrt.global.nvinfer.NetworkDefinitionCreationFlag;
 import org.bytedeco.tensorrt.global.nvinfer.OptProfileSelector;
-import org.bytedeco.tensorrt.nvinfer.IBuilder;
-import org.bytedeco.tensorrt.nvinfer.IBuilderConfig;
-import org.bytedeco.tensorrt.nvinfer.IHostMemory;
-import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
 import org.bytedeco.tensorrt.nvinfer.IOptimizationProfile;
 import org.bytedeco.tensorrt.nvinfer.IPluginV3;
 import org.bytedeco.tensorrt.nvinfer.ITensor;
@@ -40,62 +35,42 @@ final class PluginNetworks {
     }
 
     private static void build(DualFfnPlugin plugin, HiggsAudioConfig c, WeightMap w, DataType hiddenType, int claimedInter) {
-        TrtLogger logger = new TrtLogger();
-        IBuilder builder = nvinfer.createInferBuilder(logger);
-        INetworkDefinition net = builder.createNetworkV2(1 << NetworkDefinitionCreationFlag.kSTRONGLY_TYPED.value);
-        IBuilderConfig config = builder.createBuilderConfig();
-        IPluginV3 instance = null;
-        IHostMemory plan = null;
+        int h = c.hiddenSize();
         List<Object> keep = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
-            int h = c.hiddenSize();
-            ITensor x = net.addInput("hidden", hiddenType, HiggsNetwork.dims(-1, h));
-            ITensor mask = net.addInput("audio_mask", DataType.kBOOL, HiggsNetwork.dims(-1, 1));
-            List<ITensor> in = new ArrayList<>(List.of(x, mask));
-            SourceTensor[] order = {SourceTensor.POST_LN, SourceTensor.AUDIO_POST_LN, null, SourceTensor.DOWN,
-                    SourceTensor.AUDIO_GATE, SourceTensor.AUDIO_UP, SourceTensor.AUDIO_DOWN};
-            for (SourceTensor t : order) {
-                Tensor values;
-                long[] shape;
-                if (t == null) {
-                    values = dev.higgstrt.tensor.TensorSource.concat(List.of(source(w, SourceTensor.GATE), source(w, SourceTensor.UP)), 0)
-                            .cast(DType.F32).materialize(arena);
-                } else {
-                    values = source(w, t).cast(DType.F32).materialize(arena);
+            PlanBuilder.build("the probe network", DType.F32, 1L << 28, plugin, net -> {
+                ITensor x = net.addInput("hidden", hiddenType, HiggsNetwork.dims(-1, h));
+                ITensor mask = net.addInput("audio_mask", DataType.kBOOL, HiggsNetwork.dims(-1, 1));
+                List<ITensor> in = new ArrayList<>(List.of(x, mask));
+                SourceTensor[] order = {SourceTensor.POST_LN, SourceTensor.AUDIO_POST_LN, null, SourceTensor.DOWN,
+                        SourceTensor.AUDIO_GATE, SourceTensor.AUDIO_UP, SourceTensor.AUDIO_DOWN};
+                for (SourceTensor t : order) {
+                    Tensor values = (t == null
+                            ? TensorSource.concat(List.of(source(w, SourceTensor.GATE), source(w, SourceTensor.UP)), 0)
+                            : source(w, t)).cast(DType.F32).materialize(arena);
+                    var pointer = HiggsEngine.address(values.data());
+                    Weights wt = new Weights().type(DataType.kFLOAT).values(pointer).count(values.shape().elementCount());
+                    keep.add(wt);
+                    keep.add(pointer);
+                    in.add(net.addConstant(HiggsNetwork.dims(values.shape().toArray()), wt).getOutput(0));
                 }
-                shape = values.shape().toArray();
-                var pointer = HiggsEngine.address(values.data());
-                Weights wt = new Weights().type(DataType.kFLOAT).values(pointer).count(values.shape().elementCount());
-                keep.add(wt);
-                keep.add(pointer);
-                in.add(net.addConstant(HiggsNetwork.dims(shape), wt).getOutput(0));
-            }
-            instance = plugin.create("probe", h, claimedInter, 1e-5f);
-            var layer = net.addPluginV3(new PointerPointer<ITensor>(in.toArray(new ITensor[0])), in.size(),
-                    (PointerPointer<?>) null, 0, instance);
-            net.markOutput(layer.getOutput(0));
-            IOptimizationProfile profile = builder.createOptimizationProfile();
-            for (OptProfileSelector s : new OptProfileSelector[]{OptProfileSelector.kMIN, OptProfileSelector.kOPT, OptProfileSelector.kMAX}) {
-                profile.setDimensions("hidden", s, HiggsNetwork.dims(4, h));
-                profile.setDimensions("audio_mask", s, HiggsNetwork.dims(4, 1));
-            }
-            config.addOptimizationProfile(profile);
-            plugin.clearError();
-            plan = builder.buildSerializedNetwork(net, config);
-            if (plan == null || plan.isNull()) {
-                throw new TrtException("build failed: " + logger.drainErrors() + " (dual-FFN plugin: " + plugin.lastError() + ")");
-            }
-        } finally {
-            TrtObjects.delete(plan);
-            TrtObjects.delete(config);
-            TrtObjects.delete(net);
-            TrtObjects.delete(builder);
-            plugin.destroy(instance);
-            logger.close();
+                IPluginV3 instance = plugin.create("probe", h, claimedInter, 1e-5f);
+                var layer = net.addPluginV3(new PointerPointer<ITensor>(in.toArray(new ITensor[0])), in.size(),
+                        (PointerPointer<?>) null, 0, instance);
+                net.markOutput(layer.getOutput(0));
+                return List.of(instance);
+            }, (builder, config) -> {
+                IOptimizationProfile profile = builder.createOptimizationProfile();
+                for (OptProfileSelector s : new OptProfileSelector[]{OptProfileSelector.kMIN, OptProfileSelector.kOPT, OptProfileSelector.kMAX}) {
+                    profile.setDimensions("hidden", s, HiggsNetwork.dims(4, h));
+                    profile.setDimensions("audio_mask", s, HiggsNetwork.dims(4, 1));
+                }
+                config.addOptimizationProfile(profile);
+            }, arena);
         }
     }
 
-    private static dev.higgstrt.tensor.TensorSource source(WeightMap w, SourceTensor t) {
+    private static TensorSource source(WeightMap w, SourceTensor t) {
         return w.tensor(t.name(SourceLayout.TRANSFORMERS, 0));
     }
 }
