@@ -1,5 +1,6 @@
 package dev.higgstrt.convert;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.io.Json;
@@ -269,8 +270,11 @@ public final class Converter {
 
     /** A converted folder's parallel layout, from its config.json. */
     public static int[] readMapping(Path folder) throws IOException {
-        var root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
-        var m = root.path("mapping");
+        return mapping(Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME))));
+    }
+
+    private static int[] mapping(JsonNode config) {
+        var m = config.path("mapping");
         return new int[]{m.path("tp_size").asInt(1), m.path("pp_size").asInt(1)};
     }
 
@@ -280,8 +284,8 @@ public final class Converter {
         if (c.layout() != SourceLayout.TRTLLM) {
             throw new LayoutException(folder + " is not a converted checkpoint");
         }
-        int[] tpPp = readMapping(folder);
-        var root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
+        JsonNode root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
+        int[] tpPp = mapping(root);
         QuantFormat quant;
         DType dtype;
         try {

@@ -10,7 +10,6 @@ import dev.higgstrt.weights.WeightMap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -122,27 +121,19 @@ public final class Quantizer {
         String scaleSuffix = format == QuantFormat.INT8_WO || format == QuantFormat.INT4_WO
                 ? ".per_channel_scale" : ".weights_scaling_factor";
         WeightMap.Builder b = WeightMap.builder();
-        List<String> scaleNames = new ArrayList<>();
         for (Weight w : rank) {
-            if (!w.name().endsWith(".weight")) {
-                continue;
+            String name = w.name();
+            if (name.endsWith(scaleSuffix)
+                    && rank.contains(name.substring(0, name.length() - scaleSuffix.length()) + ".weight")) {
+                continue;   // a scale, folded into its weight below
             }
-            String scale = base(w.name()) + scaleSuffix;
-            if (rank.contains(scale)) {
-                scaleNames.add(scale);
-            }
-        }
-        for (Weight w : rank) {
-            if (scaleNames.contains(w.name())) {
-                continue;
-            }
-            String scale = w.name().endsWith(".weight") ? base(w.name()) + scaleSuffix : null;
-            if (scale == null || !rank.contains(scale)) {
+            String scale = name.endsWith(".weight") ? base(name) + scaleSuffix : null;
+            if (scale != null && rank.contains(scale)) {
+                b.put(name, new DequantizedRows(name, format, w.tensor(), rank.tensor(scale)).cast(dtype),
+                        Provenance.derived("dequantize " + format.id(), List.of(w.provenance())));
+            } else {
                 b.put(w);
-                continue;
             }
-            b.put(w.name(), new DequantizedRows(w.name(), format, w.tensor(), rank.tensor(scale)).cast(dtype),
-                    Provenance.derived("dequantize " + format.id(), List.of(w.provenance())));
         }
         return b.build();
     }
