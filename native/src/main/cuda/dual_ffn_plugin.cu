@@ -278,7 +278,8 @@ struct Vec {
 };
 
 template <typename T, bool VEC>
-__device__ inline void dotRows(T const* w, float const* x, int stride, float* acc, int n, unsigned tokenSet) {
+// acc[t] += w . x_t for the tokens in tokenSet; w and every row of x [tokens, n] have n elements.
+__device__ inline void dotRows(T const* w, float const* x, float* acc, int n, unsigned tokenSet) {
     int lane = threadIdx.x & 31;
     if (VEC) {
         constexpr int N = Vec<T>::N;
@@ -292,7 +293,7 @@ __device__ inline void dotRows(T const* w, float const* x, int stride, float* ac
 #pragma unroll
             for (int t = 0; t < kSmallTokens; t++) {
                 if (tokenSet & (1u << t)) {
-                    float4 const* xt = reinterpret_cast<float4 const*>(x + static_cast<long long>(t) * stride + base);
+                    float4 const* xt = reinterpret_cast<float4 const*>(x + static_cast<long long>(t) * n + base);
                     float s = 0.f;
 #pragma unroll
                     for (int e = 0; e < N / 4; e++) {
@@ -309,7 +310,7 @@ __device__ inline void dotRows(T const* w, float const* x, int stride, float* ac
 #pragma unroll
             for (int t = 0; t < kSmallTokens; t++) {
                 if (tokenSet & (1u << t)) {
-                    acc[t] += wf * x[static_cast<long long>(t) * stride + i];
+                    acc[t] += wf * x[static_cast<long long>(t) * n + i];
                 }
             }
         }
@@ -346,12 +347,12 @@ __global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIs
         u[t] = 0.f;
     }
     if (text != 0) {
-        dotRows<T, VEC>(textGateUp + static_cast<long long>(j) * h, x, h, g, h, text);
-        dotRows<T, VEC>(textGateUp + static_cast<long long>(inter + j) * h, x, h, u, h, text);
+        dotRows<T, VEC>(textGateUp + static_cast<long long>(j) * h, x, g, h, text);
+        dotRows<T, VEC>(textGateUp + static_cast<long long>(inter + j) * h, x, u, h, text);
     }
     if (audio != 0) {
-        dotRows<T, VEC>(audioGate + static_cast<long long>(j) * h, x, h, g, h, audio);
-        dotRows<T, VEC>(audioUp + static_cast<long long>(j) * h, x, h, u, h, audio);
+        dotRows<T, VEC>(audioGate + static_cast<long long>(j) * h, x, g, h, audio);
+        dotRows<T, VEC>(audioUp + static_cast<long long>(j) * h, x, u, h, audio);
     }
 #pragma unroll
     for (int t = 0; t < kSmallTokens; t++) {
@@ -383,10 +384,10 @@ __global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIs
         acc[t] = 0.f;
     }
     if (text != 0) {
-        dotRows<T, VEC>(textDown + static_cast<long long>(c) * inter, act, inter, acc, inter, text);
+        dotRows<T, VEC>(textDown + static_cast<long long>(c) * inter, act, acc, inter, text);
     }
     if (audio != 0) {
-        dotRows<T, VEC>(audioDown + static_cast<long long>(c) * inter, act, inter, acc, inter, audio);
+        dotRows<T, VEC>(audioDown + static_cast<long long>(c) * inter, act, acc, inter, audio);
     }
 #pragma unroll
     for (int t = 0; t < kSmallTokens; t++) {
@@ -546,9 +547,6 @@ public:
     }
 
     DualFfnPlugin(DualFfnPlugin const& other) : DualFfnPlugin(other.hidden_, other.inter_, other.eps_) {
-        type_ = other.type_;
-        normType_ = other.normType_;
-        maskType_ = other.maskType_;
         cublas_ = other.cublas_;
         if (other.hostCounts_ != nullptr && cudaMallocHost(&hostCounts_, 2 * sizeof(int)) != cudaSuccess) {
             hostCounts_ = nullptr;
@@ -596,8 +594,7 @@ public:
     int32_t configurePlugin(DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out,
         int32_t nbOutputs) noexcept override {
         count(mConfigurePlugin);
-        if (nbInputs != kInputs || nbOutputs != 1) {
-            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
         Dims const& x = in[0].desc.dims;
@@ -626,17 +623,13 @@ public:
                 return -1;
             }
         }
-        type_ = in[0].desc.type;
-        maskType_ = in[1].desc.type;
-        normType_ = in[2].desc.type;
         return 0;
     }
 
     int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
         int32_t nbInputs) const noexcept override {
         count(mGetOutputDataTypes);
-        if (nbOutputs != 1 || nbInputs != kInputs) {
-            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
         outputTypes[0] = inputTypes[0];
@@ -646,8 +639,7 @@ public:
     int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const*, int32_t,
         DimsExprs* outputs, int32_t nbOutputs, IExprBuilder&) noexcept override {
         count(mGetOutputShapes);
-        if (nbOutputs != 1 || nbInputs != kInputs) {
-            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
         outputs[0] = inputs[0];
@@ -736,8 +728,7 @@ public:
     int32_t onShapeChange(PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const*, int32_t nbOutputs)
         noexcept override {
         count(mOnShapeChange);
-        if (nbInputs != kInputs || nbOutputs != 1) {
-            setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
         long long tokens = tokenCount(in[0].dims);
@@ -746,9 +737,6 @@ public:
                 volume(in[1].dims), tokens);
             return -1;
         }
-        type_ = in[0].type;
-        maskType_ = in[1].type;
-        normType_ = in[2].type;
         return 0;
     }
 
@@ -815,6 +803,15 @@ public:
     }
 
 private:
+    // TensorRT hands every call the layer's input and output counts; anything but 9 and 1 is a misuse.
+    static bool arity(int32_t nbInputs, int32_t nbOutputs) {
+        if (nbInputs == kInputs && nbOutputs == 1) {
+            return true;
+        }
+        setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        return false;
+    }
+
     static std::string describe(Dims const& d) {
         std::string s = "[";
         for (int i = 0; i < d.nbDims; i++) {
@@ -961,9 +958,6 @@ private:
     float eps_;
     PluginField fields_[3];
     PluginFieldCollection collection_{};
-    DataType type_ = DataType::kBF16;
-    DataType normType_ = DataType::kFLOAT;
-    DataType maskType_ = DataType::kBOOL;
     cublasHandle_t cublas_ = nullptr;
     int* hostCounts_ = nullptr;
 };

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.io.Json;
+import dev.higgstrt.reference.Goldens;
 import dev.higgstrt.reference.Logits;
 import dev.higgstrt.reference.ReferenceModel;
 import dev.higgstrt.reference.TokenInput;
@@ -13,7 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -37,21 +37,13 @@ class QuantizedConversionTest {
     @TempDir
     Path tmp;
 
-    static Path golden(String name) {
-        try {
-            return Path.of(QuantizedConversionTest.class.getResource("/golden/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     @Test
     void writtenRanksMatchThePlanAndTheConfigRecordsTheFormat() throws IOException {
         ConversionOptions o = ConversionOptions.of(2, 1).withDtype(DType.BF16)
                 .withQuant(QuantOptions.of(QuantFormat.INT4_GROUP).withGroupSize(16).excluding("^lm_head"));
         Path out = tmp.resolve("int4g");
-        Converter.Plan plan = Converter.plan(golden("gqa_llama3_texthead"), o);
-        Converter.convert(golden("gqa_llama3_texthead"), out, o, n -> { });
+        Converter.Plan plan = Converter.plan(Goldens.path("gqa_llama3_texthead"), o);
+        Converter.convert(Goldens.path("gqa_llama3_texthead"), out, o, n -> { });
         for (Converter.RankPlan rp : plan.ranks()) {
             try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(out.resolve(rp.mapping().fileName()))) {
                 Map<String, String> written = new TreeMap<>();
@@ -97,10 +89,10 @@ class QuantizedConversionTest {
         Map<String, String> report = new LinkedHashMap<>();
         for (String model : MODELS) {
             Path floatDir = tmp.resolve(model + "-f32");
-            Converter.convert(golden(model), floatDir, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+            Converter.convert(Goldens.path(model), floatDir, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
             ReferenceModel reference = ReferenceModel.load(floatDir);
-            List<TokenInput> inputs = List.of(TokenInput.read(golden(model).resolve("mixed.json")),
-                    TokenInput.read(golden(model).resolve("audio_only.json")));
+            List<TokenInput> inputs = List.of(TokenInput.read(Goldens.path(model).resolve("mixed.json")),
+                    TokenInput.read(Goldens.path(model).resolve("audio_only.json")));
             List<Logits> expected = inputs.stream().map(t -> reference.forward(t, false)).toList();
             float maxLogit = 0;
             for (Logits l : expected) {
@@ -110,7 +102,7 @@ class QuantizedConversionTest {
             }
             for (QuantFormat f : List.of(QuantFormat.INT8_WO, QuantFormat.FP8, QuantFormat.INT4_WO, QuantFormat.INT4_GROUP)) {
                 Path dir = tmp.resolve(model + "-" + f.id());
-                Converter.convert(golden(model), dir, ConversionOptions.of(1, 1).withDtype(DType.F32)
+                Converter.convert(Goldens.path(model), dir, ConversionOptions.of(1, 1).withDtype(DType.F32)
                         .withQuant(QuantOptions.of(f).withGroupSize(8)), n -> { });
                 ReferenceModel quantized = ReferenceModel.load(dir);
                 float err = 0;

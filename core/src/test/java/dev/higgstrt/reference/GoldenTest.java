@@ -17,7 +17,6 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,23 +36,15 @@ class GoldenTest {
     @TempDir
     Path tmp;
 
-    static Path golden(String name) {
-        try {
-            return Path.of(GoldenTest.class.getResource("/golden/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     static Stream<Arguments> cases() throws IOException {
-        JsonNode index = Json.STRICT.readTree(Files.readString(golden("index.json")));
+        JsonNode index = Json.STRICT.readTree(Files.readString(Goldens.path("index.json")));
         List<Arguments> out = new ArrayList<>();
         index.properties().forEach(e -> e.getValue().forEach(in -> out.add(Arguments.of(e.getKey(), in.asText()))));
         return out.stream();
     }
 
     static float[] expected(String model, String input, String tensor) throws IOException {
-        try (SafetensorsReader r = SafetensorsReader.open(golden(model).resolve(input + ".expected.safetensors"))) {
+        try (SafetensorsReader r = SafetensorsReader.open(Goldens.path(model).resolve(input + ".expected.safetensors"))) {
             return r.contains(tensor) ? r.tensor(tensor).toFloatArray() : null;
         }
     }
@@ -61,8 +52,8 @@ class GoldenTest {
     @ParameterizedTest(name = "{0} / {1}")
     @MethodSource("cases")
     void logitsEqualTransformersWithin1e4(String model, String input) throws IOException {
-        ReferenceModel m = ReferenceModel.load(golden(model));
-        TokenInput tokens = TokenInput.read(golden(model).resolve(input + ".json"));
+        ReferenceModel m = ReferenceModel.load(Goldens.path(model));
+        TokenInput tokens = TokenInput.read(Goldens.path(model).resolve(input + ".json"));
         Logits logits = m.forward(tokens, true);
         float[] expected = expected(model, input, "logits");
         assertThat(logits.audio()).hasSameSizeAs(expected);
@@ -77,7 +68,7 @@ class GoldenTest {
     @ParameterizedTest(name = "{0} / {1}")
     @MethodSource("cases")
     void convertedTp2Pp2AndBosonLayoutsGiveTheSameBits(String model, String input) throws IOException {
-        Path src = golden(model);
+        Path src = Goldens.path(model);
         TokenInput tokens = TokenInput.read(src.resolve(input + ".json"));
         Logits source = ReferenceModel.load(src).forward(tokens, true);
 
@@ -102,8 +93,8 @@ class GoldenTest {
     @ParameterizedTest(name = "{0} / {1}")
     @MethodSource("cases")
     void incrementalDecodingWithTheKvCacheEqualsTheFullForward(String model, String input) throws IOException {
-        ReferenceModel m = ReferenceModel.load(golden(model));
-        TokenInput tokens = TokenInput.read(golden(model).resolve(input + ".json"));
+        ReferenceModel m = ReferenceModel.load(Goldens.path(model));
+        TokenInput tokens = TokenInput.read(Goldens.path(model).resolve(input + ".json"));
         Logits full = m.forward(tokens, true);
         ReferenceModel.Session s = m.newSession();
         int prefill = tokens.length() / 2;
@@ -125,15 +116,15 @@ class GoldenTest {
 
     @Test
     void theAudioMaskRoutesExactlyThePlaceholderPositions() throws IOException {
-        ReferenceModel m = ReferenceModel.load(golden("gqa_llama3_texthead"));
-        TokenInput mixed = TokenInput.read(golden("gqa_llama3_texthead").resolve("mixed.json"));
+        ReferenceModel m = ReferenceModel.load(Goldens.path("gqa_llama3_texthead"));
+        TokenInput mixed = TokenInput.read(Goldens.path("gqa_llama3_texthead").resolve("mixed.json"));
         Logits l = m.forward(mixed, false);
         for (int i = 0; i < mixed.length(); i++) {
             int id = mixed.inputIds()[i];
             assertThat(l.audioMask()[i]).as("position %d (id %d)", i, id).isEqualTo(id == 290 || id == 291);
         }
         assertThat(l.text()).isEmpty();
-        Logits audioOnly = m.forward(TokenInput.read(golden("gqa_llama3_texthead").resolve("audio_only.json")), false);
+        Logits audioOnly = m.forward(TokenInput.read(Goldens.path("gqa_llama3_texthead").resolve("audio_only.json")), false);
         assertThat(audioOnly.audioMask()).containsOnly(true);
     }
 
@@ -141,7 +132,7 @@ class GoldenTest {
     void routingChangesTheResult() throws IOException {
         // the same frames as audio positions vs the same ids treated as text give different logits:
         // proves the audio path is taken (and differs) rather than ignored
-        ReferenceModel m = ReferenceModel.load(golden("gqa_llama3_texthead"));
+        ReferenceModel m = ReferenceModel.load(Goldens.path("gqa_llama3_texthead"));
         Logits asAudio = m.forward(TokenInput.audio(new int[]{1, 2, 3, 4}, new int[]{5, 6, 7, 8}), false);
         Logits asText = m.forward(TokenInput.text(290 - 10, 290 - 11), false);
         assertThat(asAudio.maxAbsDiff(asText)).isGreaterThan(0.01f);

@@ -235,8 +235,8 @@ final class HiggsNetwork {
     /** x + FFN_path(norm_path(x)) per position, by the plugin: each position computes its own path only. */
     private ITensor dualFfnPlugin(ITensor x, ITensor mask, int layer) {
         int h = c.hiddenSize();
-        ITensor gateUp = weights(TensorSource.concat(List.of(source(SourceTensor.GATE, layer), source(SourceTensor.UP, layer)), 0)
-                .cast(dtype).materialize(arena), dims(2L * c.intermediateSize(), h), trtType);
+        ITensor gateUp = floatConstant(TensorSource.concat(List.of(source(SourceTensor.GATE, layer), source(SourceTensor.UP, layer)), 0),
+                dims(2L * c.intermediateSize(), h), trtType);
         ITensor[] inputs = {x, mask,
                 floatConstant(source(SourceTensor.POST_LN, layer), dims(h), DataType.kFLOAT),
                 floatConstant(source(SourceTensor.AUDIO_POST_LN, layer), dims(h), DataType.kFLOAT),
@@ -302,7 +302,7 @@ final class HiggsNetwork {
         ITensor rms = net.addUnary(op(mean, scalar((float) c.rmsNormEps(), DataType.kFLOAT, 2), ElementWiseOperation.kSUM),
                 UnaryOperation.kSQRT).getOutput(0);
         ITensor normed = op(f, rms, ElementWiseOperation.kDIV);
-        ITensor wt = floatConstant(w.tensor(weight.name(SourceLayout.TRANSFORMERS, layer)), dims(1, c.hiddenSize()), DataType.kFLOAT);
+        ITensor wt = floatConstant(source(weight, layer), dims(1, c.hiddenSize()), DataType.kFLOAT);
         return cast(op(normed, wt, ElementWiseOperation.kPROD), trtType);
     }
 
@@ -313,10 +313,8 @@ final class HiggsNetwork {
     }
 
     private ITensor constant(SourceTensor t, int layer) {
-        TensorSource src = w.tensor(t.name(SourceLayout.TRANSFORMERS, layer));
-        long[] d = src.shape().toArray();
-        Tensor values = src.cast(dtype).materialize(arena);
-        return weights(values, dims(d), trtType);
+        TensorSource src = source(t, layer);
+        return floatConstant(src, dims(src.shape().toArray()), trtType);
     }
 
     private ITensor floatConstant(TensorSource src, Dims64 d, DataType type) {
