@@ -7,6 +7,8 @@ import dev.higgstrt.io.Json;
 import dev.higgstrt.quant.QuantFormat;
 import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.quant.Quantizer;
+import dev.higgstrt.quant.SmoothQuant;
+import dev.higgstrt.weights.Provenance;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
@@ -125,14 +127,31 @@ public final class Converter {
         List<RankPlan> ranks = new ArrayList<>();
         for (Mapping m : Mapping.all(o.tp(), o.pp())) {
             SortedMap<String, TensorSpec> tensors = new TreeMap<>();
-            HiggsAudioLayout.rankShapes(r.config(), m, r.textHead()).forEach((n, s) -> {
-                for (Quantizer.Planned q : Quantizer.plan(n, dtype, s, o.quant())) {
-                    tensors.put(q.name(), new TensorSpec(q.dtype(), q.shape()));
+            SortedMap<String, Shape> shapes = HiggsAudioLayout.rankShapes(r.config(), m, r.textHead());
+            if (o.quant().smoothing().isPresent()) {
+                WeightMap.Builder placeholders = WeightMap.builder();
+                shapes.forEach((n, s) -> placeholders.put(n, new Planned(dtype, s), Provenance.memory("plan")));
+                for (var w : SmoothQuant.rank(placeholders.build(), m, r.config(), o.quant(), null)) {
+                    tensors.put(w.name(), new TensorSpec(w.tensor().dtype(), w.tensor().shape()));
                 }
-            });
+            } else {
+                shapes.forEach((n, s) -> {
+                    for (Quantizer.Planned q : Quantizer.plan(n, dtype, s, o.quant())) {
+                        tensors.put(q.name(), new TensorSpec(q.dtype(), q.shape()));
+                    }
+                });
+            }
             ranks.add(new RankPlan(m, tensors));
         }
         return new Plan(r.config(), r, dtype, List.copyOf(ranks));
+    }
+
+    /** A tensor of a plan: its dtype and shape, no values. */
+    private record Planned(DType dtype, Shape shape) implements dev.higgstrt.tensor.TensorSource {
+        @Override
+        public void readRows(long firstRow, long rowCount, java.lang.foreign.MemorySegment dst) {
+            throw new IllegalStateException("a planned tensor has no values");
+        }
     }
 
     /**
@@ -151,6 +170,11 @@ public final class Converter {
         try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(input)) {
             HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
             WeightMap canonical = HiggsAudioLayout.canonical(r, ck.weights());
+            SmoothQuant.Smoothed smoothed = null;
+            if (options.quant().smoothing().isPresent()) {
+                smoothed = SmoothQuant.smooth(config, canonical, options.quant().smoothing().get());
+                canonical = smoothed.canonical();
+            }
             DType dtype = options.dtype().orElse(sourceDtype(ck.weights(), config));
             Plan plan = plan(r, dtype, options);
             Path parent = output.toAbsolutePath().getParent();
@@ -158,7 +182,7 @@ public final class Converter {
             Path temp = parent.resolve("." + output.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
             Files.createDirectory(temp);
             try {
-                long bytes = writeRanks(r, canonical, plan, options, temp, progress);
+                long bytes = writeRanks(r, canonical, smoothed, plan, options, temp, progress);
                 Files.writeString(temp.resolve(HiggsAudioConfig.FILE_NAME),
                         Json.PRETTY.writeValueAsString(trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead(),
                                 options.quant())) + "\n");
@@ -170,16 +194,19 @@ public final class Converter {
         }
     }
 
-    private static long writeRanks(HiggsAudioLayout.Resolution r, WeightMap canonical, Plan plan, ConversionOptions o,
-                                   Path dir, LongConsumer progress) throws IOException {
+    private static long writeRanks(HiggsAudioLayout.Resolution r, WeightMap canonical, SmoothQuant.Smoothed smoothed, Plan plan,
+                                   ConversionOptions o, Path dir, LongConsumer progress) throws IOException {
         ExecutorService pool = Executors.newFixedThreadPool(Math.min(o.threads(), plan.ranks().size()),
                 Thread.ofPlatform().name("convert-rank-", 0).daemon().factory());
         try {
             List<Future<Long>> done = new ArrayList<>();
             for (RankPlan rp : plan.ranks()) {
-                done.add(pool.submit(() -> SafetensorsWriter.write(dir.resolve(rp.mapping().fileName()),
-                        Quantizer.apply(HiggsAudioLayout.rank(r, canonical, rp.mapping(), plan.dtype()), o.quant()),
-                        Map.of("format", "pt"), progress)));
+                done.add(pool.submit(() -> {
+                    WeightMap rank = HiggsAudioLayout.rank(r, canonical, rp.mapping(), plan.dtype());
+                    rank = smoothed != null ? SmoothQuant.rank(rank, rp.mapping(), r.config(), o.quant(), smoothed)
+                            : Quantizer.apply(rank, o.quant());
+                    return SafetensorsWriter.write(dir.resolve(rp.mapping().fileName()), rank, Map.of("format", "pt"), progress);
+                }));
             }
             long total = 0;
             for (Future<Long> f : done) {
@@ -242,6 +269,10 @@ public final class Converter {
         ObjectNode q = n.putObject("quantization");
         if (quant.format() == QuantFormat.NONE) {
             q.putNull("quant_algo");
+            quant.smoothing().ifPresent(s -> {
+                q.put("smoothquant_val", s.alpha());
+                q.put("higgs_smoothing_folded_only", true);
+            });
         } else {
             q.put("quant_algo", quant.format().quantAlgo());
             if (quant.format() == QuantFormat.INT4_GROUP) {
@@ -249,6 +280,7 @@ public final class Converter {
                 q.put("has_zero_point", false);
                 q.put("pre_quant_scale", false);
             }
+            quant.smoothing().ifPresent(s -> q.put("smoothquant_val", s.alpha()));
             var excluded = q.putArray("exclude_modules");
             quant.exclude().forEach(p -> excluded.add(p.pattern()));
         }
@@ -302,7 +334,9 @@ public final class Converter {
             }
             SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(f);
             openedRanks.add(ck);
-            ranks.add(Quantizer.dequantize(ck.weights(), quant, dtype));
+            ranks.add(quant.isSmoothQuant() || SmoothQuant.smoothed(ck.weights())
+                    ? SmoothQuant.restore(ck.weights(), quant, dtype)
+                    : Quantizer.dequantize(ck.weights(), quant, dtype));
         }
         return HiggsAudioLayout.merge(c, ranks, tpPp[0], tpPp[1]);
     }

@@ -18,7 +18,12 @@ public enum QuantFormat {
      *  {@code weights_scaling_factor} [out, in / 128]. */
     INT4_GROUP("W4A16_AWQ", 7),
     /** FP8 E4M3 weights with one scale per tensor: {@code weights_scaling_factor} [1]. */
-    FP8("FP8", 448);
+    FP8("FP8", 448),
+    /** SmoothQuant W8A8: INT8 weights per output channel, activations quantized per token at run
+     *  time; see {@link SmoothQuant}. */
+    SQ("W8A8_SQ_PER_CHANNEL_PER_TOKEN_PLUGIN", 127),
+    /** SmoothQuant W8A8 with static per-tensor activation scales from calibration. */
+    SQ_PER_TENSOR("W8A8_SQ_PER_CHANNEL_PER_TENSOR_PLUGIN", 127);
 
     /** Group size of {@link #INT4_GROUP}. */
     public static final int GROUP_SIZE = 128;
@@ -41,7 +46,8 @@ public enum QuantFormat {
         return maxCode;
     }
 
-    /** The command line name: {@code none}, {@code int8_wo}, {@code int4_wo}, {@code int4_group}, {@code fp8}. */
+    /** The command line name: {@code none}, {@code int8_wo}, {@code int4_wo}, {@code int4_group}, {@code fp8},
+     *  {@code sq}, {@code sq_per_tensor}. */
     public String id() {
         return name().toLowerCase(Locale.ROOT);
     }
@@ -50,9 +56,14 @@ public enum QuantFormat {
     public int bits() {
         return switch (this) {
             case INT4_WO, INT4_GROUP -> 4;
-            case INT8_WO, FP8 -> 8;
+            case INT8_WO, FP8, SQ, SQ_PER_TENSOR -> 8;
             case NONE -> 16;
         };
+    }
+
+    /** Whether this is one of the SmoothQuant formats, which need activation statistics. */
+    public boolean isSmoothQuant() {
+        return this == SQ || this == SQ_PER_TENSOR;
     }
 
     /** Parses {@link #id()}. */
@@ -62,7 +73,7 @@ public enum QuantFormat {
                 return f;
             }
         }
-        throw new IllegalArgumentException("unknown quantization '" + s + "' (none, int8_wo, int4_wo, int4_group, fp8)");
+        throw new IllegalArgumentException("unknown quantization '" + s + "' (none, int8_wo, int4_wo, int4_group, fp8, sq, sq_per_tensor)");
     }
 
     /** The quantization of a {@code config.json}'s {@code quant_algo} (null: none). */

@@ -10,16 +10,31 @@ import java.util.regex.Pattern;
  * @param exclude   weights whose converted name matches any of these (found anywhere in the
  *                  name, e.g. {@code lm_head}) stay in float
  * @param groupSize inputs per scale of {@link QuantFormat#INT4_GROUP}
+ * @param smoothing SmoothQuant's settings: required by the SmoothQuant formats; with
+ *                  {@link QuantFormat#NONE}, the smoothing is folded in and nothing is rounded
+ *                  (a float model of the same function, for verification)
  */
-public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupSize) {
+public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupSize,
+                           java.util.Optional<SmoothQuant.Settings> smoothing) {
     /** No quantization. */
     public static final QuantOptions NONE = new QuantOptions(QuantFormat.NONE, List.of(), QuantFormat.GROUP_SIZE);
+
+    /** Options without smoothing. */
+    public QuantOptions(QuantFormat format, List<Pattern> exclude, int groupSize) {
+        this(format, exclude, groupSize, java.util.Optional.empty());
+    }
 
     /** Canonical constructor: validates. */
     public QuantOptions {
         exclude = List.copyOf(exclude);
         if (groupSize <= 0 || groupSize % 2 != 0) {
             throw new IllegalArgumentException("group size must be a positive even number, got " + groupSize);
+        }
+        if (format.isSmoothQuant() && smoothing.isEmpty()) {
+            throw new IllegalArgumentException(format.id() + " needs activation statistics (calibration inputs or a statistics file)");
+        }
+        if (smoothing.isPresent() && format != QuantFormat.NONE && !format.isSmoothQuant()) {
+            throw new IllegalArgumentException("smoothing goes with sq, sq_per_tensor or a fold-only conversion, not " + format.id());
         }
     }
 
@@ -32,11 +47,16 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
     public QuantOptions excluding(String regex) {
         List<Pattern> more = new java.util.ArrayList<>(exclude);
         more.add(Pattern.compile(regex));
-        return new QuantOptions(format, more, groupSize);
+        return new QuantOptions(format, more, groupSize, smoothing);
     }
 
     /** These options with another group size. */
     public QuantOptions withGroupSize(int size) {
-        return new QuantOptions(format, exclude, size);
+        return new QuantOptions(format, exclude, size, smoothing);
+    }
+
+    /** These options with SmoothQuant's settings. */
+    public QuantOptions withSmoothing(SmoothQuant.Settings settings) {
+        return new QuantOptions(format, exclude, groupSize, java.util.Optional.of(settings));
     }
 }

@@ -46,11 +46,15 @@ public final class Quantizer {
     /** Whether {@code name} is quantized under {@code o}. */
     public static boolean quantizes(String name, QuantOptions o) {
         return o.format() != QuantFormat.NONE && LINEAR.matcher(name).find()
+                && !(o.format().isSmoothQuant() && name.contains("lm_head"))
                 && o.exclude().stream().noneMatch(p -> p.matcher(name).find());
     }
 
     /** The tensors a float weight {@code name} of {@code shape} becomes (itself when not quantized). */
     public static List<Planned> plan(String name, DType dtype, Shape shape, QuantOptions o) {
+        if (o.format().isSmoothQuant()) {
+            throw new IllegalArgumentException("SmoothQuant ranks are planned by SmoothQuant.rank");
+        }
         if (!quantizes(name, o)) {
             return List.of(new Planned(name, dtype, shape));
         }
@@ -66,7 +70,7 @@ public final class Quantizer {
                     new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(out, in / o.groupSize())));
             case FP8 -> List.of(new Planned(name, DType.F8_E4M3, shape),
                     new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(1)));
-            case NONE -> throw new IllegalStateException();
+            default -> throw new IllegalStateException(o.format().id());
         };
     }
 
@@ -93,6 +97,9 @@ public final class Quantizer {
     public static WeightMap apply(WeightMap rank, QuantOptions o) {
         if (o.format() == QuantFormat.NONE) {
             return rank;
+        }
+        if (o.format().isSmoothQuant()) {
+            throw new IllegalArgumentException("SmoothQuant ranks are made by SmoothQuant.rank");
         }
         WeightMap.Builder b = WeightMap.builder();
         for (Weight w : rank) {
@@ -327,7 +334,7 @@ public final class Quantizer {
                             case INT8_WO -> qr.get(ValueLayout.JAVA_BYTE, j) * s.getAtIndex(ValueLayout.JAVA_FLOAT, row);
                             case INT4_WO -> unpack4(qr, j) * s.getAtIndex(ValueLayout.JAVA_FLOAT, row);
                             case INT4_GROUP -> unpack4(qr, j) * s.getAtIndex(ValueLayout.JAVA_FLOAT, row * groups + j / group);
-                            case NONE -> throw new IllegalStateException();
+                            default -> throw new IllegalStateException(format.id());
                         };
                         dst.setAtIndex(ValueLayout.JAVA_FLOAT, r * in + j, value);
                     }

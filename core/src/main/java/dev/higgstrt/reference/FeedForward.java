@@ -19,6 +19,17 @@ public final class FeedForward {
      */
     public static void addPath(float[] x, int tokens, boolean[] routed, float[] norm, float eps, float[] gate,
                                float[] up, float[] down, int hidden, int inter) {
+        addPath(x, tokens, routed, norm, eps, gate, up, down, hidden, inter, LinearInputs.NONE, 0, false);
+    }
+
+    /**
+     * {@link #addPath(float[], int, boolean[], float[], float, float[], float[], float[], int, int)}
+     * with the activations of its linear layers passed through {@code hook} as {@code layer}'s
+     * text or audio ({@code audioPath}) MLP sites.
+     */
+    public static void addPath(float[] x, int tokens, boolean[] routed, float[] norm, float eps, float[] gate,
+                               float[] up, float[] down, int hidden, int inter, LinearInputs hook, int layer,
+                               boolean audioPath) {
         if (x.length < (long) tokens * hidden || routed.length < tokens || norm.length != hidden
                 || gate.length != (long) inter * hidden || up.length != (long) inter * hidden
                 || down.length != (long) hidden * inter) {
@@ -41,11 +52,18 @@ public final class FeedForward {
         }
         float[] g = new float[n * inter];
         float[] u = new float[n * inter];
+        LinearSite gateUp = LinearSite.ffn(audioPath, false);
+        LinearSite downSite = LinearSite.ffn(audioPath, true);
+        hook.input(layer, gateUp, in, n, hidden);
         Kernels.matmul(in, n, hidden, gate, inter, g);
         Kernels.matmul(in, n, hidden, up, inter, u);
+        hook.output(layer, gateUp, g, n, inter);
+        hook.output(layer, gateUp, u, n, inter);
         Kernels.siluMul(g, u, n * inter);
         float[] out = new float[n * hidden];
+        hook.input(layer, downSite, g, n, inter);
         Kernels.matmul(g, n, inter, down, hidden, out);
+        hook.output(layer, downSite, out, n, hidden);
         for (int r = 0; r < n; r++) {
             for (int j = 0; j < hidden; j++) {
                 x[rows[r] * hidden + j] += out[r * hidden + j];

@@ -92,7 +92,12 @@ public final class ReferenceModel {
 
     /** A new sequence with an empty KV cache. */
     public Session newSession() {
-        return new Session();
+        return new Session(LinearInputs.NONE);
+    }
+
+    /** A new sequence whose linear layers' activations pass through {@code hook}. */
+    public Session newSession(LinearInputs hook) {
+        return new Session(java.util.Objects.requireNonNull(hook, "hook"));
     }
 
     private float[] w(SourceTensor t, int layer) {
@@ -106,9 +111,11 @@ public final class ReferenceModel {
     public final class Session {
         private final float[][] keys = new float[config.numLayers()][];
         private final float[][] values = new float[config.numLayers()][];
+        private final LinearInputs hook;
         private int cached;
 
-        private Session() {
+        private Session(LinearInputs hook) {
+            this.hook = hook;
         }
 
         /** Positions processed so far. */
@@ -194,9 +201,13 @@ public final class ReferenceModel {
             float[] q = new float[t * qDim];
             float[] k = new float[t * kvDim];
             float[] v = new float[t * kvDim];
+            hook.input(layer, LinearSite.QKV, hn, t, h);
             Kernels.matmul(hn, t, h, w(SourceTensor.Q, layer), qDim, q);
             Kernels.matmul(hn, t, h, w(SourceTensor.K, layer), kvDim, k);
             Kernels.matmul(hn, t, h, w(SourceTensor.V, layer), kvDim, v);
+            hook.output(layer, LinearSite.QKV, q, t, qDim);
+            hook.output(layer, LinearSite.QKV, k, t, kvDim);
+            hook.output(layer, LinearSite.QKV, v, t, kvDim);
             for (int i = 0; i < t; i++) {
                 rope(q, i * qDim, c.numHeads(), cached + i);
                 rope(k, i * kvDim, c.numKvHeads(), cached + i);
@@ -205,12 +216,16 @@ public final class ReferenceModel {
             values[layer] = append(values[layer], cached * kvDim, v);
             float[] attn = attention(layer, q, t);
             float[] o = new float[t * h];
+            hook.input(layer, LinearSite.DENSE, attn, t, qDim);
             Kernels.matmul(attn, t, qDim, w(SourceTensor.O, layer), h, o);
+            hook.output(layer, LinearSite.DENSE, o, t, h);
             for (int i = 0; i < t * h; i++) {
                 x[i] += o[i];
             }
             mlp(layer, x, t, audio, false);
-            mlp(layer, x, t, audio, true);
+            if (c.isDualFfn(layer)) {
+                mlp(layer, x, t, audio, true);
+            }
         }
 
         /** The MLP of one path over the positions routed to it, added to the residual. */
@@ -223,7 +238,8 @@ public final class ReferenceModel {
             FeedForward.addPath(x, t, routed, w(audioPath ? SourceTensor.AUDIO_POST_LN : SourceTensor.POST_LN, layer),
                     (float) c.rmsNormEps(), w(audioPath ? SourceTensor.AUDIO_GATE : SourceTensor.GATE, layer),
                     w(audioPath ? SourceTensor.AUDIO_UP : SourceTensor.UP, layer),
-                    w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer), c.hiddenSize(), c.intermediateSize());
+                    w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer), c.hiddenSize(), c.intermediateSize(),
+                    hook, layer, audioPath);
         }
 
         /** Rotates pairs (i, i + d/2) of each head by position * invFreq[i] (GPT-NeoX style). */

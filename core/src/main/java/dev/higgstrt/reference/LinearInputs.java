@@ -1,0 +1,18 @@
+package dev.higgstrt.reference;
+
+/**
+ * A hook on the activations entering (and leaving) the linear layers of the reference forward:
+ * calibration reads them, quantization simulation rounds the inputs in place. Called from the
+ * thread that runs the forward; {@code x} holds {@code rows} rows of {@code width} values.
+ */
+public interface LinearInputs {
+    /** No hook. */
+    LinearInputs NONE = (layer, site, x, rows, width) -> { };
+
+    /** The input of {@code site} in {@code layer}, before the product; may be changed in place. */
+    void input(int layer, LinearSite site, float[] x, int rows, int width);
+
+    /** One output of {@code site} (q, k and v, or gate and up, come one at a time); not to be changed. */
+    default void output(int layer, LinearSite site, float[] y, int rows, int width) {
+    }
+}
