@@ -52,6 +52,11 @@ public final class ActivationStats {
         return "layers." + layer + "." + site.id();
     }
 
+    /** No statistics: every smoothing factor is 1 (for planning names and shapes). */
+    public static ActivationStats empty() {
+        return new ActivationStats("no statistics", Map.of());
+    }
+
     /**
      * Runs {@code model} over each calibration input (each a sequence of its own) and records the
      * activations of every linear layer.

@@ -3,7 +3,11 @@ package dev.higgstrt.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.quant.QuantFormat;
+import dev.higgstrt.quant.ActivationStats;
 import dev.higgstrt.quant.QuantOptions;
+import dev.higgstrt.quant.SmoothQuant;
+import dev.higgstrt.reference.ReferenceModel;
+import dev.higgstrt.reference.TokenInput;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.tensor.DType;
@@ -46,8 +50,9 @@ final class ConvertCommand implements Callable<Integer> {
     Integer threads;
 
     @Option(names = "--quant", defaultValue = "none", paramLabel = "FORMAT",
-            description = "Weight quantization: none, int8_wo (W8A16), int4_wo (W4A16), int4_group (W4A16_AWQ layout, "
-                    + "no AWQ search), fp8 (per-tensor E4M3) (default: ${DEFAULT-VALUE}).")
+            description = "Quantization: none, int8_wo (W8A16), int4_wo (W4A16), int4_group (W4A16_AWQ layout, "
+                    + "no AWQ search), fp8 (per-tensor E4M3), sq (SmoothQuant W8A8, per-token activations), "
+                    + "sq_per_tensor (SmoothQuant, static activation scales) (default: ${DEFAULT-VALUE}).")
     String quant;
 
     @Option(names = "--quant-exclude", paramLabel = "REGEX",
@@ -57,6 +62,29 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--quant-group", defaultValue = "128", paramLabel = "N",
             description = "Inputs per scale of int4_group (default: ${DEFAULT-VALUE}).")
     int quantGroup;
+
+    @Option(names = "--sq-alpha", defaultValue = "0.5", paramLabel = "A",
+            description = "SmoothQuant migration strength in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double sqAlpha;
+
+    @Option(names = "--sq-fold-only",
+            description = "Fold SmoothQuant's smoothing into the weights and write floats, nothing rounded (for verification).")
+    boolean sqFoldOnly;
+
+    @Option(names = "--calib", arity = "1..*", paramLabel = "FILE",
+            description = "Calibration token files (the reference command's JSON format), run through the CPU reference.")
+    java.util.List<Path> calib = new java.util.ArrayList<>();
+
+    @Option(names = "--calib-stats", paramLabel = "FILE",
+            description = "Activation statistics (safetensors of per-channel maxima) instead of --calib.")
+    Path calibStats;
+
+    @Option(names = "--calib-percentile", defaultValue = "100", paramLabel = "P",
+            description = "Clip static activation scales at this percentile of per-position maxima (default: ${DEFAULT-VALUE}).")
+    double calibPercentile;
+
+    @Option(names = "--save-stats", paramLabel = "FILE", description = "Also write the statistics from --calib to FILE.")
+    Path saveStats;
 
     @Spec
     CommandSpec spec;
@@ -70,7 +98,8 @@ final class ConvertCommand implements Callable<Integer> {
         if (threads != null) {
             o = o.withThreads(threads);
         }
-        QuantOptions q = QuantOptions.of(QuantFormat.parse(quant)).withGroupSize(quantGroup);
+        QuantFormat format = QuantFormat.parse(quant);
+        QuantOptions q = new QuantOptions(format, java.util.List.of(), quantGroup, smoothing(format));
         for (String regex : quantExclude) {
             q = q.excluding(regex);
         }
@@ -118,6 +147,42 @@ final class ConvertCommand implements Callable<Integer> {
                     report.bytes() / 1e9, report.seconds(), report.bytes() / 1e9 / report.seconds(), output);
         }
         return 0;
+    }
+
+    private java.util.Optional<SmoothQuant.Settings> smoothing(QuantFormat format) throws java.io.IOException {
+        boolean wanted = format.isSmoothQuant() || sqFoldOnly;
+        if (sqFoldOnly && format != QuantFormat.NONE) {
+            throw new IllegalArgumentException("--sq-fold-only writes floats: leave --quant at none");
+        }
+        if (!wanted) {
+            if (!calib.isEmpty() || calibStats != null) {
+                throw new IllegalArgumentException("--calib and --calib-stats go with --quant sq, sq_per_tensor or --sq-fold-only");
+            }
+            return java.util.Optional.empty();
+        }
+        if (!calib.isEmpty() && calibStats != null) {
+            throw new IllegalArgumentException("give --calib or --calib-stats, not both");
+        }
+        ActivationStats stats;
+        if (calibStats != null) {
+            stats = ActivationStats.read(calibStats);
+        } else if (!calib.isEmpty()) {
+            java.util.List<TokenInput> inputs = new java.util.ArrayList<>();
+            for (Path f : calib) {
+                inputs.add(TokenInput.read(f));
+            }
+            spec.commandLine().getErr().printf("calibrating on %d inputs with the CPU reference...%n", inputs.size());
+            stats = ActivationStats.collect(ReferenceModel.load(input), inputs);
+            if (saveStats != null) {
+                stats.write(saveStats);
+            }
+        } else if (dryRun) {
+            stats = ActivationStats.empty();
+        } else {
+            throw new IllegalArgumentException((format.isSmoothQuant() ? "--quant " + format.id() : "--sq-fold-only")
+                    + " needs --calib FILE... or --calib-stats FILE");
+        }
+        return java.util.Optional.of(new SmoothQuant.Settings(sqAlpha, stats, calibPercentile));
     }
 
     static ObjectNode planJson(Converter.Plan plan) {

@@ -59,6 +59,39 @@ class ConvertCommandTest {
     }
 
     @Test
+    void smoothQuantFromCalibrationFilesAndFromSavedStatistics() throws IOException {
+        Path src = tmp.resolve("src");
+        assertThat(CliRun.of("synth", "--preset", "tiny", "--output", src.toString()).status()).isZero();
+        Path calib = tmp.resolve("calib.json");
+        Files.writeString(calib, "{\"input_ids\": [5, 381, 7, 381, 9, 10], \"audio_input_ids\": [[1, 2, 3, 4], [5, 6, 7, 8]]}");
+        Path stats = tmp.resolve("stats.safetensors");
+        Path sq = tmp.resolve("sq");
+        CliRun convert = CliRun.of("convert", "--input", src.toString(), "--output", sq.toString(), "--quant", "sq",
+                "--sq-alpha", "0.6", "--calib", calib.toString(), "--save-stats", stats.toString());
+        assertThat(convert.status()).as(convert.err()).isZero();
+        assertThat(CliRun.of("inspect", sq.resolve("rank0.safetensors").toString()).out())
+                .contains("transformer.layers.1.attention.qkv.weight I8 [128,64]")
+                .contains("transformer.layers.1.attention.qkv.per_channel_scale F32 [1,128]")
+                .contains("transformer.layers.1.audio_mlp.down_proj.smoother F32 [1,160]");
+        JsonNode q = Json.STRICT.readTree(Files.readString(sq.resolve("config.json"))).path("quantization");
+        assertThat(q.path("quant_algo").asText()).isEqualTo("W8A8_SQ_PER_CHANNEL_PER_TOKEN_PLUGIN");
+        assertThat(q.path("smoothquant_val").asDouble()).isEqualTo(0.6);
+
+        Path folded = tmp.resolve("folded");
+        CliRun fold = CliRun.of("convert", "--input", src.toString(), "--output", folded.toString(), "--dtype", "float32",
+                "--sq-fold-only", "--calib-stats", stats.toString());
+        assertThat(fold.status()).as(fold.err()).isZero();
+        var in = dev.higgstrt.reference.TokenInput.read(calib);
+        var original = dev.higgstrt.reference.ReferenceModel.load(src).forward(in, false);
+        assertThat(dev.higgstrt.reference.ReferenceModel.load(folded).forward(in, false).maxAbsDiff(original)).isLessThan(1e-4f);
+
+        CliRun missing = CliRun.of("convert", "--input", src.toString(), "--output", tmp.resolve("x").toString(), "--quant", "sq");
+        assertThat(missing.status()).isEqualTo(2);
+        assertThat(missing.err()).contains("--quant sq needs --calib FILE... or --calib-stats FILE");
+        assertThat(tmp.resolve("x")).doesNotExist();
+    }
+
+    @Test
     void dryRunReadsOnlyConfigAndIndex() throws IOException {
         Path src = tmp.resolve("src");
         SyntheticCheckpoint.write(src, Presets.tiny(), SourceLayout.TRANSFORMERS, 3, false, DType.BF16, 200_000, n -> { });
