@@ -16,6 +16,7 @@ import dev.higgstrt.safetensors.SafetensorsWriter;
 import dev.higgstrt.safetensors.ShardIndex;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
+import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.WeightMap;
 
 import java.io.IOException;
@@ -339,6 +340,84 @@ public final class Converter {
                     : Quantizer.dequantize(ck.weights(), quant, dtype));
         }
         return HiggsAudioLayout.merge(c, ranks, tpPp[0], tpPp[1]);
+    }
+
+    /**
+     * The canonical weights of a converted folder with the quantized ones kept quantized: for
+     * {@code int8_wo} and {@code fp8} checkpoints of tp 1, each quantized weight stays I8 or
+     * F8_E4M3 [out, in] and {@code scales} holds its dequantization scale per row, F32 [out, 1]
+     * (w = q * scale). Other checkpoints come back as {@link #readConverted} gives them, with no scales.
+     *
+     * @param weights canonical names; quantized weights in their stored type
+     * @param scales  canonical weight name to its row scales
+     * @param format  the checkpoint's quantization
+     */
+    public record Quantized(WeightMap weights, Map<String, dev.higgstrt.tensor.TensorSource> scales, QuantFormat format) {
+    }
+
+    /** {@code folder} read for an engine that runs quantized weights natively; see {@link Quantized}. */
+    public static Quantized readQuantized(Path folder, List<SafetensorsCheckpoint> openedRanks) throws IOException {
+        JsonNode root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
+        int[] tpPp = mapping(root);
+        QuantFormat quant;
+        try {
+            quant = QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue());
+        } catch (IllegalArgumentException e) {
+            throw new LayoutException(folder.resolve(HiggsAudioConfig.FILE_NAME) + ": " + e.getMessage());
+        }
+        if ((quant != QuantFormat.INT8_WO && quant != QuantFormat.FP8) || tpPp[0] != 1) {
+            return new Quantized(readConverted(folder, openedRanks), Map.of(), quant);
+        }
+        HiggsAudioConfig c = HiggsAudioConfig.read(folder);
+        String scaleSuffix = quant == QuantFormat.FP8 ? ".weights_scaling_factor" : ".per_channel_scale";
+        List<WeightMap> stored = new ArrayList<>();
+        List<WeightMap> rowScales = new ArrayList<>();
+        for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
+            Path f = folder.resolve(m.fileName());
+            if (!Files.isRegularFile(f)) {
+                throw new LayoutException("missing " + f.getFileName() + " in " + folder + " (tp " + tpPp[0] + ", pp " + tpPp[1] + ")");
+            }
+            SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(f);
+            openedRanks.add(ck);
+            WeightMap.Builder weights = WeightMap.builder();
+            WeightMap.Builder scales = WeightMap.builder();
+            for (var w : ck.weights()) {
+                if (w.name().endsWith(scaleSuffix)) {
+                    continue;
+                }
+                weights.put(w);
+                String scale = w.name().endsWith(".weight")
+                        ? w.name().substring(0, w.name().length() - ".weight".length()) + scaleSuffix : null;
+                if (scale != null && ck.weights().contains(scale)) {
+                    scales.put(w.name(), rowScales(f, scale, ck.weights().tensor(scale), w.tensor().shape().dim(0)), w.provenance());
+                } else {
+                    scales.put(w);
+                }
+            }
+            stored.add(weights.build());
+            rowScales.add(scales.build());
+        }
+        WeightMap canonical = HiggsAudioLayout.merge(c, stored, tpPp[0], tpPp[1]);
+        WeightMap scaleMap = HiggsAudioLayout.merge(c, rowScales, tpPp[0], tpPp[1]);
+        Map<String, dev.higgstrt.tensor.TensorSource> scales = new TreeMap<>();
+        for (var w : canonical) {
+            DType d = w.tensor().dtype();
+            if (d == DType.I8 || d == DType.F8_E4M3) {
+                scales.put(w.name(), scaleMap.tensor(w.name()));
+            }
+        }
+        return new Quantized(canonical, Map.copyOf(scales), quant);
+    }
+
+    /** A weight's scale ([out] or the [1] of a tensor) as F32 [out, 1], one scale a row. */
+    private static dev.higgstrt.tensor.TensorSource rowScales(Path file, String name, dev.higgstrt.tensor.TensorSource scale, long rows) {
+        long n = scale.shape().elementCount();
+        if (scale.dtype() != DType.F32 || (n != rows && n != 1)) {
+            throw new LayoutException(file + ": '" + name + "' must be F32 with 1 or " + rows + " values, got "
+                    + scale.dtype().safetensorsName() + " " + scale.shape());
+        }
+        dev.higgstrt.tensor.TensorSource column = scale.reshape(Shape.of(n, 1));
+        return n == rows ? column : TensorSource.concat(java.util.Collections.nCopies((int) rows, column), 0);
     }
 
     private static void checkReplaceable(Path output) throws IOException {

@@ -128,9 +128,13 @@ public final class HiggsEngine implements AutoCloseable {
         Arena planArena = Arena.ofShared();
         MemorySegment plan;
         try (Arena weights = Arena.ofShared()) {
-            WeightMap canonical = Converter.readConverted(checkpoint, open);
+            Converter.Quantized stored = Converter.readQuantized(checkpoint, open);
+            if (stored.format() != dev.higgstrt.quant.QuantFormat.NONE && stored.scales().isEmpty()) {
+                org.slf4j.LoggerFactory.getLogger(HiggsEngine.class).info(
+                        "{} weights are dequantized to {} for the engine (native: int8_wo and fp8)", stored.format().id(), dtype);
+            }
             plan = PlanBuilder.build("the engine", dtype, 1L << 30, plugin,
-                    network -> HiggsNetwork.define(network, config, canonical, dtype, weights, plugin),
+                    network -> HiggsNetwork.define(network, config, stored.weights(), stored.scales(), dtype, weights, plugin),
                     (builder, bc) -> {
                         for (boolean prefill : new boolean[]{true, false}) {
                             IOptimizationProfile profile = builder.createOptimizationProfile();
@@ -147,6 +151,19 @@ public final class HiggsEngine implements AutoCloseable {
             }
         }
         return new HiggsEngine(config, dtype, mode, maxSequence, checkpointHash, planArena, plan);
+    }
+
+    /**
+     * Frees the TensorRT builder that builds keep between them (creating one takes seconds, so it
+     * is kept once made, with its host memory). Builds after this create a new one.
+     */
+    public static void releaseBuilder() {
+        PlanBuilder.releaseBuilder();
+    }
+
+    /** Whether engines run the weights of {@code format} quantized (INT8 or FP8 constants and a dequantize before each product). */
+    public static boolean runsNatively(dev.higgstrt.quant.QuantFormat format) {
+        return format == dev.higgstrt.quant.QuantFormat.INT8_WO || format == dev.higgstrt.quant.QuantFormat.FP8;
     }
 
     private static FfnMode resolve(FfnMode requested) {

@@ -59,6 +59,7 @@ final class HiggsNetwork {
     private final INetworkDefinition net;
     private final HiggsAudioConfig c;
     private final WeightMap w;
+    private final java.util.Map<String, TensorSource> scales;
     private final DType dtype;
     private final DataType trtType;
     private final Arena arena;
@@ -66,11 +67,12 @@ final class HiggsNetwork {
     private final List<Object> keepAlive = new ArrayList<>();
     private final List<IPluginV3> plugins = new ArrayList<>();
 
-    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, DType dtype, Arena arena,
-                         DualFfnPlugin plugin) {
+    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, java.util.Map<String, TensorSource> scales,
+                         DType dtype, Arena arena, DualFfnPlugin plugin) {
         this.net = net;
         this.c = c;
         this.w = canonical;
+        this.scales = scales;
         this.dtype = dtype;
         this.trtType = trtType(dtype);
         this.arena = arena;
@@ -105,11 +107,13 @@ final class HiggsNetwork {
     /**
      * Defines the network; weights are copied into {@code arena}, which must stay open until the
      * engine is built. With a {@code plugin}, every dual-FFN layer uses it; the plugin instances
-     * returned belong to the caller, who destroys them after the build.
+     * returned belong to the caller, who destroys them after the build. A weight named in
+     * {@code scales} is I8 or F8_E4M3 and enters the network as such, dequantized by its row
+     * scales ([out, 1]) right before its product.
      */
-    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, DType dtype,
-                                  Arena arena, DualFfnPlugin plugin) {
-        HiggsNetwork network = new HiggsNetwork(net, c, canonical, dtype, arena, plugin);
+    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical,
+                                  java.util.Map<String, TensorSource> scales, DType dtype, Arena arena, DualFfnPlugin plugin) {
+        HiggsNetwork network = new HiggsNetwork(net, c, canonical, scales, dtype, arena, plugin);
         try {
             network.define();
         } catch (RuntimeException e) {
@@ -216,9 +220,9 @@ final class HiggsNetwork {
      * output {@code hidden_out}. {@code dual} false gives the text MLP over all positions.
      */
     static List<IPluginV3> defineFeedForwardBlock(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical,
-                                                  DType dtype, Arena arena, DualFfnPlugin plugin, int layer,
-                                                  boolean dual, DataType maskType) {
-        HiggsNetwork network = new HiggsNetwork(net, c, canonical, dtype, arena, plugin);
+                                                  java.util.Map<String, TensorSource> scales, DType dtype, Arena arena,
+                                                  DualFfnPlugin plugin, int layer, boolean dual, DataType maskType) {
+        HiggsNetwork network = new HiggsNetwork(net, c, canonical, scales, dtype, arena, plugin);
         try {
             ITensor x = net.addInput(BLOCK_INPUT, network.trtType, dims(-1, c.hiddenSize()));
             ITensor mask = net.addInput(AUDIO_MASK, maskType, dims(-1, 1));
@@ -235,8 +239,7 @@ final class HiggsNetwork {
     /** x + FFN_path(norm_path(x)) per position, by the plugin: each position computes its own path only. */
     private ITensor dualFfnPlugin(ITensor x, ITensor mask, int layer) {
         int h = c.hiddenSize();
-        ITensor gateUp = floatConstant(TensorSource.concat(List.of(source(SourceTensor.GATE, layer), source(SourceTensor.UP, layer)), 0),
-                dims(2L * c.intermediateSize(), h), trtType);
+        ITensor gateUp = matrix(List.of(SourceTensor.GATE, SourceTensor.UP), layer);
         ITensor[] inputs = {x, mask,
                 floatConstant(source(SourceTensor.POST_LN, layer), dims(h), DataType.kFLOAT),
                 floatConstant(source(SourceTensor.AUDIO_POST_LN, layer), dims(h), DataType.kFLOAT),
@@ -313,8 +316,36 @@ final class HiggsNetwork {
     }
 
     private ITensor constant(SourceTensor t, int layer) {
-        TensorSource src = source(t, layer);
-        return floatConstant(src, dims(src.shape().toArray()), trtType);
+        return matrix(List.of(t), layer);
+    }
+
+    /**
+     * The weights {@code parts} of {@code layer} stacked by rows, in the compute type: a constant,
+     * or, for quantized weights, their INT8/FP8 constant dequantized per row (per tensor where all
+     * rows share one scale).
+     */
+    private ITensor matrix(List<SourceTensor> parts, int layer) {
+        List<String> names = parts.stream().map(t -> t.name(SourceLayout.TRANSFORMERS, layer)).toList();
+        List<TensorSource> sources = names.stream().map(w::tensor).toList();
+        TensorSource all = sources.size() == 1 ? sources.getFirst() : TensorSource.concat(sources, 0);
+        if (!scales.containsKey(names.getFirst())) {
+            return floatConstant(all, dims(all.shape().toArray()), trtType);
+        }
+        TensorSource scale = TensorSource.concat(names.stream().map(scales::get).toList(), 0);
+        DataType stored = all.dtype() == DType.I8 ? DataType.kINT8 : DataType.kFP8;
+        ITensor q = weights(all.materialize(arena), dims(all.shape().toArray()), stored);
+        float[] s = scale.cast(DType.F32).materialize(arena).toFloatArray();
+        boolean perTensor = true;
+        for (float v : s) {
+            perTensor &= v == s[0];
+        }
+        ITensor scaleTensor = perTensor ? floatConstant(new float[]{s[0]}, dims(), trtType) : floatConstant(s, dims(s.length), trtType);
+        var dq = net.addDequantize(q, scaleTensor, trtType);
+        if (dq == null || dq.isNull()) {
+            throw new TrtException("adding the dequantize of " + names + " failed");
+        }
+        dq.setAxis(0);
+        return dq.getOutput(0);
     }
 
     private ITensor floatConstant(TensorSource src, Dims64 d, DataType type) {

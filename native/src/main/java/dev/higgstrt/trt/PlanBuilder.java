@@ -18,7 +18,8 @@ import java.util.List;
 /**
  * One TensorRT build: a strongly typed network defined by the caller, built into a serialized
  * plan that is copied off-heap. Every TensorRT object of the build, and the plugin instances the
- * definition created, are deleted before it returns, whether the build succeeded or not.
+ * definition created, are deleted before it returns, whether the build succeeded or not; only the
+ * builder itself is kept for the next build (see {@link #releaseBuilder()}).
  */
 final class PlanBuilder {
     /** Defines the network; returns the plugin instances it created (deleted after the build). */
@@ -30,6 +31,16 @@ final class PlanBuilder {
     interface Profiles {
         void add(IBuilder builder, IBuilderConfig config);
     }
+
+    /**
+     * System property: TensorRT's builder optimization level (0 to 5, TensorRT's default 3). 0
+     * builds in a fraction of the time with slower kernels: for tests that build many engines.
+     */
+    static final String OPTIMIZATION_LEVEL_PROPERTY = "higgs.trt.builderOptimizationLevel";
+
+    /** Time the last createInferBuilder and buildSerializedNetwork took (for the build-cycle measurements). */
+    static volatile long lastCreateNanos;
+    static volatile long lastBuildNanos;
 
     private PlanBuilder() {
     }
@@ -45,12 +56,48 @@ final class PlanBuilder {
      */
     static MemorySegment build(String what, DType dtype, long workspace, DualFfnPlugin plugin, Definition definition,
                                Profiles profiles, Arena planArena) {
-        TrtLogger logger = new TrtLogger();
-        IBuilder builder = nvinfer.createInferBuilder(logger);
-        if (builder == null || builder.isNull()) {
-            logger.close();
-            throw new TrtException("createInferBuilder failed: " + logger.drainErrors());
+        synchronized (PlanBuilder.class) {
+            return buildLocked(what, dtype, workspace, plugin, definition, profiles, planArena);
         }
+    }
+
+    /**
+     * The process's TensorRT builder, created on first use and kept: creating one costs about 5 s
+     * (TensorRT loads its builder resources each time), more than building a small engine. Builds
+     * are serialized on it.
+     */
+    private static IBuilder builder;
+    private static TrtLogger builderLogger;
+
+    /** Deletes the kept builder (a later build creates a new one). */
+    static synchronized void releaseBuilder() {
+        if (builder != null) {
+            TrtObjects.delete(builder);
+            builderLogger.close();
+            builder = null;
+            builderLogger = null;
+        }
+    }
+
+    private static MemorySegment buildLocked(String what, DType dtype, long workspace, DualFfnPlugin plugin, Definition definition,
+                                             Profiles profiles, Arena planArena) {
+        if (builder == null) {
+            TrtLogger logger = new TrtLogger();
+            long t0 = System.nanoTime();
+            IBuilder created = nvinfer.createInferBuilder(logger);
+            lastCreateNanos = System.nanoTime() - t0;
+            if (created == null || created.isNull()) {
+                String errors = logger.drainErrors();
+                logger.close();
+                throw new TrtException("createInferBuilder failed: " + errors);
+            }
+            builder = created;
+            builderLogger = logger;
+        } else {
+            lastCreateNanos = 0;
+        }
+        TrtLogger logger = builderLogger;
+        logger.drainErrors();
         INetworkDefinition network = null;
         IBuilderConfig config = null;
         IHostMemory serialized = null;
@@ -63,11 +110,17 @@ final class PlanBuilder {
             if (dtype == DType.F32) {
                 config.clearFlag(BuilderFlag.kTF32);
             }
+            Integer level = Integer.getInteger(OPTIMIZATION_LEVEL_PROPERTY);
+            if (level != null) {
+                config.setBuilderOptimizationLevel(level);
+            }
             profiles.add(builder, config);
             if (plugin != null) {
                 plugin.clearError();
             }
+            long t1 = System.nanoTime();
             serialized = builder.buildSerializedNetwork(network, config);
+            lastBuildNanos = System.nanoTime() - t1;
             if (serialized == null || serialized.isNull()) {
                 String pluginError = plugin == null ? "" : plugin.lastError();
                 throw new TrtException("building " + what + " failed: " + logger.drainErrors()
@@ -81,11 +134,9 @@ final class PlanBuilder {
             TrtObjects.delete(serialized);
             TrtObjects.delete(config);
             TrtObjects.delete(network);
-            TrtObjects.delete(builder);
             for (IPluginV3 p : plugins) {
                 plugin.destroy(p);
             }
-            logger.close();
         }
     }
 }
