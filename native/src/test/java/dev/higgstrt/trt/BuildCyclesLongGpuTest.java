@@ -95,6 +95,7 @@ class BuildCyclesLongGpuTest {
             create += PlanBuilder.lastCreateNanos;
             build += PlanBuilder.lastBuildNanos;
             done++;
+            System.gc();   // resident memory after a collection: a Java heap that grows before collecting is no leak
             freeMb.add(DeviceMemory.free() >> 20);
             rssMb.add(residentKb() >> 10);
         }
