@@ -317,29 +317,49 @@ public final class Converter {
         if (c.layout() != SourceLayout.TRTLLM) {
             throw new LayoutException(folder + " is not a converted checkpoint");
         }
+        Stored stored = readStored(folder);
+        List<WeightMap> ranks = new ArrayList<>();
+        for (Mapping m : Mapping.all(stored.tp(), stored.pp())) {
+            SafetensorsCheckpoint ck = openRank(folder, stored, m);
+            openedRanks.add(ck);
+            QuantFormat quant = stored.quant();
+            ranks.add(quant.isSmoothQuant() || SmoothQuant.smoothed(ck.weights())
+                    ? SmoothQuant.restore(ck.weights(), quant, stored.dtype())
+                    : Quantizer.dequantize(ck.weights(), quant, stored.dtype()));
+        }
+        return HiggsAudioLayout.merge(c, ranks, stored.tp(), stored.pp());
+    }
+
+    /**
+     * What a converted folder's {@code config.json} says about its rank files.
+     *
+     * @param tp    tensor-parallel size
+     * @param pp    pipeline-parallel size
+     * @param quant the quantization ({@code quant_algo})
+     * @param dtype the float dtype
+     */
+    public record Stored(int tp, int pp, QuantFormat quant, DType dtype) {
+    }
+
+    /** Reads {@link Stored} from the {@code config.json} of a converted {@code folder}. */
+    public static Stored readStored(Path folder) throws IOException {
         JsonNode root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
         int[] tpPp = mapping(root);
-        QuantFormat quant;
-        DType dtype;
         try {
-            quant = QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue());
-            dtype = DType.parse(root.path("dtype").asText("float32"));
+            return new Stored(tpPp[0], tpPp[1], QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue()),
+                    DType.parse(root.path("dtype").asText("float32")));
         } catch (IllegalArgumentException e) {
             throw new LayoutException(folder.resolve(HiggsAudioConfig.FILE_NAME) + ": " + e.getMessage());
         }
-        List<WeightMap> ranks = new ArrayList<>();
-        for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
-            Path f = folder.resolve(m.fileName());
-            if (!Files.isRegularFile(f)) {
-                throw new LayoutException("missing " + f.getFileName() + " in " + folder + " (tp " + tpPp[0] + ", pp " + tpPp[1] + ")");
-            }
-            SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(f);
-            openedRanks.add(ck);
-            ranks.add(quant.isSmoothQuant() || SmoothQuant.smoothed(ck.weights())
-                    ? SmoothQuant.restore(ck.weights(), quant, dtype)
-                    : Quantizer.dequantize(ck.weights(), quant, dtype));
+    }
+
+    /** Opens the rank file of {@code m} in a converted folder, or names it when it is missing. */
+    public static SafetensorsCheckpoint openRank(Path folder, Stored stored, Mapping m) throws IOException {
+        Path f = folder.resolve(m.fileName());
+        if (!Files.isRegularFile(f)) {
+            throw new LayoutException("missing " + f.getFileName() + " in " + folder + " (tp " + stored.tp() + ", pp " + stored.pp() + ")");
         }
-        return HiggsAudioLayout.merge(c, ranks, tpPp[0], tpPp[1]);
+        return SafetensorsCheckpoint.open(f);
     }
 
     /**
@@ -357,28 +377,19 @@ public final class Converter {
 
     /** {@code folder} read for an engine that runs quantized weights natively; see {@link Quantized}. */
     public static Quantized readQuantized(Path folder, List<SafetensorsCheckpoint> openedRanks) throws IOException {
-        JsonNode root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
-        int[] tpPp = mapping(root);
-        QuantFormat quant;
-        try {
-            quant = QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue());
-        } catch (IllegalArgumentException e) {
-            throw new LayoutException(folder.resolve(HiggsAudioConfig.FILE_NAME) + ": " + e.getMessage());
-        }
-        if ((quant != QuantFormat.INT8_WO && quant != QuantFormat.FP8) || tpPp[0] != 1) {
+        Stored stored = readStored(folder);
+        QuantFormat quant = stored.quant();
+        if ((quant != QuantFormat.INT8_WO && quant != QuantFormat.FP8) || stored.tp() != 1) {
             return new Quantized(readConverted(folder, openedRanks), Map.of(), quant);
         }
         HiggsAudioConfig c = HiggsAudioConfig.read(folder);
-        String scaleSuffix = quant == QuantFormat.FP8 ? ".weights_scaling_factor" : ".per_channel_scale";
-        List<WeightMap> stored = new ArrayList<>();
+        String scaleSuffix = Quantizer.scaleSuffix(quant);
+        List<WeightMap> quantized = new ArrayList<>();
         List<WeightMap> rowScales = new ArrayList<>();
-        for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
-            Path f = folder.resolve(m.fileName());
-            if (!Files.isRegularFile(f)) {
-                throw new LayoutException("missing " + f.getFileName() + " in " + folder + " (tp " + tpPp[0] + ", pp " + tpPp[1] + ")");
-            }
-            SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(f);
+        for (Mapping m : Mapping.all(stored.tp(), stored.pp())) {
+            SafetensorsCheckpoint ck = openRank(folder, stored, m);
             openedRanks.add(ck);
+            Path f = folder.resolve(m.fileName());
             WeightMap.Builder weights = WeightMap.builder();
             WeightMap.Builder scales = WeightMap.builder();
             for (var w : ck.weights()) {
@@ -394,11 +405,11 @@ public final class Converter {
                     scales.put(w);
                 }
             }
-            stored.add(weights.build());
+            quantized.add(weights.build());
             rowScales.add(scales.build());
         }
-        WeightMap canonical = HiggsAudioLayout.merge(c, stored, tpPp[0], tpPp[1]);
-        WeightMap scaleMap = HiggsAudioLayout.merge(c, rowScales, tpPp[0], tpPp[1]);
+        WeightMap canonical = HiggsAudioLayout.merge(c, quantized, stored.tp(), stored.pp());
+        WeightMap scaleMap = HiggsAudioLayout.merge(c, rowScales, stored.tp(), stored.pp());
         Map<String, dev.higgstrt.tensor.TensorSource> scales = new TreeMap<>();
         for (var w : canonical) {
             DType d = w.tensor().dtype();

@@ -112,7 +112,7 @@ public final class Quantizer {
             Provenance p = Provenance.derived(o.format().id(), List.of(w.provenance()));
             List<Planned> planned = plan(w.name(), w.tensor().dtype(), w.tensor().shape(), o);
             b.put(w.name(), new QuantizedRows(w.tensor(), scales, planned.get(0).dtype(), planned.get(0).shape()), p);
-            b.put(planned.get(1).name(), new ScaleSource(scales, planned.get(1).shape()), p);
+            b.put(planned.get(1).name(), new Computed(planned.get(1).shape(), scales::values), p);
         }
         return b.build();
     }
@@ -125,8 +125,7 @@ public final class Quantizer {
         if (format == QuantFormat.NONE) {
             return rank;
         }
-        String scaleSuffix = format == QuantFormat.INT8_WO || format == QuantFormat.INT4_WO
-                ? ".per_channel_scale" : ".weights_scaling_factor";
+        String scaleSuffix = scaleSuffix(format);
         WeightMap.Builder b = WeightMap.builder();
         for (Weight w : rank) {
             String name = w.name();
@@ -143,6 +142,11 @@ public final class Quantizer {
             }
         }
         return b.build();
+    }
+
+    /** The suffix of a weight-only format's scale tensor: {@code .per_channel_scale} or {@code .weights_scaling_factor}. */
+    public static String scaleSuffix(QuantFormat format) {
+        return format == QuantFormat.INT8_WO || format == QuantFormat.INT4_WO ? ".per_channel_scale" : ".weights_scaling_factor";
     }
 
     /** Quantizes one value with scale {@code s}: INT codes are rounded half to even and clamped. */
@@ -230,8 +234,8 @@ public final class Quantizer {
         }
     }
 
-    /** A scales tensor. */
-    record ScaleSource(Scales scales, Shape shape) implements TensorSource {
+    /** A small F32 tensor whose values are computed when first read (scales, smoothing factors). */
+    record Computed(Shape shape, java.util.function.Supplier<float[]> values) implements TensorSource {
         @Override
         public DType dtype() {
             return DType.F32;
@@ -239,7 +243,10 @@ public final class Quantizer {
 
         @Override
         public void readRows(long firstRow, long rowCount, MemorySegment dst) {
-            float[] v = scales.values();
+            float[] v = values.get();
+            if (v.length != shape.elementCount()) {
+                throw new IllegalStateException("computed tensor of " + shape + " got " + v.length + " values");
+            }
             long per = rowElements();
             MemorySegment.copy(v, (int) (firstRow * per), dst, ValueLayout.JAVA_FLOAT, 0, (int) (rowCount * per));
         }

@@ -219,24 +219,6 @@ public final class SmoothQuant {
         }
     }
 
-    /** A small F32 tensor computed when first read. */
-    record Computed(Shape shape, Supplier<float[]> values) implements TensorSource {
-        @Override
-        public DType dtype() {
-            return DType.F32;
-        }
-
-        @Override
-        public void readRows(long firstRow, long rowCount, MemorySegment dst) {
-            float[] v = values.get();
-            if (v.length != shape.elementCount()) {
-                throw new IllegalStateException("computed tensor of " + shape + " got " + v.length + " values");
-            }
-            long per = rowElements();
-            MemorySegment.copy(v, (int) (firstRow * per), dst, ValueLayout.JAVA_FLOAT, 0, (int) (rowCount * per));
-        }
-    }
-
     private static LinearSite site(String module) {
         return switch (module) {
             case "attention.qkv" -> LinearSite.QKV;
@@ -261,6 +243,11 @@ public final class SmoothQuant {
             case "audio_mlp.down_proj" -> List.of(prefix + "audio_mlp.quantization_scaling_factor");
             default -> List.of();   // audio up_proj shares gate_proj's norm scale
         };
+    }
+
+    /** The tensor holding a quantized module's static input scale (audio up_proj shares gate_proj's). */
+    private static String inputScaleName(String prefix, String module) {
+        return inputScaleNames(prefix, module.equals("audio_mlp.up_proj") ? "audio_mlp.gate_proj" : module, false).getFirst();
     }
 
     private static boolean rowParallel(String module) {
@@ -295,7 +282,7 @@ public final class SmoothQuant {
             long in = shape.dim(1);
             if (rowParallel(module)) {
                 long start = m.tpRank() * in;
-                b.put(base + ".smoother", new Computed(Shape.of(1, in), () -> java.util.Arrays.copyOfRange(
+                b.put(base + ".smoother", new Quantizer.Computed(Shape.of(1, in), () -> java.util.Arrays.copyOfRange(
                         need(smoothed).smoothers().get(k), (int) start, (int) (start + in))), p);
             }
             if (!quantize || !Quantizer.quantizes(w.name(), o)) {
@@ -307,7 +294,7 @@ public final class SmoothQuant {
             Supplier<Float> xmax = () -> range(need(smoothed).inputMax(), k, layer, site, "input");
             Supplier<Float> ymax = () -> range(need(smoothed).outputMax(), k, layer, site, "output");
             if (perTensor) {
-                b.put(base + ".per_channel_scale", new Computed(Shape.of(1, out), () -> {
+                b.put(base + ".per_channel_scale", new Quantizer.Computed(Shape.of(1, out), () -> {
                     float[] v = scales.values().clone();
                     float ratio = xmax.get() / ymax.get();
                     for (int i = 0; i < v.length; i++) {
@@ -315,15 +302,15 @@ public final class SmoothQuant {
                     }
                     return v;
                 }), p);
-                b.put(base + ".act_scale", new Computed(Shape.of(1, 1), () -> new float[]{ymax.get() / 127f}), p);
+                b.put(base + ".act_scale", new Quantizer.Computed(Shape.of(1, 1), () -> new float[]{ymax.get() / 127f}), p);
             } else {
-                b.put(base + ".per_channel_scale", new Quantizer.ScaleSource(scales, Shape.of(1, out)), p);
+                b.put(base + ".per_channel_scale", new Quantizer.Computed(Shape.of(1, out), scales::values), p);
             }
             for (String scaleName : inputScaleNames(prefix, module, c.isDualFfn(layer))) {
                 if (perTensor) {
-                    b.put(scaleName, new Computed(Shape.of(1), () -> new float[]{127f / xmax.get()}), p);
+                    b.put(scaleName, new Quantizer.Computed(Shape.of(1), () -> new float[]{127f / xmax.get()}), p);
                 } else if (!rowParallel(module)) {
-                    b.put(scaleName, new Computed(Shape.of(1), () -> new float[]{1f}), p);
+                    b.put(scaleName, new Quantizer.Computed(Shape.of(1), () -> new float[]{1f}), p);
                 }
             }
         }
@@ -374,8 +361,7 @@ public final class SmoothQuant {
                     float[] scale = values(rank, base + ".per_channel_scale", arena);
                     if (perTensor) {
                         float act = values(rank, base + ".act_scale", arena)[0];
-                        String in = inputScaleNames(prefix, mt.group(2).equals("audio_mlp.up_proj") ? "audio_mlp.gate_proj" : mt.group(2), false).getFirst();
-                        float toInt = values(rank, in, arena)[0];
+                        float toInt = values(rank, inputScaleName(prefix, mt.group(2)), arena)[0];
                         for (int i = 0; i < scale.length; i++) {
                             scale[i] *= act * toInt;
                         }
@@ -420,18 +406,18 @@ public final class SmoothQuant {
      */
     public static LinearInputs simulation(java.nio.file.Path folder) throws java.io.IOException {
         HiggsAudioConfig c = HiggsAudioConfig.read(folder);
-        var root = dev.higgstrt.io.Json.CONFIG.readTree(java.nio.file.Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
-        QuantFormat format = QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue());
+        dev.higgstrt.convert.Converter.Stored stored = dev.higgstrt.convert.Converter.readStored(folder);
+        QuantFormat format = stored.quant();
         if (!format.isSmoothQuant()) {
             return LinearInputs.NONE;
         }
-        int[] tpPp = dev.higgstrt.convert.Converter.readMapping(folder);
+        int[] tpPp = {stored.tp(), stored.pp()};
         Map<String, float[][]> parts = new HashMap<>();
         Map<String, Float> toInt = new HashMap<>();
         java.util.Set<String> quantized = new java.util.HashSet<>();
         for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
             int[] layers = m.layers(c.numLayers());
-            try (var ck = dev.higgstrt.safetensors.SafetensorsCheckpoint.open(folder.resolve(m.fileName()));
+            try (var ck = dev.higgstrt.convert.Converter.openRank(folder, stored, m);
                  Arena arena = Arena.ofConfined()) {
                 WeightMap rank = ck.weights();
                 for (Weight w : rank) {
@@ -447,8 +433,7 @@ public final class SmoothQuant {
                     if (w.tensor().dtype() == DType.I8) {
                         quantized.add(k);
                         if (format == QuantFormat.SQ_PER_TENSOR) {
-                            String in = inputScaleNames(prefix, module.equals("audio_mlp.up_proj") ? "audio_mlp.gate_proj" : module, false).getFirst();
-                            toInt.put(k, values(rank, in, arena)[0]);
+                            toInt.put(k, values(rank, inputScaleName(prefix, module), arena)[0]);
                         }
                     }
                     if (rank.contains(base + ".smoother")) {

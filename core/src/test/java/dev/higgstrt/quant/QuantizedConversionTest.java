@@ -45,22 +45,28 @@ class QuantizedConversionTest {
         Converter.Plan plan = Converter.plan(Goldens.path("gqa_llama3_texthead"), o);
         Converter.convert(Goldens.path("gqa_llama3_texthead"), out, o, n -> { });
         for (Converter.RankPlan rp : plan.ranks()) {
-            try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(out.resolve(rp.mapping().fileName()))) {
-                Map<String, String> written = new TreeMap<>();
-                ck.weights().forEach(w -> written.put(w.name(), w.tensor().dtype() + " " + w.tensor().shape()));
-                Map<String, String> planned = new TreeMap<>();
-                rp.tensors().forEach((n, s) -> planned.put(n, s.dtype() + " " + s.shape()));
-                assertThat(written).isEqualTo(planned);
-                assertThat(written.get("transformer.layers.0.mlp.gate_up_proj.weight")).startsWith("I8");
-                assertThat(written).containsKey("transformer.layers.0.audio_mlp.down_proj.weights_scaling_factor");
-                assertThat(written.get("lm_head.weight")).startsWith("BF16");
-                assertThat(written.get("text_lm_head.weight")).startsWith("I8");
-            }
+            Map<String, String> written = writtenAsPlanned(out, rp);
+            assertThat(written.get("transformer.layers.0.mlp.gate_up_proj.weight")).startsWith("I8");
+            assertThat(written).containsKey("transformer.layers.0.audio_mlp.down_proj.weights_scaling_factor");
+            assertThat(written.get("lm_head.weight")).startsWith("BF16");
+            assertThat(written.get("text_lm_head.weight")).startsWith("I8");
         }
         JsonNode q = Json.STRICT.readTree(Files.readString(out.resolve("config.json"))).path("quantization");
         assertThat(q.path("quant_algo").asText()).isEqualTo("W4A16_AWQ");
         assertThat(q.path("group_size").asInt()).isEqualTo(16);
         assertThat(q.path("exclude_modules").get(0).asText()).isEqualTo("^lm_head");
+    }
+
+    /** The dtype and shape of every tensor of {@code rp}'s rank file in {@code out}, checked equal to the plan. */
+    static Map<String, String> writtenAsPlanned(Path out, Converter.RankPlan rp) throws IOException {
+        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(out.resolve(rp.mapping().fileName()))) {
+            Map<String, String> written = new TreeMap<>();
+            ck.weights().forEach(w -> written.put(w.name(), w.tensor().dtype() + " " + w.tensor().shape()));
+            Map<String, String> planned = new TreeMap<>();
+            rp.tensors().forEach((n, s) -> planned.put(n, s.dtype() + " " + s.shape()));
+            assertThat(written).as(rp.mapping().fileName()).isEqualTo(planned);
+            return written;
+        }
     }
 
     @Test

@@ -212,25 +212,19 @@ class SmoothQuantTest {
                 Converter.Plan plan = Converter.plan(Goldens.path(model), o);
                 Converter.convert(Goldens.path(model), out, o, n -> { });
                 for (Converter.RankPlan rp : plan.ranks()) {
-                    try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(out.resolve(rp.mapping().fileName()))) {
-                        Map<String, String> written = new TreeMap<>();
-                        ck.weights().forEach(w -> written.put(w.name(), w.tensor().dtype() + " " + w.tensor().shape()));
-                        Map<String, String> planned = new TreeMap<>();
-                        rp.tensors().forEach((n, s) -> planned.put(n, s.dtype() + " " + s.shape()));
-                        assertThat(written).isEqualTo(planned);
-                        assertThat(written.get("transformer.layers.0.attention.qkv.weight")).startsWith("I8");
-                        assertThat(written.get("transformer.layers.0.audio_mlp.up_proj.weight")).startsWith("I8");
-                        assertThat(written.get("lm_head.weight")).startsWith("F32");
-                        assertThat(written).containsKeys("transformer.layers.0.input_layernorm.scale_to_int",
-                                "transformer.layers.0.audio_input_layernorm.scale_to_int",
-                                "transformer.layers.0.post_layernorm.scale_to_int",
-                                "transformer.layers.0.audio_post_attention_layernorm.scale_to_int");
-                        if (f == QuantFormat.SQ_PER_TENSOR) {
-                            assertThat(written).containsKeys("transformer.layers.0.attention.quantization_scaling_factor",
-                                    "transformer.layers.0.mlp.quantization_scaling_factor",
-                                    "transformer.layers.0.audio_mlp.quantization_scaling_factor",
-                                    "transformer.layers.0.attention.dense.act_scale");
-                        }
+                    Map<String, String> written = QuantizedConversionTest.writtenAsPlanned(out, rp);
+                    assertThat(written.get("transformer.layers.0.attention.qkv.weight")).startsWith("I8");
+                    assertThat(written.get("transformer.layers.0.audio_mlp.up_proj.weight")).startsWith("I8");
+                    assertThat(written.get("lm_head.weight")).startsWith("F32");
+                    assertThat(written).containsKeys("transformer.layers.0.input_layernorm.scale_to_int",
+                            "transformer.layers.0.audio_input_layernorm.scale_to_int",
+                            "transformer.layers.0.post_layernorm.scale_to_int",
+                            "transformer.layers.0.audio_post_attention_layernorm.scale_to_int");
+                    if (f == QuantFormat.SQ_PER_TENSOR) {
+                        assertThat(written).containsKeys("transformer.layers.0.attention.quantization_scaling_factor",
+                                "transformer.layers.0.mlp.quantization_scaling_factor",
+                                "transformer.layers.0.audio_mlp.quantization_scaling_factor",
+                                "transformer.layers.0.attention.dense.act_scale");
                     }
                 }
                 JsonNode q = Json.STRICT.readTree(Files.readString(out.resolve("config.json"))).path("quantization");

@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,7 +96,7 @@ class BuildCyclesLongGpuTest {
             done++;
             System.gc();   // resident memory after a collection: a Java heap that grows before collecting is no leak
             freeMb.add(DeviceMemory.free() >> 20);
-            rssMb.add(residentKb() >> 10);
+            rssMb.add(HiggsEngineGpuTest.residentKb() >> 10);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         StringBuilder curve = new StringBuilder();
@@ -117,14 +116,5 @@ class BuildCyclesLongGpuTest {
         assertThat(done).as("cycles done before the deadline").isEqualTo(cycles);
         assertThat(deviceDrift).as("device memory lost after warm-up").isLessThan(64L);
         assertThat(hostDrift).as("host memory grown after warm-up").isLessThan(256L);
-    }
-
-    static long residentKb() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        return 0;
     }
 }

@@ -183,7 +183,8 @@ class HiggsEngineGpuTest {
         assertThat(rss[1] - rss[0]).isLessThan(256L << 10);
     }
 
-    private static long residentKb() throws IOException {
+    /** The process's resident memory, from /proc/self/status. */
+    static long residentKb() throws IOException {
         for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("VmRSS:")) {
                 return Long.parseLong(line.replaceAll("[^0-9]", ""));
