@@ -205,7 +205,7 @@ public final class Converter {
                 done.add(pool.submit(() -> {
                     WeightMap rank = HiggsAudioLayout.rank(r, canonical, rp.mapping(), plan.dtype());
                     rank = smoothed != null ? SmoothQuant.rank(rank, rp.mapping(), r.config(), o.quant(), smoothed)
-                            : Quantizer.apply(rank, o.quant());
+                            : Quantizer.apply(rank, o.quant(), rp.mapping().layers(r.config().numLayers()));
                     return SafetensorsWriter.write(dir.resolve(rp.mapping().fileName()), rank, Map.of("format", "pt"), progress);
                 }));
             }
@@ -368,11 +368,24 @@ public final class Converter {
      * F8_E4M3 [out, in] and {@code scales} holds its dequantization scale per row, F32 [out, 1]
      * (w = q * scale). Other checkpoints come back as {@link #readConverted} gives them, with no scales.
      *
-     * @param weights canonical names; quantized weights in their stored type
-     * @param scales  canonical weight name to its row scales
-     * @param format  the checkpoint's quantization
+     * @param weights          canonical names; quantized weights in their stored type
+     * @param scales           canonical weight name to its row scales
+     * @param format           the checkpoint's quantization
+     * @param activationScales FP8 with calibration: {@link dev.higgstrt.reference.LinearSite#key} to the
+     *                         static scale of that linear's input ({@code max|x| / 448}); empty otherwise
      */
-    public record Quantized(WeightMap weights, Map<String, dev.higgstrt.tensor.TensorSource> scales, QuantFormat format) {
+    public record Quantized(WeightMap weights, Map<String, dev.higgstrt.tensor.TensorSource> scales, QuantFormat format,
+                            Map<String, Float> activationScales) {
+        /** Canonical constructor: copies. */
+        public Quantized {
+            scales = Map.copyOf(scales);
+            activationScales = Map.copyOf(activationScales);
+        }
+
+        /** The static input scale of {@code site} in {@code layer}, if the checkpoint has one. */
+        public java.util.Optional<Float> activationScale(int layer, dev.higgstrt.reference.LinearSite site) {
+            return java.util.Optional.ofNullable(activationScales.get(site.key(layer)));
+        }
     }
 
     /** {@code folder} read for an engine that runs quantized weights natively; see {@link Quantized}. */
@@ -380,20 +393,22 @@ public final class Converter {
         Stored stored = readStored(folder);
         QuantFormat quant = stored.quant();
         if ((quant != QuantFormat.INT8_WO && quant != QuantFormat.FP8) || stored.tp() != 1) {
-            return new Quantized(readConverted(folder, openedRanks), Map.of(), quant);
+            return new Quantized(readConverted(folder, openedRanks), Map.of(), quant, Map.of());
         }
         HiggsAudioConfig c = HiggsAudioConfig.read(folder);
         String scaleSuffix = Quantizer.scaleSuffix(quant);
         List<WeightMap> quantized = new ArrayList<>();
         List<WeightMap> rowScales = new ArrayList<>();
+        Map<String, Float> activationScales = new TreeMap<>();
         for (Mapping m : Mapping.all(stored.tp(), stored.pp())) {
             SafetensorsCheckpoint ck = openRank(folder, stored, m);
             openedRanks.add(ck);
             Path f = folder.resolve(m.fileName());
+            activationScales.putAll(Quantizer.activationScales(f, ck.weights(), m.layers(c.numLayers())));
             WeightMap.Builder weights = WeightMap.builder();
             WeightMap.Builder scales = WeightMap.builder();
             for (var w : ck.weights()) {
-                if (w.name().endsWith(scaleSuffix)) {
+                if (w.name().endsWith(scaleSuffix) || w.name().endsWith(Quantizer.ACTIVATION_SCALE)) {
                     continue;
                 }
                 weights.put(w);
@@ -417,7 +432,7 @@ public final class Converter {
                 scales.put(w.name(), scaleMap.tensor(w.name()));
             }
         }
-        return new Quantized(canonical, Map.copyOf(scales), quant);
+        return new Quantized(canonical, scales, quant, activationScales);
     }
 
     /** A weight's scale ([out] or the [1] of a tensor) as F32 [out, 1], one scale a row. */

@@ -1,5 +1,7 @@
 package dev.higgstrt.quant;
 
+import dev.higgstrt.reference.LinearInputs;
+import dev.higgstrt.reference.LinearSite;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.tensor.TensorSource;
@@ -25,7 +27,8 @@ import java.util.regex.Pattern;
  *     a byte, low nibble first), {@code X.per_channel_scale} F32 [out]; w ~ q * scale.</li>
  * <li>{@code int4_group}: {@code X.weight} as INT4, {@code X.weights_scaling_factor} F32
  *     [out, in/group].</li>
- * <li>{@code fp8}: {@code X.weight} F8_E4M3 [out, in], {@code X.weights_scaling_factor} F32 [1].</li>
+ * <li>{@code fp8}: {@code X.weight} F8_E4M3 [out, in], {@code X.weights_scaling_factor} F32 [1]; with a
+ *     calibration, each decoder linear also gets {@code X.activation_scaling_factor} F32 [1].</li>
  * </ul>
  */
 public final class Quantizer {
@@ -34,7 +37,28 @@ public final class Quantizer {
             "(attention\\.qkv|attention\\.dense|mlp\\.gate_up_proj|mlp\\.down_proj|audio_mlp\\.(gate|up|down)_proj)\\.weight$"
                     + "|^(text_)?lm_head\\.weight$");
 
+    /** A decoder layer's linear weight: group 1 the local layer index, group 2 the module. */
+    static final Pattern LAYER_LINEAR = Pattern.compile(
+            "^transformer\\.layers\\.(\\d+)\\.(attention\\.qkv|attention\\.dense|mlp\\.gate_up_proj|mlp\\.down_proj"
+                    + "|audio_mlp\\.gate_proj|audio_mlp\\.up_proj|audio_mlp\\.down_proj)\\.weight$");
+
     private static final int BLOCK_ROWS = 32;
+
+    /** The suffix of a linear's static activation scale (FP8 with calibration). */
+    public static final String ACTIVATION_SCALE = ".activation_scaling_factor";
+
+    /** The reference's site whose input a layer linear ({@link #LAYER_LINEAR}'s module) reads. */
+    static LinearSite site(String module) {
+        return switch (module) {
+            case "attention.qkv" -> LinearSite.QKV;
+            case "attention.dense" -> LinearSite.DENSE;
+            case "mlp.gate_up_proj" -> LinearSite.GATE_UP;
+            case "mlp.down_proj" -> LinearSite.DOWN;
+            case "audio_mlp.gate_proj", "audio_mlp.up_proj" -> LinearSite.AUDIO_GATE_UP;
+            case "audio_mlp.down_proj" -> LinearSite.AUDIO_DOWN;
+            default -> throw new IllegalArgumentException(module);
+        };
+    }
 
     private Quantizer() {
     }
@@ -68,7 +92,11 @@ public final class Quantizer {
                     new Planned(base + ".per_channel_scale", DType.F32, Shape.of(out)));
             case INT4_GROUP -> List.of(new Planned(name, DType.I8, Shape.of(out, in / 2)),
                     new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(out, in / o.groupSize())));
-            case FP8 -> List.of(new Planned(name, DType.F8_E4M3, shape),
+            case FP8 -> o.activations().isPresent() && LAYER_LINEAR.matcher(name).matches()
+                    ? List.of(new Planned(name, DType.F8_E4M3, shape),
+                    new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(1)),
+                    new Planned(base + ACTIVATION_SCALE, DType.F32, Shape.of(1)))
+                    : List.of(new Planned(name, DType.F8_E4M3, shape),
                     new Planned(base + ".weights_scaling_factor", DType.F32, Shape.of(1)));
             default -> throw new IllegalStateException(o.format().id());
         };
@@ -93,8 +121,22 @@ public final class Quantizer {
         return name.substring(0, name.length() - ".weight".length());
     }
 
-    /** {@code rank} with its quantized weights replaced by their quantized tensors. */
+    /**
+     * {@code rank} (of a single pipeline stage) with its quantized weights replaced by their
+     * quantized tensors.
+     */
     public static WeightMap apply(WeightMap rank, QuantOptions o) {
+        return apply(rank, o, null);
+    }
+
+    /**
+     * {@code rank} with its quantized weights replaced by their quantized tensors;
+     * {@code layers[i]} is the model layer of the rank's local layer {@code i} (null: the same).
+     * FP8 with {@link QuantOptions#activations()} adds each decoder linear's static activation
+     * scale, {@code X.activation_scaling_factor} F32 [1] = clipped {@code max|x| / 448} of its
+     * input (the LM heads get none).
+     */
+    public static WeightMap apply(WeightMap rank, QuantOptions o, int[] layers) {
         if (o.format() == QuantFormat.NONE) {
             return rank;
         }
@@ -113,6 +155,18 @@ public final class Quantizer {
             List<Planned> planned = plan(w.name(), w.tensor().dtype(), w.tensor().shape(), o);
             b.put(w.name(), new QuantizedRows(w.tensor(), scales, planned.get(0).dtype(), planned.get(0).shape()), p);
             b.put(planned.get(1).name(), new Computed(planned.get(1).shape(), scales::values), p);
+            if (planned.size() == 3) {
+                java.util.regex.Matcher m = LAYER_LINEAR.matcher(w.name());
+                if (!m.matches()) {
+                    throw new IllegalStateException(w.name());
+                }
+                int local = Integer.parseInt(m.group(1));
+                int layer = layers == null ? local : layers[local];
+                LinearSite site = site(m.group(2));
+                Calibration calibration = o.activations().orElseThrow();
+                b.put(planned.get(2).name(), new Computed(Shape.of(1),
+                        () -> new float[]{calibration.inputMax(layer, site) / Fp8E4M3.MAX}), p);
+            }
         }
         return b.build();
     }
@@ -129,6 +183,9 @@ public final class Quantizer {
         WeightMap.Builder b = WeightMap.builder();
         for (Weight w : rank) {
             String name = w.name();
+            if (name.endsWith(ACTIVATION_SCALE)) {
+                continue;   // the engine's activation rounding; the weights do not need it
+            }
             if (name.endsWith(scaleSuffix)
                     && rank.contains(name.substring(0, name.length() - scaleSuffix.length()) + ".weight")) {
                 continue;   // a scale, folded into its weight below
@@ -142,6 +199,73 @@ public final class Quantizer {
             }
         }
         return b.build();
+    }
+
+    /**
+     * The static activation scales of one rank file (FP8 with calibration), keyed
+     * {@code "layer.site"} by model layer ({@code layers[i]} for local layer {@code i}).
+     *
+     * @throws IllegalArgumentException naming {@code file} and the tensor when a scale is not one
+     *                                  positive, finite F32 value
+     */
+    public static java.util.Map<String, Float> activationScales(java.nio.file.Path file, WeightMap rank, int[] layers) {
+        java.util.Map<String, Float> scales = new java.util.TreeMap<>();
+        try (Arena arena = Arena.ofConfined()) {
+            for (Weight w : rank) {
+                if (!w.name().endsWith(ACTIVATION_SCALE)) {
+                    continue;
+                }
+                java.util.regex.Matcher m = LAYER_LINEAR.matcher(
+                        w.name().substring(0, w.name().length() - ACTIVATION_SCALE.length()) + ".weight");
+                TensorSource t = w.tensor();
+                float v = t.dtype() == DType.F32 && t.shape().elementCount() == 1
+                        ? t.materialize(arena).toFloatArray()[0] : Float.NaN;
+                if (!m.matches() || !(v > 0 && Float.isFinite(v))) {
+                    throw new IllegalArgumentException(file + ": '" + w.name() + "' must be one positive, finite F32 value "
+                            + "of a decoder linear, got " + t.dtype().safetensorsName() + " " + t.shape()
+                            + (Float.isNaN(v) ? "" : " = " + v));
+                }
+                int local = Integer.parseInt(m.group(1));
+                scales.put(SmoothQuant.key(layers[local], site(m.group(2))), v);
+            }
+        }
+        return scales;
+    }
+
+    /**
+     * The activation rounding of the conversion in {@code folder}, as a hook for the reference
+     * forward (with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder, weights
+     * rounded): the SmoothQuant formats as {@link SmoothQuant#simulation}; FP8 with activation
+     * scales rounds each decoder linear's input to E4M3 with its static scale, saturating at
+     * +-448 as the engine's quantize does; {@link LinearInputs#NONE} for weight-only formats.
+     */
+    public static LinearInputs simulation(java.nio.file.Path folder) throws java.io.IOException {
+        dev.higgstrt.convert.Converter.Stored stored = dev.higgstrt.convert.Converter.readStored(folder);
+        if (stored.quant().isSmoothQuant()) {
+            return SmoothQuant.simulation(folder);
+        }
+        if (stored.quant() != QuantFormat.FP8) {
+            return LinearInputs.NONE;
+        }
+        int layerCount = dev.higgstrt.model.HiggsAudioConfig.read(folder).numLayers();
+        java.util.Map<String, Float> scales = new java.util.HashMap<>();
+        for (var m : dev.higgstrt.convert.Mapping.all(stored.tp(), stored.pp())) {
+            try (var ck = dev.higgstrt.convert.Converter.openRank(folder, stored, m)) {
+                scales.putAll(activationScales(folder.resolve(m.fileName()), ck.weights(), m.layers(layerCount)));
+            }
+        }
+        if (scales.isEmpty()) {
+            return LinearInputs.NONE;
+        }
+        return (layer, site, x, rows, width) -> {
+            Float scale = scales.get(site.key(layer));
+            if (scale == null) {
+                return;
+            }
+            for (int i = 0; i < rows * width; i++) {
+                x[i] = Fp8E4M3.decode(Fp8E4M3.encode(x[i] / scale)) * scale;
+            }
+        };
     }
 
     /** The suffix of a weight-only format's scale tensor: {@code .per_channel_scale} or {@code .weights_scaling_factor}. */

@@ -49,9 +49,6 @@ import java.util.regex.Pattern;
  * {@code w_scale * max|x| / max|y|}, so that {@code w ~ q * per_channel_scale * act_scale * scale_to_int}.
  */
 public final class SmoothQuant {
-    private static final Pattern LAYER_LINEAR = Pattern.compile(
-            "^transformer\\.layers\\.(\\d+)\\.(attention\\.qkv|attention\\.dense|mlp\\.gate_up_proj|mlp\\.down_proj"
-                    + "|audio_mlp\\.gate_proj|audio_mlp\\.up_proj|audio_mlp\\.down_proj)\\.weight$");
     private static final float MIN_FACTOR = 1e-5f;
 
     private SmoothQuant() {
@@ -91,7 +88,7 @@ public final class SmoothQuant {
     }
 
     static String key(int layer, LinearSite site) {
-        return layer + "." + site.id();
+        return site.key(layer);
     }
 
     /** {@code canonical} (transformers names) smoothed with factors from {@code settings}. */
@@ -219,17 +216,6 @@ public final class SmoothQuant {
         }
     }
 
-    private static LinearSite site(String module) {
-        return switch (module) {
-            case "attention.qkv" -> LinearSite.QKV;
-            case "attention.dense" -> LinearSite.DENSE;
-            case "mlp.gate_up_proj" -> LinearSite.GATE_UP;
-            case "mlp.down_proj" -> LinearSite.DOWN;
-            case "audio_mlp.gate_proj", "audio_mlp.up_proj" -> LinearSite.AUDIO_GATE_UP;
-            case "audio_mlp.down_proj" -> LinearSite.AUDIO_DOWN;
-            default -> throw new IllegalArgumentException(module);
-        };
-    }
 
     /** The per-tensor input scale's tensor of a site's module in a layer: a norm's scale_to_int, or the block's. */
     private static List<String> inputScaleNames(String prefix, String module, boolean dual) {
@@ -265,7 +251,7 @@ public final class SmoothQuant {
         boolean perTensor = o.format() == QuantFormat.SQ_PER_TENSOR;
         WeightMap.Builder b = WeightMap.builder();
         for (Weight w : rank) {
-            Matcher mt = LAYER_LINEAR.matcher(w.name());
+            Matcher mt = Quantizer.LAYER_LINEAR.matcher(w.name());
             if (!mt.matches()) {
                 b.put(w);
                 continue;
@@ -274,7 +260,7 @@ public final class SmoothQuant {
             String module = mt.group(2);
             String prefix = "transformer.layers." + mt.group(1) + ".";
             String base = prefix + module;
-            LinearSite site = site(module);
+            LinearSite site = Quantizer.site(module);
             String k = key(layer, site);
             Provenance p = Provenance.derived("smoothquant", List.of(w.provenance()));
             Shape shape = w.tensor().shape();
@@ -327,9 +313,7 @@ public final class SmoothQuant {
     private static float range(Map<String, Float> ranges, String k, int layer, LinearSite site, String what) {
         Float v = ranges.get(k);
         if (v == null || !(v > 0)) {
-            throw new IllegalArgumentException("the calibration reached no " + what + " of " + site.id() + " in layer " + layer
-                    + (site == LinearSite.AUDIO_GATE_UP || site == LinearSite.AUDIO_DOWN ? " (no audio positions)" : "")
-                    + ": a per-tensor activation scale needs one; calibrate with more varied inputs, or use per-token 'sq'");
+            throw Calibration.unreached(layer, site, what, ", or use per-token 'sq'");
         }
         return v;
     }
@@ -349,7 +333,7 @@ public final class SmoothQuant {
                         || name.endsWith(".scale_to_int") || name.endsWith(".quantization_scaling_factor")) {
                     continue;
                 }
-                Matcher mt = LAYER_LINEAR.matcher(name);
+                Matcher mt = Quantizer.LAYER_LINEAR.matcher(name);
                 if (!mt.matches()) {
                     b.put(w);
                     continue;
@@ -421,14 +405,14 @@ public final class SmoothQuant {
                  Arena arena = Arena.ofConfined()) {
                 WeightMap rank = ck.weights();
                 for (Weight w : rank) {
-                    Matcher mt = LAYER_LINEAR.matcher(w.name());
+                    Matcher mt = Quantizer.LAYER_LINEAR.matcher(w.name());
                     if (!mt.matches()) {
                         continue;
                     }
                     int layer = layers[Integer.parseInt(mt.group(1))];
                     String prefix = "transformer.layers." + mt.group(1) + ".";
                     String module = mt.group(2);
-                    String k = key(layer, site(module));
+                    String k = key(layer, Quantizer.site(module));
                     String base = prefix + module;
                     if (w.tensor().dtype() == DType.I8) {
                         quantized.add(k);

@@ -23,6 +23,11 @@ public enum LinearSite {
         return name().toLowerCase(java.util.Locale.ROOT);
     }
 
+    /** A key for this site in {@code layer}: {@code "layer.id"}, e.g. {@code 3.gate_up}. */
+    public String key(int layer) {
+        return layer + "." + id();
+    }
+
     /** The site of a feed-forward path's gate/up ({@code down} false) or down projection. */
     static LinearSite ffn(boolean audioPath, boolean down) {
         return audioPath ? (down ? AUDIO_DOWN : AUDIO_GATE_UP) : (down ? DOWN : GATE_UP);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.quant.QuantFormat;
 import dev.higgstrt.quant.ActivationStats;
+import dev.higgstrt.quant.Calibration;
 import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.quant.SmoothQuant;
 import dev.higgstrt.reference.ReferenceModel;
@@ -72,7 +73,8 @@ final class ConvertCommand implements Callable<Integer> {
     boolean sqFoldOnly;
 
     @Option(names = "--calib", arity = "1..*", paramLabel = "FILE",
-            description = "Calibration token files (the reference command's JSON format), run through the CPU reference.")
+            description = "Calibration token files (the reference command's JSON format), run through the CPU reference: "
+                    + "SmoothQuant's statistics, or fp8's static activation scales.")
     java.util.List<Path> calib = new java.util.ArrayList<>();
 
     @Option(names = "--calib-stats", paramLabel = "FILE",
@@ -99,7 +101,7 @@ final class ConvertCommand implements Callable<Integer> {
             o = o.withThreads(threads);
         }
         QuantFormat format = QuantFormat.parse(quant);
-        QuantOptions q = new QuantOptions(format, java.util.List.of(), quantGroup, smoothing(format));
+        QuantOptions q = quantOptions(format);
         for (String regex : quantExclude) {
             q = q.excluding(regex);
         }
@@ -149,40 +151,58 @@ final class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
-    private java.util.Optional<SmoothQuant.Settings> smoothing(QuantFormat format) throws java.io.IOException {
-        boolean wanted = format.isSmoothQuant() || sqFoldOnly;
+    /** The quantization options: SmoothQuant's settings or FP8's activation calibration from the statistics given. */
+    private QuantOptions quantOptions(QuantFormat format) throws java.io.IOException {
         if (sqFoldOnly && format != QuantFormat.NONE) {
             throw new IllegalArgumentException("--sq-fold-only writes floats: leave --quant at none");
         }
-        if (!wanted) {
+        boolean smoothing = format.isSmoothQuant() || sqFoldOnly;
+        if (!smoothing && format != QuantFormat.FP8) {
             if (!calib.isEmpty() || calibStats != null) {
-                throw new IllegalArgumentException("--calib and --calib-stats go with --quant sq, sq_per_tensor or --sq-fold-only");
+                throw new IllegalArgumentException("--calib and --calib-stats go with --quant sq, sq_per_tensor, fp8 or --sq-fold-only");
             }
-            return java.util.Optional.empty();
+            return new QuantOptions(format, java.util.List.of(), quantGroup);
         }
+        java.util.Optional<ActivationStats> stats = stats(smoothing);
+        if (format == QuantFormat.FP8) {
+            return new QuantOptions(format, java.util.List.of(), quantGroup, java.util.Optional.empty(),
+                    stats.map(s -> new Calibration(s, calibPercentile)));
+        }
+        if (stats.isEmpty()) {
+            throw new IllegalArgumentException((format.isSmoothQuant() ? "--quant " + format.id() : "--sq-fold-only")
+                    + " needs --calib FILE... or --calib-stats FILE");
+        }
+        return new QuantOptions(format, java.util.List.of(), quantGroup,
+                java.util.Optional.of(new SmoothQuant.Settings(sqAlpha, stats.get(), calibPercentile)));
+    }
+
+    /**
+     * Statistics from --calib-stats or a calibration over --calib. A dry run plans names only: it
+     * calibrates nothing and, where statistics are {@code required}, plans with empty ones.
+     */
+    private java.util.Optional<ActivationStats> stats(boolean required) throws java.io.IOException {
         if (!calib.isEmpty() && calibStats != null) {
             throw new IllegalArgumentException("give --calib or --calib-stats, not both");
         }
-        ActivationStats stats;
         if (calibStats != null) {
-            stats = ActivationStats.read(calibStats);
-        } else if (!calib.isEmpty()) {
+            return java.util.Optional.of(ActivationStats.read(calibStats));
+        }
+        if (dryRun) {
+            return required || !calib.isEmpty() ? java.util.Optional.of(ActivationStats.empty()) : java.util.Optional.empty();
+        }
+        if (!calib.isEmpty()) {
             java.util.List<TokenInput> inputs = new java.util.ArrayList<>();
             for (Path f : calib) {
                 inputs.add(TokenInput.read(f));
             }
             spec.commandLine().getErr().printf("calibrating on %d inputs with the CPU reference...%n", inputs.size());
-            stats = ActivationStats.collect(ReferenceModel.load(input), inputs);
+            ActivationStats stats = ActivationStats.collect(ReferenceModel.load(input), inputs);
             if (saveStats != null) {
                 stats.write(saveStats);
             }
-        } else if (dryRun) {
-            stats = ActivationStats.empty();
-        } else {
-            throw new IllegalArgumentException((format.isSmoothQuant() ? "--quant " + format.id() : "--sq-fold-only")
-                    + " needs --calib FILE... or --calib-stats FILE");
+            return java.util.Optional.of(stats);
         }
-        return java.util.Optional.of(new SmoothQuant.Settings(sqAlpha, stats, calibPercentile));
+        return java.util.Optional.empty();
     }
 
     static ObjectNode planJson(Converter.Plan plan) {

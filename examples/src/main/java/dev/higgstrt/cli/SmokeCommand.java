@@ -39,7 +39,7 @@ final class SmokeCommand implements Callable<Integer> {
         try (HiggsEngine e = HiggsEngine.load(engine, checkpoint)) {
             ReferenceModel reference = ReferenceModel.load(checkpoint);
             TokenInput prompt = tokens != null ? TokenInput.read(tokens) : SmokeRun.prompt(e.config(), Math.min(32, e.maxSequence() / 2), 1);
-            SmokeRun r = SmokeRun.run(e, reference, prompt, Math.min(decode, e.maxSequence() - prompt.length()));
+            SmokeRun r = SmokeRun.run(e, reference, SmokeRun.engineRounding(checkpoint), prompt, Math.min(decode, e.maxSequence() - prompt.length()));
             var out = spec.commandLine().getOut();
             out.printf("prefill %d positions: max |engine - reference| = %.3e, %.1f ms (%.0f positions/s)%n",
                     r.prefillTokens(), r.prefillError(), r.prefillMs(), r.prefillTokens() / (r.prefillMs() / 1e3));

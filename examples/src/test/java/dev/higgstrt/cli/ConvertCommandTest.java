@@ -59,7 +59,7 @@ class ConvertCommandTest {
     }
 
     @Test
-    void smoothQuantFromCalibrationFilesAndFromSavedStatistics() throws IOException {
+    void smoothQuantAndFp8ScalesFromCalibrationFilesAndFromSavedStatistics() throws IOException {
         Path src = tmp.resolve("src");
         assertThat(CliRun.of("synth", "--preset", "tiny", "--output", src.toString()).status()).isZero();
         Path calib = tmp.resolve("calib.json");
@@ -84,6 +84,24 @@ class ConvertCommandTest {
         var in = dev.higgstrt.reference.TokenInput.read(calib);
         var original = dev.higgstrt.reference.ReferenceModel.load(src).forward(in, false);
         assertThat(dev.higgstrt.reference.ReferenceModel.load(folded).forward(in, false).maxAbsDiff(original)).isLessThan(1e-4f);
+
+        Path fp8 = tmp.resolve("fp8");
+        CliRun calibrated = CliRun.of("convert", "--input", src.toString(), "--output", fp8.toString(), "--quant", "fp8",
+                "--calib-stats", stats.toString(), "--calib-percentile", "99");
+        assertThat(calibrated.status()).as(calibrated.err()).isZero();
+        assertThat(CliRun.of("inspect", fp8.resolve("rank0.safetensors").toString()).out())
+                .contains("transformer.layers.1.attention.qkv.weight F8_E4M3 [128,64]")
+                .contains("transformer.layers.1.attention.qkv.activation_scaling_factor F32 [1]")
+                .contains("transformer.layers.1.audio_mlp.up_proj.activation_scaling_factor F32 [1]")
+                .doesNotContain("lm_head.activation_scaling_factor");
+        CliRun planned = CliRun.of("convert", "--input", src.toString(), "--dry-run", "--quant", "fp8", "--calib", calib.toString());
+        assertThat(planned.out()).contains("transformer.layers.0.mlp.down_proj.activation_scaling_factor F32 [1]");
+        assertThat(CliRun.of("convert", "--input", src.toString(), "--dry-run", "--quant", "fp8").out())
+                .doesNotContain("activation_scaling_factor");
+        CliRun wrongFormat = CliRun.of("convert", "--input", src.toString(), "--output", tmp.resolve("x").toString(),
+                "--quant", "int8_wo", "--calib-stats", stats.toString());
+        assertThat(wrongFormat.status()).isEqualTo(2);
+        assertThat(wrongFormat.err()).contains("--calib and --calib-stats go with");
 
         CliRun missing = CliRun.of("convert", "--input", src.toString(), "--output", tmp.resolve("x").toString(), "--quant", "sq");
         assertThat(missing.status()).isEqualTo(2);

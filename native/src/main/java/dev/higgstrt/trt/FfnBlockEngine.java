@@ -85,7 +85,7 @@ public final class FfnBlockEngine implements AutoCloseable {
         DualFfnPlugin plugin = variant == Variant.PLUGIN ? DualFfnPlugin.get() : null;
         try (Arena weights = Arena.ofShared(); Arena planArena = Arena.ofConfined()) {
             MemorySegment plan = PlanBuilder.build("the feed-forward block", dtype, 2L << 30, plugin,
-                    network -> HiggsNetwork.defineFeedForwardBlock(network, c, canonical, java.util.Map.of(), dtype, weights, plugin, layer,
+                    network -> HiggsNetwork.defineFeedForwardBlock(network, c, canonical, dtype, weights, plugin, layer,
                             variant != Variant.TEXT_ONLY, intMask ? DataType.kINT32 : DataType.kBOOL),
                     (builder, config) -> {
                         IOptimizationProfile profile = builder.createOptimizationProfile();

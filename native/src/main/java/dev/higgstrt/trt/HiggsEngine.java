@@ -134,7 +134,7 @@ public final class HiggsEngine implements AutoCloseable {
                         "{} weights are dequantized to {} for the engine (native: int8_wo and fp8)", stored.format().id(), dtype);
             }
             plan = PlanBuilder.build("the engine", dtype, 1L << 30, plugin,
-                    network -> HiggsNetwork.define(network, config, stored.weights(), stored.scales(), dtype, weights, plugin),
+                    network -> HiggsNetwork.define(network, config, stored, dtype, weights, plugin),
                     (builder, bc) -> {
                         for (boolean prefill : new boolean[]{true, false}) {
                             IOptimizationProfile profile = builder.createOptimizationProfile();

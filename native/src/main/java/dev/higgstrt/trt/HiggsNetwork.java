@@ -1,5 +1,6 @@
 package dev.higgstrt.trt;
 
+import dev.higgstrt.convert.Converter;
 import dev.higgstrt.convert.SourceTensor;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
@@ -60,6 +61,7 @@ final class HiggsNetwork {
     private final HiggsAudioConfig c;
     private final WeightMap w;
     private final java.util.Map<String, TensorSource> scales;
+    private final Converter.Quantized stored;
     private final DType dtype;
     private final DataType trtType;
     private final Arena arena;
@@ -67,12 +69,13 @@ final class HiggsNetwork {
     private final List<Object> keepAlive = new ArrayList<>();
     private final List<IPluginV3> plugins = new ArrayList<>();
 
-    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical, java.util.Map<String, TensorSource> scales,
+    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, Converter.Quantized stored,
                          DType dtype, Arena arena, DualFfnPlugin plugin) {
         this.net = net;
         this.c = c;
-        this.w = canonical;
-        this.scales = scales;
+        this.w = stored.weights();
+        this.scales = stored.scales();
+        this.stored = stored;
         this.dtype = dtype;
         this.trtType = trtType(dtype);
         this.arena = arena;
@@ -107,13 +110,15 @@ final class HiggsNetwork {
     /**
      * Defines the network; weights are copied into {@code arena}, which must stay open until the
      * engine is built. With a {@code plugin}, every dual-FFN layer uses it; the plugin instances
-     * returned belong to the caller, who destroys them after the build. A weight named in
-     * {@code scales} is I8 or F8_E4M3 and enters the network as such, dequantized by its row
-     * scales ([out, 1]) right before its product.
+     * returned belong to the caller, who destroys them after the build. A weight with scales in
+     * {@code stored} is I8 or F8_E4M3 and enters the network as such, dequantized by its row
+     * scales ([out, 1]) right before its product; an FP8 weight whose site has a static
+     * activation scale also gets its input quantized to FP8 and dequantized with that scale, so
+     * that TensorRT can run the product in FP8.
      */
-    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical,
-                                  java.util.Map<String, TensorSource> scales, DType dtype, Arena arena, DualFfnPlugin plugin) {
-        HiggsNetwork network = new HiggsNetwork(net, c, canonical, scales, dtype, arena, plugin);
+    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, Converter.Quantized stored,
+                                  DType dtype, Arena arena, DualFfnPlugin plugin) {
+        HiggsNetwork network = new HiggsNetwork(net, c, stored, dtype, arena, plugin);
         try {
             network.define();
         } catch (RuntimeException e) {
@@ -220,9 +225,10 @@ final class HiggsNetwork {
      * output {@code hidden_out}. {@code dual} false gives the text MLP over all positions.
      */
     static List<IPluginV3> defineFeedForwardBlock(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical,
-                                                  java.util.Map<String, TensorSource> scales, DType dtype, Arena arena,
+                                                  DType dtype, Arena arena,
                                                   DualFfnPlugin plugin, int layer, boolean dual, DataType maskType) {
-        HiggsNetwork network = new HiggsNetwork(net, c, canonical, scales, dtype, arena, plugin);
+        HiggsNetwork network = new HiggsNetwork(net, c, new Converter.Quantized(canonical, java.util.Map.of(),
+                dev.higgstrt.quant.QuantFormat.NONE, java.util.Map.of()), dtype, arena, plugin);
         try {
             ITensor x = net.addInput(BLOCK_INPUT, network.trtType, dims(-1, c.hiddenSize()));
             ITensor mask = net.addInput(AUDIO_MASK, maskType, dims(-1, 1));
@@ -312,7 +318,43 @@ final class HiggsNetwork {
     /** x [T, in] times the weight [out, in] transposed: [T, out]. */
     private ITensor linear(ITensor x, SourceTensor weight, int layer) {
         ITensor wt = constant(weight, layer);
-        return net.addMatrixMultiply(x, MatrixOperation.kNONE, wt, MatrixOperation.kTRANSPOSE).getOutput(0);
+        return net.addMatrixMultiply(activation(x, weight, layer), MatrixOperation.kNONE, wt, MatrixOperation.kTRANSPOSE).getOutput(0);
+    }
+
+    /** x, or x rounded to FP8 with the static scale of the site {@code weight} reads, where its weight is FP8 and has one. */
+    private ITensor activation(ITensor x, SourceTensor weight, int layer) {
+        String name = weight.name(SourceLayout.TRANSFORMERS, layer);
+        var site = site(weight);
+        if (site == null || w.tensor(name).dtype() != DType.F8_E4M3) {
+            return x;
+        }
+        var scale = stored.activationScale(layer, site);
+        if (scale.isEmpty()) {
+            return x;
+        }
+        ITensor s = floatConstant(new float[]{scale.get()}, dims(), trtType);
+        var q = net.addQuantize(x, s, DataType.kFP8);
+        if (q == null || q.isNull()) {
+            throw new TrtException("adding the FP8 quantize of the input of " + name + " failed");
+        }
+        var dq = net.addDequantize(q.getOutput(0), s, trtType);
+        if (dq == null || dq.isNull()) {
+            throw new TrtException("adding the dequantize of the input of " + name + " failed");
+        }
+        return dq.getOutput(0);
+    }
+
+    /** The site whose input {@code weight} reads; null for the LM head. */
+    private static dev.higgstrt.reference.LinearSite site(SourceTensor weight) {
+        return switch (weight) {
+            case Q, K, V -> dev.higgstrt.reference.LinearSite.QKV;
+            case O -> dev.higgstrt.reference.LinearSite.DENSE;
+            case GATE, UP -> dev.higgstrt.reference.LinearSite.GATE_UP;
+            case DOWN -> dev.higgstrt.reference.LinearSite.DOWN;
+            case AUDIO_GATE, AUDIO_UP -> dev.higgstrt.reference.LinearSite.AUDIO_GATE_UP;
+            case AUDIO_DOWN -> dev.higgstrt.reference.LinearSite.AUDIO_DOWN;
+            default -> null;
+        };
     }
 
     private ITensor constant(SourceTensor t, int layer) {

@@ -1,6 +1,8 @@
 package dev.higgstrt.trt;
 
 import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.reference.LinearInputs;
+import dev.higgstrt.reference.LinearSite;
 import dev.higgstrt.reference.Logits;
 import dev.higgstrt.reference.ReferenceModel;
 import dev.higgstrt.reference.TokenInput;
@@ -55,11 +57,36 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
         return new TokenInput(ids, f);
     }
 
+    /**
+     * The activation rounding an engine built from {@code checkpoint} does, for the reference: the
+     * static FP8 input scales of an fp8 checkpoint calibrated at conversion; nothing otherwise
+     * (SmoothQuant checkpoints are dequantized at build, activations unrounded).
+     */
+    public static LinearInputs engineRounding(java.nio.file.Path checkpoint) throws java.io.IOException {
+        return dev.higgstrt.convert.Converter.readStored(checkpoint).quant() == dev.higgstrt.quant.QuantFormat.FP8
+                ? dev.higgstrt.quant.Quantizer.simulation(checkpoint) : LinearInputs.NONE;
+    }
+
     /** Runs the prompt and {@code steps} decode steps on the engine and on {@code reference}. */
     public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
+        return run(engine, reference, LinearInputs.NONE, prompt, steps);
+    }
+
+    /**
+     * As {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, the reference rounding its
+     * linears' inputs with {@code activations} (the checkpoint's {@code Quantizer.simulation}),
+     * as an engine with static activation scales does. The dual-FFN plugin reads its MLPs'
+     * inputs unrounded, so with the plugin the MLP sites of dual-FFN layers are left alone.
+     */
+    public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
         HiggsAudioConfig c = engine.config();
+        LinearInputs asEngine = engine.ffnMode() != FfnMode.PLUGIN ? activations : (layer, site, x, rows, width) -> {
+            if (!c.isDualFfn(layer) || site == LinearSite.QKV || site == LinearSite.DENSE) {
+                activations.input(layer, site, x, rows, width);
+            }
+        };
         try (EngineSession s = engine.newSession()) {
-            ReferenceModel.Session ref = reference.newSession();
+            ReferenceModel.Session ref = reference.newSession(asEngine);
             long t0 = System.nanoTime();
             Logits first = s.forward(prompt);
             double prefillMs = (System.nanoTime() - t0) / 1e6;

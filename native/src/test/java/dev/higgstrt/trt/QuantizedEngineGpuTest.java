@@ -3,6 +3,8 @@ package dev.higgstrt.trt;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.model.SourceLayout;
+import dev.higgstrt.quant.ActivationStats;
+import dev.higgstrt.quant.Calibration;
 import dev.higgstrt.quant.QuantFormat;
 import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.reference.ReferenceModel;
@@ -21,7 +23,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -90,20 +94,50 @@ class QuantizedEngineGpuTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = FfnMode.class, names = {"PLUGIN", "COMPUTE_BOTH"})
+    void calibratedFp8EnginesRoundActivationsAsTheReferenceDoes(FfnMode mode) throws IOException {
+        if (mode == FfnMode.PLUGIN) {
+            assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+        }
+        List<TokenInput> calibration = List.of(TokenInput.read(golden.resolve("mixed.json")), TokenInput.read(golden.resolve("audio_only.json")));
+        ActivationStats stats = ActivationStats.collect(ReferenceModel.load(golden), calibration);
+        Path ckpt = tmp.resolve("fp8-calibrated-" + mode);
+        Converter.convert(golden, ckpt, ConversionOptions.of(1, 1).withDtype(DType.BF16)
+                .withQuant(QuantOptions.of(QuantFormat.FP8).withActivations(Calibration.of(stats))), n -> { });
+        ReferenceModel ref = ReferenceModel.load(ckpt);
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.BF16, 48, mode)) {
+            TokenInput prompt = TokenInput.read(golden.resolve("mixed.json"));
+            SmokeRun rounded = SmokeRun.run(engine, ref, SmokeRun.engineRounding(ckpt), prompt, 16);
+            SmokeRun unrounded = SmokeRun.run(engine, ref, prompt, 16);
+            System.out.printf("GPU fp8 calibrated engine %s: against the reference with activations rounded prefill %.3e, decode %.3e;"
+                            + " unrounded prefill %.3e, decode %.3e (bound %.3e)%n", mode.id(), rounded.prefillError(),
+                    rounded.decodeError(), unrounded.prefillError(), unrounded.decodeError(), rounded.bound());
+            assertThat(rounded.passed()).as("%s: %s", mode, rounded).isTrue();
+        }
+    }
+
     @Test
     void smallModelSmokeRunsPassQuantized() throws IOException {
         Path src = tmp.resolve("small-src");
         SyntheticCheckpoint.write(src, Presets.small(), SourceLayout.TRANSFORMERS, 7, false, DType.BF16, n -> { });
-        for (QuantFormat f : List.of(QuantFormat.INT8_WO, QuantFormat.FP8)) {
-            Path ckpt = tmp.resolve("small-" + f.id());
-            Converter.convert(src, ckpt, ConversionOptions.of(1, 1).withQuant(QuantOptions.of(f)), n -> { });
+        ActivationStats stats = ActivationStats.collect(ReferenceModel.load(src),
+                List.of(SmokeRun.prompt(Presets.small(), 48, 11), SmokeRun.prompt(Presets.small(), 32, 12)));
+        Map<String, QuantOptions> variants = new LinkedHashMap<>();
+        variants.put("int8_wo", QuantOptions.of(QuantFormat.INT8_WO));
+        variants.put("fp8", QuantOptions.of(QuantFormat.FP8));
+        variants.put("fp8 calibrated", QuantOptions.of(QuantFormat.FP8).withActivations(Calibration.of(stats)));
+        for (var v : variants.entrySet()) {
+            String f = v.getKey();
+            Path ckpt = tmp.resolve("small-" + f.replace(' ', '-'));
+            Converter.convert(src, ckpt, ConversionOptions.of(1, 1).withQuant(v.getValue()), n -> { });
             ReferenceModel ref = ReferenceModel.load(ckpt);
             long t0 = System.nanoTime();
             try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.BF16, 128)) {
                 double buildS = (System.nanoTime() - t0) / 1e9;
-                SmokeRun run = SmokeRun.run(engine, ref, SmokeRun.prompt(ref.config(), 64, 3), 16);
+                SmokeRun run = SmokeRun.run(engine, ref, SmokeRun.engineRounding(ckpt), SmokeRun.prompt(ref.config(), 64, 3), 16);
                 System.out.printf("GPU small %s smoke (%s): prefill %.3e, decode %.3e, bound %.3e, build %.1f s, plan %d MB, %s%n",
-                        f.id(), engine.ffnMode().id(), run.prefillError(), run.decodeError(), run.bound(), buildS,
+                        f, engine.ffnMode().id(), run.prefillError(), run.decodeError(), run.bound(), buildS,
                         engine.planBytes() >> 20, run);
                 assertThat(run.passed()).as("%s: %s", f, run).isTrue();
             }
