@@ -11,7 +11,6 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One sequence on the GPU: an execution context, its CUDA stream, and the KV cache of every layer
@@ -36,7 +35,7 @@ public final class EngineSession implements AutoCloseable {
     private final Cuda.DeviceBuffer bias;
     private final Cuda.DeviceBuffer logits;
     private final float[] invFreq;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final NativeRelease release;
     private int current;
     private int cached;
     private int activeProfile;
@@ -48,8 +47,12 @@ public final class EngineSession implements AutoCloseable {
         if (context == null || context.isNull()) {
             throw new TrtException("createExecutionContext failed: " + engine.logger().drainErrors());
         }
+        Cuda.Stream[] streamHolder = new Cuda.Stream[1];
+        this.release = NativeRelease.register(this, "an EngineSession", releaseAction(engine.sessions(), context, streamHolder, buffers));
+        engine.sessions().add(release);
         try {
             this.stream = new Cuda.Stream();
+            streamHolder[0] = stream;
             int max = engine.maxSequence();
             int hd = c.headDim();
             long kvBytes = (long) c.numKvHeads() * max * hd * engine.dtype().byteSize();
@@ -89,8 +92,8 @@ public final class EngineSession implements AutoCloseable {
 
     /** Appends {@code chunk} and returns its positions' audio logits (FP32). */
     public Logits forward(TokenInput chunk) {
-        if (closed.get()) {
-            throw new IllegalStateException("session is closed");
+        if (release.released()) {
+            throw new IllegalStateException("session is closed (or its engine is)");
         }
         chunk.validate(c);
         int t = chunk.length();
@@ -208,18 +211,26 @@ public final class EngineSession implements AutoCloseable {
         }
     }
 
-    /** Frees the KV cache, the buffers, the stream and the context. Idempotent. */
+    private static Runnable releaseAction(java.util.Set<NativeRelease> engineSessions, IExecutionContext context,
+                                          Cuda.Stream[] stream, List<Cuda.DeviceBuffer> buffers) {
+        return () -> {
+            for (Cuda.DeviceBuffer b : buffers) {
+                b.close();
+            }
+            if (stream[0] != null) {
+                stream[0].close();
+            }
+            TrtObjects.delete(context);
+            engineSessions.removeIf(NativeRelease::released);
+        };
+    }
+
+    /**
+     * Frees the KV cache, the buffers, the stream and the context. Idempotent; closing the engine
+     * closes its sessions. A session never closed is released by a Cleaner once unreachable, with a warning.
+     */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        for (Cuda.DeviceBuffer b : buffers) {
-            b.close();
-        }
-        if (stream != null) {
-            stream.close();
-        }
-        TrtObjects.delete(context);
+        release.close();
     }
 }

@@ -16,7 +16,7 @@ import org.bytedeco.tensorrt.nvinfer.IRuntime;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.List;
 
 /**
  * A TensorRT engine of one feed-forward block of a decoder layer (hidden [T, H] and the audio mask
@@ -46,7 +46,7 @@ public final class FfnBlockEngine implements AutoCloseable {
     private final Cuda.DeviceBuffer input;
     private final Cuda.DeviceBuffer mask;
     private final Cuda.DeviceBuffer output;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final NativeRelease release;
 
     private FfnBlockEngine(int hidden, int maxTokens, DType dtype, boolean intMask, TrtLogger logger, IRuntime runtime,
                            ICudaEngine engine) {
@@ -69,6 +69,20 @@ public final class FfnBlockEngine implements AutoCloseable {
         this.input = new Cuda.DeviceBuffer(maxTokens * rowBytes);
         this.mask = new Cuda.DeviceBuffer(4L * maxTokens);
         this.output = new Cuda.DeviceBuffer(maxTokens * rowBytes);
+        this.release = NativeRelease.register(this, "an FfnBlockEngine (hidden " + hidden + ")",
+                releaseAction(List.of(input, mask, output), stream, context, engine, runtime, logger));
+    }
+
+    private static Runnable releaseAction(List<Cuda.DeviceBuffer> buffers, Cuda.Stream stream, IExecutionContext context,
+                                          ICudaEngine engine, IRuntime runtime, TrtLogger logger) {
+        return () -> {
+            buffers.forEach(Cuda.DeviceBuffer::close);
+            stream.close();
+            TrtObjects.delete(context);
+            TrtObjects.delete(engine);
+            TrtObjects.delete(runtime);
+            logger.close();
+        };
     }
 
     /**
@@ -176,7 +190,7 @@ public final class FfnBlockEngine implements AutoCloseable {
     }
 
     private void enqueue(int tokens) {
-        if (closed.get()) {
+        if (release.released()) {
             throw new IllegalStateException("feed-forward block engine is closed");
         }
         if (!context.setInputShape(HiggsNetwork.BLOCK_INPUT, HiggsNetwork.dims(tokens, hidden))
@@ -192,19 +206,12 @@ public final class FfnBlockEngine implements AutoCloseable {
         }
     }
 
-    /** Frees the buffers, the stream, the context, the engine and the runtime. Idempotent. */
+    /**
+     * Frees the buffers, the stream, the context, the engine and the runtime. Idempotent; an
+     * engine never closed is released by a Cleaner once unreachable, with a warning.
+     */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        input.close();
-        mask.close();
-        output.close();
-        stream.close();
-        TrtObjects.delete(context);
-        TrtObjects.delete(engine);
-        TrtObjects.delete(runtime);
-        logger.close();
+        release.close();
     }
 }

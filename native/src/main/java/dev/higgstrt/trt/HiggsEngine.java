@@ -32,7 +32,6 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A built Higgs Audio v2 TensorRT engine: built from a converted checkpoint folder, serialized to
@@ -52,7 +51,8 @@ public final class HiggsEngine implements AutoCloseable {
     private final TrtLogger logger;
     private final IRuntime runtime;
     private final ICudaEngine engine;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.Set<NativeRelease> sessions = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final NativeRelease release;
 
     private HiggsEngine(HiggsAudioConfig config, DType dtype, FfnMode ffnMode, int maxSequence, String checkpointHash,
                         Arena planArena, MemorySegment plan) {
@@ -78,6 +78,23 @@ public final class HiggsEngine implements AutoCloseable {
             logger.close();
             throw new TrtException("deserializeCudaEngine failed: " + errors);
         }
+        this.release = NativeRelease.register(this, "a HiggsEngine (" + config.numLayers() + " layers, " + dtype.torchName() + ")",
+                releaseAction(sessions, engine, runtime, planArena, logger));
+    }
+
+    /** Frees the engine's sessions first (a context must go before its engine), then the engine, runtime, plan and logger. */
+    private static Runnable releaseAction(java.util.Set<NativeRelease> sessions, ICudaEngine engine, IRuntime runtime,
+                                          Arena planArena, TrtLogger logger) {
+        return () -> {
+            for (NativeRelease s : sessions) {
+                s.close();
+            }
+            sessions.clear();
+            TrtObjects.delete(engine);
+            TrtObjects.delete(runtime);
+            planArena.close();
+            logger.close();
+        };
     }
 
     /** A JavaCPP pointer to off-heap memory of any size (a ByteBuffer holds at most 2 GB). */
@@ -329,10 +346,15 @@ public final class HiggsEngine implements AutoCloseable {
     }
 
     ICudaEngine handle() {
-        if (closed.get()) {
+        if (release.released()) {
             throw new IllegalStateException("engine is closed");
         }
         return engine;
+    }
+
+    /** Tracks a session's release, run before the engine's own; the session forgets itself when it closes. */
+    java.util.Set<NativeRelease> sessions() {
+        return sessions;
     }
 
     TrtLogger logger() {
@@ -344,14 +366,12 @@ public final class HiggsEngine implements AutoCloseable {
         return new EngineSession(this);
     }
 
-    /** Releases the engine and the runtime. Idempotent. */
+    /**
+     * Releases the engine and the runtime, closing its sessions that are still open first.
+     * Idempotent. An engine never closed is released by a Cleaner once unreachable, with a warning.
+     */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            TrtObjects.delete(engine);
-            TrtObjects.delete(runtime);
-            planArena.close();
-            logger.close();
-        }
+        release.close();
     }
 }

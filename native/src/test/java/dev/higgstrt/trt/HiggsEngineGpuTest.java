@@ -214,4 +214,53 @@ class HiggsEngineGpuTest {
         System.out.printf("GPU free memory after cycle 2: %d MB, after cycle 6: %d MB%n", free[0] >> 20, free[1] >> 20);
         assertThat(free[0] - free[1]).isLessThan(64L << 20);
     }
+
+    @Test
+    void enginesClosedBeforeTheirSessionsAndObjectsNeverClosedAreReleased() throws IOException {
+        Path ckpt = converted("unclosed", DType.F32);
+        Path file = tmp.resolve("unclosed.engine");
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 16)) {
+            engine.save(file);
+        }
+        TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
+        // the engine first: it closes its open sessions, which then refuse work and close again quietly
+        HiggsEngine first = HiggsEngine.load(file, ckpt);
+        EngineSession a = first.newSession();
+        EngineSession b = first.newSession();
+        a.forward(tokens);
+        b.close();
+        first.close();
+        assertThatThrownBy(() -> a.forward(tokens)).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        a.close();
+        b.close();
+        assertThatThrownBy(first::newSession).isInstanceOf(IllegalStateException.class);
+
+        long before = NativeRelease.unclosedCount();
+        leakOne(file, ckpt, tokens);
+        long baseline = DeviceMemory.free();
+        for (int i = 0; i < 20; i++) {
+            leakOne(file, ckpt, tokens);
+        }
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (NativeRelease.unclosedCount() < before + 21 && System.nanoTime() < deadline) {
+            System.gc();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        long after = DeviceMemory.free();
+        System.out.printf("GPU 21 engines and sessions never closed: %d released by the Cleaner; free device memory %d MB after the"
+                + " first, %d MB after all%n", NativeRelease.unclosedCount() - before, baseline >> 20, after >> 20);
+        assertThat(NativeRelease.unclosedCount() - before).isGreaterThanOrEqualTo(21);
+        assertThat(baseline - after).as("device memory of unclosed engines comes back").isLessThan(64L << 20);
+    }
+
+    /** Loads an engine, runs a session, and drops both without closing them. */
+    private static void leakOne(Path file, Path ckpt, TokenInput tokens) throws IOException {
+        HiggsEngine engine = HiggsEngine.load(file, ckpt);
+        engine.newSession().forward(tokens);
+    }
 }
