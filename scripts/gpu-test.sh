@@ -4,7 +4,8 @@
 #   Here (no GPU needed):   bash scripts/gpu-test.sh prepare
 #       builds the project and gathers the test class path into .device/cp (git-ignored).
 #   On the GPU machine:     bash scripts/gpu-test.sh run [TAG [CLASS]]
-#       TAG gpu, or gpu-long for the slow ones; CLASS (e.g. DualFfnPluginGpuTest) runs that class only;
+#       TAG gpu, or gpu-long for the slow ones; CLASS (e.g. DualFfnPluginGpuTest) runs that class only,
+#       CLASS#method that method;
 #       HIGGS_JAVA_OPTS passes JVM options (e.g. -Dhiggs.cycles=1000)
 #       runs the gpu-tagged tests with the JUnit console launcher; JAVA_HOME, LD_LIBRARY_PATH
 #       (TensorRT + libcudart 12) and HX_JARS (JavaCPP/TensorRT/CUDA jars with natives) come from
@@ -33,7 +34,7 @@ case "${1:-}" in
     libs="$(ls "$cp_dir"/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
     cd "$root/native"   # the tests find the core module's fixtures at ../core/src/test/resources
     "$java" ${HIGGS_JAVA_OPTS:-} --enable-native-access=ALL-UNNAMED -jar "$cp_dir/lib/junit-platform-console-standalone-1.13.4.jar" \
-      execute --class-path "$classes:$libs${HX_JARS:+:$HX_JARS}" --include-tag "${2:-gpu}" $( [ -n "${3:-}" ] && echo "--select-class dev.higgstrt.trt.$3" || echo "--select-package dev.higgstrt.trt") \
+      execute --class-path "$classes:$libs${HX_JARS:+:$HX_JARS}" --include-tag "${2:-gpu}" $(case "${3:-}" in "") echo "--select-package dev.higgstrt.trt" ;; *"#"*) echo "--select-method dev.higgstrt.trt.$3" ;; *) echo "--select-class dev.higgstrt.trt.$3" ;; esac) \
       --details=tree --disable-banner
     ;;
   *) echo "usage: scripts/gpu-test.sh prepare|run" >&2; exit 2 ;;
