@@ -13,8 +13,15 @@ import java.util.Optional;
  * @param dtype   target dtype, or empty to keep the checkpoint's ({@code --dtype auto})
  * @param threads ranks written at once
  * @param quant   weight quantization
+ * @param allowNonFinite convert weights holding NaN or infinity instead of refusing them
  */
-public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads, QuantOptions quant) {
+public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads, QuantOptions quant,
+                                boolean allowNonFinite) {
+    /** Options that refuse NaN and infinity in the source weights. */
+    public ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads, QuantOptions quant) {
+        this(tp, pp, dtype, threads, quant, false);
+    }
+
     /** Canonical constructor: validates. */
     public ConversionOptions {
         if (tp <= 0 || pp <= 0) {
@@ -39,16 +46,24 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
 
     /** These options with another target dtype. */
     public ConversionOptions withDtype(DType d) {
-        return new ConversionOptions(tp, pp, Optional.of(d), threads, quant);
+        return new ConversionOptions(tp, pp, Optional.of(d), threads, quant, allowNonFinite);
     }
 
     /** These options with another quantization. */
     public ConversionOptions withQuant(QuantOptions q) {
-        return new ConversionOptions(tp, pp, dtype, threads, q);
+        return new ConversionOptions(tp, pp, dtype, threads, q, allowNonFinite);
     }
 
     /** These options writing {@code n} ranks at once. */
     public ConversionOptions withThreads(int n) {
-        return new ConversionOptions(tp, pp, dtype, n, quant);
+        return new ConversionOptions(tp, pp, dtype, n, quant, allowNonFinite);
+    }
+
+    /**
+     * These options converting weights that hold NaN or infinity as they are (by default such a
+     * weight fails the conversion with a {@link NonFiniteWeightException} naming it).
+     */
+    public ConversionOptions withNonFiniteAllowed() {
+        return new ConversionOptions(tp, pp, dtype, threads, quant, true);
     }
 }

@@ -20,10 +20,13 @@ import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.WeightMap;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -46,7 +49,11 @@ import java.util.stream.Stream;
  * <p>Conversion streams: each rank file is written tensor by tensor, a block at a time, from lazy
  * views of the memory-mapped source, so the model is never held in memory. Ranks are written in
  * parallel. The whole output folder is written under a temporary name beside the target and
- * renamed into place at the end: a failed conversion leaves the previous output, or none.
+ * renamed into place at the end: a failed or killed conversion leaves the previous output, or
+ * none. A conversion holds a lock on {@code .NAME.lock} beside the output folder: a second
+ * conversion into the same folder is refused while the first runs, and the next one removes what
+ * a killed one left (its temporary folder). Source weights holding NaN or infinity are refused
+ * unless {@link ConversionOptions#allowNonFinite()}.
  */
 public final class Converter {
     private Converter() {
@@ -166,20 +173,56 @@ public final class Converter {
     public static Report convert(Path input, Path output, ConversionOptions options, LongConsumer progress)
             throws IOException {
         long t0 = System.nanoTime();
-        checkReplaceable(output);
+        Path parent = output.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path lockFile = parent.resolve("." + output.getFileName() + ".lock");
+        try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = tryLock(lockChannel, output, lockFile)) {
+            removeLeftovers(parent, output.getFileName().toString());
+            checkReplaceable(output);
+            return convertLocked(input, output, parent, options, progress, t0);
+        }
+    }
+
+    private static FileLock tryLock(FileChannel channel, Path output, Path lockFile) throws IOException {
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            lock = null;   // held by this process
+        }
+        if (lock == null) {
+            throw new IOException("another conversion is writing " + output + " (it holds " + lockFile + "); wait for it or choose another output");
+        }
+        return lock;
+    }
+
+    /** Temporary and replaced folders of earlier conversions into {@code name} that were killed before cleaning up. */
+    private static void removeLeftovers(Path parent, String name) throws IOException {
+        try (Stream<Path> s = Files.list(parent)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith("." + name + ".tmp-") || n.startsWith("." + name + ".old-")) {
+                    FileTrees.delete(p);
+                }
+            }
+        }
+    }
+
+    private static Report convertLocked(Path input, Path output, Path parent, ConversionOptions options, LongConsumer progress,
+                                        long t0) throws IOException {
         HiggsAudioConfig config = HiggsAudioConfig.read(input);
         try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(input)) {
-            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
-            WeightMap canonical = HiggsAudioLayout.canonical(r, ck.weights());
+            WeightMap source = options.allowNonFinite() ? ck.weights() : FiniteWeights.guard(ck.weights());
+            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, source.names());
+            WeightMap canonical = HiggsAudioLayout.canonical(r, source);
             SmoothQuant.Smoothed smoothed = null;
             if (options.quant().smoothing().isPresent()) {
                 smoothed = SmoothQuant.smooth(config, canonical, options.quant().smoothing().get());
                 canonical = smoothed.canonical();
             }
-            DType dtype = options.dtype().orElse(sourceDtype(ck.weights(), config));
+            DType dtype = options.dtype().orElse(sourceDtype(source, config));
             Plan plan = plan(r, dtype, options);
-            Path parent = output.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
             Path temp = parent.resolve("." + output.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
             Files.createDirectory(temp);
             try {

@@ -88,6 +88,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--save-stats", paramLabel = "FILE", description = "Also write the statistics from --calib to FILE.")
     Path saveStats;
 
+    @Option(names = "--allow-nonfinite",
+            description = "Convert weights that hold NaN or infinity as they are (by default they are refused, with a count).")
+    boolean allowNonFinite;
+
     @Spec
     CommandSpec spec;
 
@@ -99,6 +103,9 @@ final class ConvertCommand implements Callable<Integer> {
         }
         if (threads != null) {
             o = o.withThreads(threads);
+        }
+        if (allowNonFinite) {
+            o = o.withNonFiniteAllowed();
         }
         QuantFormat format = QuantFormat.parse(quant);
         QuantOptions q = quantOptions(format);
