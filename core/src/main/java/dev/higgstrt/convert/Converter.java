@@ -346,7 +346,7 @@ public final class Converter {
 
     /** A converted folder's parallel layout, from its config.json. */
     public static int[] readMapping(Path folder) throws IOException {
-        return mapping(Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME))));
+        return mapping(Json.readUtf8(Json.CONFIG, Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME))));
     }
 
     private static int[] mapping(JsonNode config) {
@@ -386,7 +386,7 @@ public final class Converter {
 
     /** Reads {@link Stored} from the {@code config.json} of a converted {@code folder}. */
     public static Stored readStored(Path folder) throws IOException {
-        JsonNode root = Json.CONFIG.readTree(Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
+        JsonNode root = Json.readUtf8(Json.CONFIG, Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
         int[] tpPp = mapping(root);
         try {
             return new Stored(tpPp[0], tpPp[1], QuantFormat.ofQuantAlgo(root.path("quantization").path("quant_algo").textValue()),

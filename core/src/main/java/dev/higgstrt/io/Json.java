@@ -39,4 +39,24 @@ public final class Json {
 
     private Json() {
     }
+
+    /**
+     * Parses JSON text that must be UTF-8 (RFC 8259): {@code mapper.readTree} of the bytes decoded
+     * strictly, so that input in another encoding (which Jackson would otherwise detect, and fail
+     * on with a {@link java.io.CharConversionException}) or with malformed bytes is refused as
+     * invalid JSON, like any other syntax error.
+     */
+    public static com.fasterxml.jackson.databind.JsonNode readUtf8(ObjectMapper mapper, byte[] bytes)
+            throws com.fasterxml.jackson.core.JsonProcessingException {
+        String text;
+        try {
+            text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new com.fasterxml.jackson.core.JsonParseException((JsonParser) null, "not UTF-8 text (" + e.getMessage() + ")");
+        }
+        return mapper.readTree(text);
+    }
 }

@@ -151,7 +151,7 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         }
         JsonNode root;
         try {
-            root = Json.CONFIG.readTree(Files.readAllBytes(file));
+            root = Json.readUtf8(Json.CONFIG, Files.readAllBytes(file));
         } catch (JsonProcessingException e) {
             throw new ConfigException(file.getFileName() + ": not valid JSON: " + e.getOriginalMessage());
         }

@@ -118,7 +118,7 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
             throw new IllegalArgumentException(file.getFileName() + ": " + size + " bytes exceeds the limit of " + MAX_FILE_BYTES);
         }
         try {
-            return parse(Json.STRICT.readTree(Files.readAllBytes(file)));
+            return parse(Json.readUtf8(Json.STRICT, Files.readAllBytes(file)));
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(file.getFileName() + ": not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IllegalArgumentException e) {

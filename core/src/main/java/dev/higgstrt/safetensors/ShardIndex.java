@@ -49,7 +49,7 @@ public record ShardIndex(Path file, SortedMap<String, String> weightMap, Map<Str
         }
         JsonNode root;
         try {
-            root = Json.STRICT.readTree(Files.readAllBytes(file));
+            root = Json.readUtf8(Json.STRICT, Files.readAllBytes(file));
         } catch (JsonProcessingException e) {
             throw new SafetensorsFormatException(file, null, "not valid JSON: " + e.getOriginalMessage(), e);
         }

@@ -252,7 +252,7 @@ class HiggsAudioLayoutTest {
             assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("config.json", "rank0.safetensors");
         }
         try (var files = Files.list(tmp)) {
-            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("src", "out");
+            assertThat(files.map(p -> p.getFileName().toString())).as("nothing but the output and its lock file").containsExactlyInAnyOrder("src", "out", ".out.lock");
         }
     }
 
@@ -268,7 +268,7 @@ class HiggsAudioLayoutTest {
         })).hasMessageContaining("disk full");
         assertThat(Files.readAllBytes(out.resolve("rank0.safetensors"))).isEqualTo(before);
         try (var files = Files.list(tmp)) {
-            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("src", "out");
+            assertThat(files.map(p -> p.getFileName().toString())).as("nothing but the output and its lock file").containsExactlyInAnyOrder("src", "out", ".out.lock");
         }
     }
 

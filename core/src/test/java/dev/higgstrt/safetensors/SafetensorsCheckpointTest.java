@@ -133,4 +133,18 @@ class SafetensorsCheckpointTest {
         Files.write(dir.resolve("b.safetensors"), new byte[3]);
         assertThatThrownBy(() -> SafetensorsCheckpoint.open(dir)).hasMessageStartingWith("b.safetensors: ");
     }
+
+    /** Found by ParserFuzzTest: bytes that Jackson takes for UTF-32 failed with a raw CharConversionException. */
+    @Test
+    void anIndexInAnotherEncodingIsRefusedAsInvalidJson(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path index = dir.resolve(ShardIndex.FILE_NAME);
+        byte[] utf32 = new byte[48];
+        utf32[10] = (byte) 0xb9;
+        Files.write(index, utf32);
+        assertThatThrownBy(() -> ShardIndex.read(index)).isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining("not valid JSON").hasMessageContaining(ShardIndex.FILE_NAME);
+        Files.write(index, "{\"weight_map\": {}}".getBytes(java.nio.charset.StandardCharsets.UTF_16));
+        assertThatThrownBy(() -> ShardIndex.read(index)).isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining("not UTF-8");
+    }
 }
