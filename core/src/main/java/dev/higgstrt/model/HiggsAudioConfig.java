@@ -189,7 +189,7 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         audioIds.add(f.integer("audio_delay_token_id", 128014));
         return new HiggsAudioConfig(SourceLayout.TRANSFORMERS, f.integer("vocab_size", null), hidden,
                 f.integer("intermediate_size", null), layers, heads, f.integer("num_key_value_heads", heads),
-                f.integerOrNull("head_dim", hidden / heads), f.number("rms_norm_eps", 1e-5),
+                f.integerOrNull("head_dim", heads > 0 ? hidden / heads : 0), f.number("rms_norm_eps", 1e-5),
                 f.integer("max_position_embeddings", 2048), rope(f), f.integer("num_codebooks", 8),
                 f.integer("codebook_size", 1024), audioIds, f.integer("audio_stream_bos_id", 1024),
                 f.integer("audio_stream_eos_id", 1025), allLayers(layers), f.bool("tie_word_embeddings", false),
@@ -238,7 +238,7 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         Optional<DType> dtype = f.dtype().or(top::dtype);
         return new HiggsAudioConfig(SourceLayout.BOSON, f.integer("vocab_size", null), hidden,
                 f.integer("intermediate_size", null), layers, heads, f.integer("num_key_value_heads", heads),
-                f.integerOrNull("head_dim", hidden / heads), f.number("rms_norm_eps", 1e-5),
+                f.integerOrNull("head_dim", heads > 0 ? hidden / heads : 0), f.number("rms_norm_eps", 1e-5),
                 f.integer("max_position_embeddings", 131072), rope(f), top.integer("audio_num_codebooks", 8),
                 top.integer("audio_codebook_size", 1024) + 2, audioIds, top.integer("audio_stream_bos_id", 1024),
                 top.integer("audio_stream_eos_id", 1025), dualLayers,
