@@ -53,7 +53,8 @@ import java.util.stream.Stream;
  * none. A conversion holds a lock on {@code .NAME.lock} beside the output folder: a second
  * conversion into the same folder is refused while the first runs, and the next one removes what
  * a killed one left (its temporary folder). Source weights holding NaN or infinity are refused
- * unless {@link ConversionOptions#allowNonFinite()}.
+ * unless {@link ConversionOptions#allowNonFinite()}. Conversions may run on several threads at
+ * once, into different output folders.
  */
 public final class Converter {
     private Converter() {

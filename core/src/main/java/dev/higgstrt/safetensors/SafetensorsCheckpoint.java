@@ -23,6 +23,8 @@ import java.util.Optional;
  * tensor name may appear twice. Other files in the folder are ignored, as Hugging Face does.
  *
  * <p>Closing the checkpoint closes every reader; the weights it handed out become unusable.
+ * Until then its weights may be read from any number of threads (the conversion writes ranks in
+ * parallel from one checkpoint); closing it while another thread reads is not allowed.
  */
 public final class SafetensorsCheckpoint implements AutoCloseable {
     /** The file a single-file Hugging Face checkpoint keeps its weights in. */

@@ -36,7 +36,8 @@ import java.util.List;
 /**
  * A built Higgs Audio v2 TensorRT engine: built from a converted checkpoint folder, serialized to
  * a file that records what it was built from, loaded back, and run through {@link EngineSession}s.
- * Owns the TensorRT runtime and engine; {@link #close()} releases them once.
+ * Owns the TensorRT runtime and engine; {@link #close()} releases them once. Thread-safe: any
+ * thread may open sessions ({@link #newSession()}), each of which is for one thread at a time.
  */
 public final class HiggsEngine implements AutoCloseable {
     private static final byte[] MAGIC = "HXTRT001".getBytes(StandardCharsets.US_ASCII);
