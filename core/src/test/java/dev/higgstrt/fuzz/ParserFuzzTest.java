@@ -18,8 +18,8 @@ import java.nio.file.Path;
  * exception with a message; anything else (an IndexOutOfBounds, a NullPointerException, an
  * OutOfMemoryError) is a finding. {@code mvn verify} replays the committed inputs
  * (src/test/resources/dev/higgstrt/fuzz/ParserFuzzTestInputs) and then fuzzes each target for a
- * few seconds in its own execution; {@code JAZZER_FUZZ=1 mvn -pl core test -Dtest=ParserFuzzTest#safetensors
- * -Djazzer.max_duration=1h} fuzzes one for longer.
+ * few seconds in its own execution ({@code core/pom.xml}); {@code mvn -pl core test -Dtest=ParserFuzzTest
+ * -Dhiggs.fuzz.duration=1h} fuzzes each for an hour.
  */
 class ParserFuzzTest {
     private static final Path DIR;
