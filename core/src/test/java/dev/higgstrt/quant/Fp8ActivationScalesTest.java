@@ -62,12 +62,7 @@ class Fp8ActivationScalesTest {
             List<TokenInput> inputs = inputs(model);
             ActivationStats stats = ActivationStats.collect(original, inputs);
             List<Logits> expected = inputs.stream().map(t -> original.forward(t, false)).toList();
-            float maxLogit = 0;
-            for (Logits l : expected) {
-                for (float v : l.audio()) {
-                    maxLogit = Math.max(maxLogit, Math.abs(v));
-                }
-            }
+            float maxLogit = RoundedLogits.maxAbs(expected);
             int layers = original.config().numLayers();
             int[][] layouts = layers % 2 == 0 ? new int[][]{{2, 1}, {1, 2}} : new int[][]{{2, 1}};
             for (int[] tpPp : layouts) {
@@ -103,14 +98,9 @@ class Fp8ActivationScalesTest {
                 }
                 assertThat(scalesSeen).isGreaterThanOrEqualTo(5 * layers);
 
-                ReferenceModel rounded = ReferenceModel.load(out);
-                var simulation = Quantizer.simulation(out);
-                float weightsOnly = 0;
-                float full = 0;
-                for (int i = 0; i < inputs.size(); i++) {
-                    weightsOnly = Math.max(weightsOnly, rounded.forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
-                    full = Math.max(full, rounded.newSession(simulation).forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
-                }
+                RoundedLogits e = RoundedLogits.measure(ReferenceModel.load(out), Quantizer.simulation(out), inputs, expected);
+                float weightsOnly = e.weightsOnly();
+                float full = e.full();
                 report.put(model + " tp" + tpPp[0] + " pp" + tpPp[1], String.format(
                         "weights %.3e, weights+activations %.3e (%.2f %% of max |logit| %.2f)",
                         weightsOnly, full, 100 * full / maxLogit, maxLogit));

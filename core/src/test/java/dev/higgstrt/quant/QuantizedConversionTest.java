@@ -103,12 +103,7 @@ class QuantizedConversionTest {
             List<TokenInput> inputs = List.of(TokenInput.read(Goldens.path(model).resolve("mixed.json")),
                     TokenInput.read(Goldens.path(model).resolve("audio_only.json")));
             List<Logits> expected = inputs.stream().map(t -> reference.forward(t, false)).toList();
-            float maxLogit = 0;
-            for (Logits l : expected) {
-                for (float v : l.audio()) {
-                    maxLogit = Math.max(maxLogit, Math.abs(v));
-                }
-            }
+            float maxLogit = RoundedLogits.maxAbs(expected);
             for (QuantFormat f : List.of(QuantFormat.INT8_WO, QuantFormat.FP8, QuantFormat.INT4_WO, QuantFormat.INT4_GROUP)) {
                 Path dir = tmp.resolve(model + "-" + f.id());
                 Converter.convert(Goldens.path(model), dir, ConversionOptions.of(1, 1).withDtype(DType.F32)

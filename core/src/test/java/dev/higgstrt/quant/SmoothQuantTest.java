@@ -83,16 +83,6 @@ class SmoothQuantTest {
         return ActivationStats.collect(ReferenceModel.load(source), calibration);
     }
 
-    private static float maxAbs(List<Logits> logits) {
-        float m = 0;
-        for (Logits l : logits) {
-            for (float v : l.audio()) {
-                m = Math.max(m, Math.abs(v));
-            }
-        }
-        return m;
-    }
-
     @Test
     void foldingOnlyKeepsTheFunctionWithTextAndAudioPositions() throws IOException {
         Path partly = TestModels.write(tmp.resolve("partly"), partlyDual(), SourceLayout.BOSON, true, DType.F32);
@@ -203,7 +193,7 @@ class SmoothQuantTest {
             ReferenceModel original = ReferenceModel.load(Goldens.path(model));
             ActivationStats stats = ActivationStats.collect(original, inputs);
             List<Logits> expected = inputs.stream().map(t -> original.forward(t, false)).toList();
-            float maxLogit = maxAbs(expected);
+            float maxLogit = RoundedLogits.maxAbs(expected);
             for (QuantFormat f : List.of(QuantFormat.SQ, QuantFormat.SQ_PER_TENSOR)) {
                 Path out = tmp.resolve(model + "-" + f.id());
                 ConversionOptions o = ConversionOptions.of(2, 1).withDtype(DType.F32)
@@ -231,14 +221,9 @@ class SmoothQuantTest {
                 assertThat(q.path("quant_algo").asText()).isEqualTo(f.quantAlgo());
                 assertThat(q.path("smoothquant_val").asDouble()).isEqualTo(0.5);
 
-                ReferenceModel rounded = ReferenceModel.load(out);
-                var simulation = SmoothQuant.simulation(out);
-                float weightsOnly = 0;
-                float full = 0;
-                for (int i = 0; i < inputs.size(); i++) {
-                    weightsOnly = Math.max(weightsOnly, rounded.forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
-                    full = Math.max(full, rounded.newSession(simulation).forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
-                }
+                RoundedLogits e = RoundedLogits.measure(ReferenceModel.load(out), SmoothQuant.simulation(out), inputs, expected);
+                float weightsOnly = e.weightsOnly();
+                float full = e.full();
                 report.put(model + " " + f.id(), String.format("weights %.3e, weights+activations %.3e (%.2f %% of max |logit| %.2f)",
                         weightsOnly, full, 100 * full / maxLogit, maxLogit));
                 assertThat(full / maxLogit).as("%s %s", model, f).isLessThanOrEqualTo(RELATIVE_BOUND.get(f));

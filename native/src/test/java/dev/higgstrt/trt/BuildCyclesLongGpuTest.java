@@ -37,7 +37,7 @@ class BuildCyclesLongGpuTest {
     @Test
     void goldenEngineCyclesKeepDeviceAndHostMemoryFlat() throws IOException {
         assumeSelected("golden");
-        Path golden = Path.of("..", "core", "src", "test", "resources", "golden", "gqa_llama3_texthead");
+        Path golden = GpuTests.GOLDEN;
         Path ckpt = tmp.resolve("ckpt");
         Converter.convert(golden, ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
         TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
@@ -72,8 +72,7 @@ class BuildCyclesLongGpuTest {
     }
 
     private static void assumeSelected(String which) {
-        GpuEnvironment env = GpuEnvironment.probe();
-        assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
+        GpuTests.requireGpu();
         String only = System.getProperty("higgs.cycles.only");
         assumeTrue(only == null || only.equals(which), () -> "cycles of " + which + " not selected (higgs.cycles.only=" + only + ")");
         if (System.getProperty(PlanBuilder.OPTIMIZATION_LEVEL_PROPERTY) == null) {

@@ -46,8 +46,7 @@ class DualFfnPluginGpuTest {
 
     @BeforeAll
     static void requirePlugin() {
-        GpuEnvironment env = GpuEnvironment.probe();
-        assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
+        GpuTests.requireGpu();
         assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin tests skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
         plugin = DualFfnPlugin.get();
     }

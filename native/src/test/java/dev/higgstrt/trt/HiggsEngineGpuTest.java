@@ -35,15 +35,23 @@ class HiggsEngineGpuTest {
 
     @BeforeAll
     static void requireGpu() {
-        GpuEnvironment env = GpuEnvironment.probe();
-        assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
-        golden = Path.of("..", "core", "src", "test", "resources", "golden", "gqa_llama3_texthead");
+        GpuTests.requireGpu();
+        golden = GpuTests.GOLDEN;
     }
 
     private static Path converted(String name, DType dtype) throws IOException {
         Path out = tmp.resolve(name);
         Converter.convert(golden, out, ConversionOptions.of(1, 1).withDtype(dtype), n -> { });
         return out;
+    }
+
+    /** An FP32 engine (16 positions) of {@code ckpt}, built and saved to {@code name} under the test folder. */
+    private static Path savedEngine(Path ckpt, String name) throws IOException {
+        Path file = tmp.resolve(name);
+        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 16)) {
+            engine.save(file);
+        }
+        return file;
     }
 
     private static void report(String what, float diff) {
@@ -158,10 +166,7 @@ class HiggsEngineGpuTest {
     @Test
     void hundredLoadRunCloseCyclesKeepDeviceAndHostMemoryFlat() throws IOException {
         Path ckpt = converted("load-cycles", DType.F32);
-        Path file = tmp.resolve("cycles.engine");
-        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 16)) {
-            engine.save(file);
-        }
+        Path file = savedEngine(ckpt, "cycles.engine");
         TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
         long[] free = new long[2];
         long[] rss = new long[2];
@@ -218,10 +223,7 @@ class HiggsEngineGpuTest {
     @Test
     void enginesClosedBeforeTheirSessionsAndObjectsNeverClosedAreReleased() throws IOException {
         Path ckpt = converted("unclosed", DType.F32);
-        Path file = tmp.resolve("unclosed.engine");
-        try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 16)) {
-            engine.save(file);
-        }
+        Path file = savedEngine(ckpt, "unclosed.engine");
         TokenInput tokens = TokenInput.read(golden.resolve("audio_only.json"));
         // the engine first: it closes its open sessions, which then refuse work and close again quietly
         HiggsEngine first = HiggsEngine.load(file, ckpt);

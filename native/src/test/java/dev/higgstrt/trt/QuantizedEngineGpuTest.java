@@ -43,9 +43,8 @@ class QuantizedEngineGpuTest {
 
     @BeforeAll
     static void requireGpu() {
-        GpuEnvironment env = GpuEnvironment.probe();
-        assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
-        golden = Path.of("..", "core", "src", "test", "resources", "golden", "gqa_llama3_texthead");
+        GpuTests.requireGpu();
+        golden = GpuTests.GOLDEN;
     }
 
     @Test

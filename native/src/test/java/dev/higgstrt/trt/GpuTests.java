@@ -1,0 +1,20 @@
+package dev.higgstrt.trt;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** What the GPU tests share: the skip without a usable GPU, and the golden model they build from. */
+final class GpuTests {
+    /** The core module's golden model with a text head and llama3 RoPE (the tests run in the native module's folder). */
+    static final Path GOLDEN = Path.of("..", "core", "src", "test", "resources", "golden", "gqa_llama3_texthead");
+
+    private GpuTests() {
+    }
+
+    /** Skips the calling test, saying why, where no GPU, CUDA or TensorRT is usable. */
+    static void requireGpu() {
+        GpuEnvironment env = GpuEnvironment.probe();
+        assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
+    }
+}
