@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the dual-FFN TensorRT plugin (called by the native module's Maven build).
+# Compiles the TensorRT plugins, dual FFN and all-reduce, into one library (called by the native
+# module's Maven build).
 #   build.sh OUTPUT_DIR
 # Uses $NVCC, else $CUDA_HOME/bin/nvcc, else nvcc on the PATH, else /usr/local/cuda/bin/nvcc.
 # Without nvcc it says so and exits 0: the jar then carries no plugin and engines fall back to
@@ -28,6 +29,6 @@ trap 'rm -f "$tmp"' EXIT
 "$nvcc" -O3 -std=c++17 -shared -Xcompiler -fPIC,-fvisibility=hidden,-Wall \
   -Xcompiler -static-libstdc++,-static-libgcc \
   -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-  -o "$tmp" "$src/dual_ffn_plugin.cu" -ldl
+  -o "$tmp" "$src/dual_ffn_plugin.cu" "$src/all_reduce_plugin.cu" -ldl
 mv "$tmp" "$lib"
 echo "[higgs-trt] dual-FFN plugin built with $("$nvcc" --version | tail -1): $lib"

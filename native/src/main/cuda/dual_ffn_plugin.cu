@@ -7,7 +7,9 @@
 //            3 audio post-attention norm weight [H]  FLOAT or the hidden type
 //            4 text gate_up [2I, H] (gate rows first), 5 text down [H, I]
 //            6 audio gate [I, H], 7 audio up [I, H], 8 audio down [H, I]   (hidden type)
-//   output   0 hidden + FFN_path(RMSNorm_path(hidden)) per token, the hidden type and shape
+//   output   0 hidden + FFN_path(RMSNorm_path(hidden)) per token, the hidden type and shape; with
+//            the field residual = 0, FFN_path(RMSNorm_path(hidden)) alone (a tensor-parallel rank's
+//            partial sum, added to the residual after the all-reduce)
 //
 // Two ways through, both without allocation:
 //   few tokens (decode, T <= kSmallTokens): per-token path selection inside skinny GEMM kernels
@@ -367,10 +369,11 @@ __global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIs
     }
 }
 
-// out[t, c] = hidden[t, c] + down_c . act_t with token t's path's down rows; one warp per column.
+// out[t, c] = residual[t, c] + down_c . act_t with token t's path's down rows (no residual where it
+// is null); one warp per column.
 template <typename T, bool VEC>
 __global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
-    T const* audioDown, T const* hidden, T* out, int h, int inter) {
+    T const* audioDown, T const* residual, T* out, int h, int inter) {
     int warpsPerBlock = blockDim.x >> 5;
     int c = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
     if (c >= h) {
@@ -397,7 +400,7 @@ __global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIs
         float s = warpSum(acc[t]);
         if ((threadIdx.x & 31) == 0) {
             long long i = static_cast<long long>(t) * h + c;
-            out[i] = fromFloat<T>(toFloat(hidden[i]) + s);
+            out[i] = fromFloat<T>((residual != nullptr ? toFloat(residual[i]) : 0.f) + s);
         }
     }
 }
@@ -468,12 +471,12 @@ __global__ void siluMulKernel(T const* gateUp, T* act, long long rows, int inter
 
 template <typename T>
 __global__ void scatterResidualKernel(float const* down, int const* textIdx, int const* audioIdx, int textCount,
-    T const* hidden, T* out, int h) {
+    T const* residual, T* out, int h) {
     int r = blockIdx.x;
     long long dst = static_cast<long long>(sourceRow(r, textCount, textIdx, audioIdx)) * h;
     float const* d = down + static_cast<long long>(r) * h;
     for (int i = threadIdx.x; i < h; i += blockDim.x) {
-        out[dst + i] = fromFloat<T>(toFloat(hidden[dst + i]) + d[i]);
+        out[dst + i] = fromFloat<T>((residual != nullptr ? toFloat(residual[dst + i]) : 0.f) + d[i]);
     }
 }
 
@@ -537,16 +540,18 @@ cudaDataType cudaType(DataType t) {
 class DualFfnPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
                             public IPluginV3OneRuntime {
 public:
-    DualFfnPlugin(int hidden, int inter, float eps) : hidden_(hidden), inter_(inter), eps_(eps) {
+    DualFfnPlugin(int hidden, int inter, float eps, int residual)
+        : hidden_(hidden), inter_(inter), eps_(eps), residual_(residual) {
         gLivePlugins.fetch_add(1);
         fields_[0] = PluginField{"hidden_size", &hidden_, PluginFieldType::kINT32, 1};
         fields_[1] = PluginField{"intermediate_size", &inter_, PluginFieldType::kINT32, 1};
         fields_[2] = PluginField{"eps", &eps_, PluginFieldType::kFLOAT32, 1};
-        collection_.nbFields = 3;
+        fields_[3] = PluginField{"residual", &residual_, PluginFieldType::kINT32, 1};
+        collection_.nbFields = 4;
         collection_.fields = fields_;
     }
 
-    DualFfnPlugin(DualFfnPlugin const& other) : DualFfnPlugin(other.hidden_, other.inter_, other.eps_) {
+    DualFfnPlugin(DualFfnPlugin const& other) : DualFfnPlugin(other.hidden_, other.inter_, other.eps_, other.residual_) {
         cublas_ = other.cublas_;
         if (other.hostCounts_ != nullptr && cudaMallocHost(&hostCounts_, 2 * sizeof(int)) != cudaSuccess) {
             hostCounts_ = nullptr;
@@ -851,6 +856,7 @@ private:
         auto audioUp = static_cast<T const*>(inputs[7]);
         auto audioDown = static_cast<T const*>(inputs[8]);
         auto out = static_cast<T*>(outputs[0]);
+        T const* residual = residual_ != 0 ? hidden : nullptr;
         auto base = static_cast<char*>(workspace);
         Workspace ws = layout(tokens, h, inter, desc[0].type);
 
@@ -873,10 +879,10 @@ private:
             }
             if (vecDown) {
                 skinnyDownKernel<T, true><<<blocksDown, kWarps * 32, 0, stream>>>(
-                    act, mask, maskIsInt, tokens, textDown, audioDown, hidden, out, h, inter);
+                    act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
             } else {
                 skinnyDownKernel<T, false><<<blocksDown, kWarps * 32, 0, stream>>>(
-                    act, mask, maskIsInt, tokens, textDown, audioDown, hidden, out, h, inter);
+                    act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
             }
             return launched();
         }
@@ -940,7 +946,7 @@ private:
         if (!ok) {
             return -1;
         }
-        scatterResidualKernel<T><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, hidden, out, h);
+        scatterResidualKernel<T><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, residual, out, h);
         return launched();
     }
 
@@ -956,7 +962,8 @@ private:
     int32_t hidden_;
     int32_t inter_;
     float eps_;
-    PluginField fields_[3];
+    int32_t residual_;
+    PluginField fields_[4];
     PluginFieldCollection collection_{};
     cublasHandle_t cublas_ = nullptr;
     int* hostCounts_ = nullptr;
@@ -968,7 +975,8 @@ public:
         fields_[0] = PluginField{"hidden_size", nullptr, PluginFieldType::kINT32, 1};
         fields_[1] = PluginField{"intermediate_size", nullptr, PluginFieldType::kINT32, 1};
         fields_[2] = PluginField{"eps", nullptr, PluginFieldType::kFLOAT32, 1};
-        collection_.nbFields = 3;
+        fields_[3] = PluginField{"residual", nullptr, PluginFieldType::kINT32, 1};
+        collection_.nbFields = 4;
         collection_.fields = fields_;
     }
 
@@ -981,6 +989,7 @@ public:
         int hidden = -1;
         int inter = -1;
         float eps = -1.f;
+        int residual = 1;
         for (int i = 0; i < fc->nbFields; i++) {
             PluginField const& f = fc->fields[i];
             if (f.name == nullptr || f.data == nullptr || f.length != 1) {
@@ -992,15 +1001,17 @@ public:
                 inter = *static_cast<int32_t const*>(f.data);
             } else if (std::strcmp(f.name, "eps") == 0 && f.type == PluginFieldType::kFLOAT32) {
                 eps = *static_cast<float const*>(f.data);
+            } else if (std::strcmp(f.name, "residual") == 0 && f.type == PluginFieldType::kINT32) {
+                residual = *static_cast<int32_t const*>(f.data);
             }
         }
-        if (hidden <= 0 || inter <= 0 || !(eps > 0.f) || !std::isfinite(eps)) {
+        if (hidden <= 0 || inter <= 0 || !(eps > 0.f) || !std::isfinite(eps) || (residual != 0 && residual != 1)) {
             setError("dual FFN: fields hidden_size (INT32 > 0), intermediate_size (INT32 > 0) and eps (FLOAT32 > 0) "
-                     "are required; got %d, %d, %g",
-                hidden, inter, static_cast<double>(eps));
+                     "are required, residual (INT32 0 or 1, default 1) is optional; got %d, %d, %g, %d",
+                hidden, inter, static_cast<double>(eps), residual);
             return nullptr;
         }
-        return new (std::nothrow) DualFfnPlugin(hidden, inter, eps);
+        return new (std::nothrow) DualFfnPlugin(hidden, inter, eps, residual);
     }
 
     PluginFieldCollection const* getFieldNames() noexcept override {
@@ -1021,7 +1032,7 @@ public:
     }
 
 private:
-    PluginField fields_[3];
+    PluginField fields_[4];
     PluginFieldCollection collection_{};
 };
 

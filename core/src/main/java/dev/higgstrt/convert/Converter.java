@@ -436,47 +436,97 @@ public final class Converter {
     public static Quantized readQuantized(Path folder, List<SafetensorsCheckpoint> openedRanks) throws IOException {
         Stored stored = readStored(folder);
         QuantFormat quant = stored.quant();
-        if ((quant != QuantFormat.INT8_WO && quant != QuantFormat.FP8) || stored.tp() != 1) {
+        if (!keepsQuantized(quant) || stored.tp() != 1) {
             return new Quantized(readConverted(folder, openedRanks), Map.of(), quant, Map.of());
         }
         HiggsAudioConfig c = HiggsAudioConfig.read(folder);
-        String scaleSuffix = Quantizer.scaleSuffix(quant);
         List<WeightMap> quantized = new ArrayList<>();
         List<WeightMap> rowScales = new ArrayList<>();
         Map<String, Float> activationScales = new TreeMap<>();
         for (Mapping m : Mapping.all(stored.tp(), stored.pp())) {
-            SafetensorsCheckpoint ck = openRank(folder, stored, m);
-            openedRanks.add(ck);
-            Path f = folder.resolve(m.fileName());
-            activationScales.putAll(Quantizer.activationScales(f, ck.weights(), m.layers(c.numLayers())));
-            WeightMap.Builder weights = WeightMap.builder();
-            WeightMap.Builder scales = WeightMap.builder();
-            for (var w : ck.weights()) {
-                if (w.name().endsWith(scaleSuffix) || w.name().endsWith(Quantizer.ACTIVATION_SCALE)) {
-                    continue;
-                }
-                weights.put(w);
-                String scale = w.name().endsWith(".weight")
-                        ? w.name().substring(0, w.name().length() - ".weight".length()) + scaleSuffix : null;
-                if (scale != null && ck.weights().contains(scale)) {
-                    scales.put(w.name(), rowScales(f, scale, ck.weights().tensor(scale), w.tensor().shape().dim(0)), w.provenance());
-                } else {
-                    scales.put(w);
-                }
-            }
-            quantized.add(weights.build());
-            rowScales.add(scales.build());
+            RankFile r = readRankFile(folder, stored, c, m, openedRanks);
+            quantized.add(r.weights());
+            rowScales.add(r.rowScales());
+            activationScales.putAll(r.activationScales());
         }
         WeightMap canonical = HiggsAudioLayout.merge(c, quantized, stored.tp(), stored.pp());
         WeightMap scaleMap = HiggsAudioLayout.merge(c, rowScales, stored.tp(), stored.pp());
+        return new Quantized(canonical, quantizedScales(canonical, scaleMap), quant, activationScales);
+    }
+
+    /**
+     * One rank of a converted folder, for that rank's engine: its weights under canonical names
+     * (global layer indices) with its own shapes, fused tensors taken apart ({@code q/k/v} of its
+     * heads, {@code gate}/{@code up} of its slice) and split ones as stored (the LM head's rows
+     * include the rank's padding). {@code int8_wo} and {@code fp8} weights stay quantized, with
+     * their row scales and activation scales as in {@link #readQuantized}; other formats are
+     * dequantized (SmoothQuant restored) to the checkpoint's dtype.
+     */
+    public static Quantized readRank(Path folder, Mapping m, List<SafetensorsCheckpoint> openedRanks) throws IOException {
+        Stored stored = readStored(folder);
+        if (m.tpSize() != stored.tp() || m.ppSize() != stored.pp()) {
+            throw new LayoutException(folder + " is tp " + stored.tp() + " x pp " + stored.pp() + ", not tp "
+                    + m.tpSize() + " x pp " + m.ppSize());
+        }
+        HiggsAudioConfig c = HiggsAudioConfig.read(folder);
+        QuantFormat quant = stored.quant();
+        if (!keepsQuantized(quant)) {
+            SafetensorsCheckpoint ck = openRank(folder, stored, m);
+            openedRanks.add(ck);
+            WeightMap plain = quant.isSmoothQuant() || SmoothQuant.smoothed(ck.weights())
+                    ? SmoothQuant.restore(ck.weights(), quant, stored.dtype())
+                    : Quantizer.dequantize(ck.weights(), quant, stored.dtype());
+            return new Quantized(HiggsAudioLayout.unfuse(c, plain, m), Map.of(), quant, Map.of());
+        }
+        RankFile r = readRankFile(folder, stored, c, m, openedRanks);
+        WeightMap weights = HiggsAudioLayout.unfuse(c, r.weights(), m);
+        return new Quantized(weights, quantizedScales(weights, HiggsAudioLayout.unfuse(c, r.rowScales(), m)), quant,
+                r.activationScales());
+    }
+
+    private static boolean keepsQuantized(QuantFormat quant) {
+        return quant == QuantFormat.INT8_WO || quant == QuantFormat.FP8;
+    }
+
+    /** A rank file's weights without their scales, the row scales of each (F32 [out, 1]) under the weight's name, and its activation scales. */
+    private record RankFile(WeightMap weights, WeightMap rowScales, Map<String, Float> activationScales) {
+    }
+
+    private static RankFile readRankFile(Path folder, Stored stored, HiggsAudioConfig c, Mapping m,
+                                         List<SafetensorsCheckpoint> openedRanks) throws IOException {
+        String scaleSuffix = Quantizer.scaleSuffix(stored.quant());
+        SafetensorsCheckpoint ck = openRank(folder, stored, m);
+        openedRanks.add(ck);
+        Path f = folder.resolve(m.fileName());
+        Map<String, Float> activationScales = Quantizer.activationScales(f, ck.weights(), m.layers(c.numLayers()));
+        WeightMap.Builder weights = WeightMap.builder();
+        WeightMap.Builder scales = WeightMap.builder();
+        for (var w : ck.weights()) {
+            if (w.name().endsWith(scaleSuffix) || w.name().endsWith(Quantizer.ACTIVATION_SCALE)) {
+                continue;
+            }
+            weights.put(w);
+            String scale = w.name().endsWith(".weight")
+                    ? w.name().substring(0, w.name().length() - ".weight".length()) + scaleSuffix : null;
+            if (scale != null && ck.weights().contains(scale)) {
+                scales.put(w.name(), rowScales(f, scale, ck.weights().tensor(scale), w.tensor().shape().dim(0)), w.provenance());
+            } else {
+                scales.put(w);
+            }
+        }
+        return new RankFile(weights.build(), scales.build(), activationScales);
+    }
+
+    /** The scales of the weights of {@code weights} that are stored I8 or F8_E4M3, from {@code scaleMap}. */
+    private static Map<String, dev.higgstrt.tensor.TensorSource> quantizedScales(WeightMap weights, WeightMap scaleMap) {
         Map<String, dev.higgstrt.tensor.TensorSource> scales = new TreeMap<>();
-        for (var w : canonical) {
+        for (var w : weights) {
             DType d = w.tensor().dtype();
             if (d == DType.I8 || d == DType.F8_E4M3) {
                 scales.put(w.name(), scaleMap.tensor(w.name()));
             }
         }
-        return new Quantized(canonical, scales, quant, activationScales);
+        return scales;
     }
 
     /** A weight's scale ([out] or the [1] of a tensor) as F32 [out, 1], one scale a row. */

@@ -386,6 +386,49 @@ public final class HiggsAudioLayout {
         return out.build();
     }
 
+    /**
+     * One rank's map under canonical names (global layer indices), with the rank's own shapes:
+     * {@code qkv} taken apart into the q, k and v rows of the rank's heads, {@code gate_up} into
+     * its gate and up rows, everything else renamed as it is (a split weight keeps the rank's part,
+     * the LM head its padding rows).
+     *
+     * @throws LayoutException when a tensor of the rank is missing or has another shape than the layout's
+     */
+    public static WeightMap unfuse(HiggsAudioConfig c, WeightMap rank, Mapping m) {
+        boolean textHead = rank.contains("text_lm_head.weight");
+        long q = (long) c.numHeads() / m.tpSize() * c.headDim();
+        long kv = (long) kvHeadsPerRank(c, m.tpSize()) * c.headDim();
+        long inter = c.intermediateSize() / m.tpSize();
+        WeightMap.Builder out = WeightMap.builder();
+        forEachTarget(c, m, textHead, (target, local, global) -> {
+            String stored = target.name(local);
+            if (!rank.contains(stored)) {
+                throw new LayoutException("rank " + m.rank() + " has no " + stored);
+            }
+            Weight w = rank.get(stored);
+            Shape expected = target.rankShape(c, m.tpSize());
+            if (w.tensor().shape().rank() != expected.rank() || w.tensor().shape().dim(0) != expected.dim(0)) {
+                throw new LayoutException(w.provenance() + ": " + stored + " has shape " + w.tensor().shape()
+                        + ", expected " + expected + " for tp " + m.tpSize());
+            }
+            List<String> names = target.sources().stream().map(s -> s.name(SourceLayout.TRANSFORMERS, global)).toList();
+            TensorSource t = w.tensor();
+            switch (target.fusion()) {
+                case QKV -> {
+                    out.put(names.get(0), t.slice(0, 0, q), w.provenance());
+                    out.put(names.get(1), t.slice(0, q, q + kv), w.provenance());
+                    out.put(names.get(2), t.slice(0, q + kv, q + 2 * kv), w.provenance());
+                }
+                case GATE_UP -> {
+                    out.put(names.get(0), t.slice(0, 0, inter), w.provenance());
+                    out.put(names.get(1), t.slice(0, inter, 2 * inter), w.provenance());
+                }
+                case NONE -> out.put(names.getFirst(), t, w.provenance());
+            }
+        });
+        return out.build();
+    }
+
     private static List<Weight> unassemble(HiggsAudioConfig c, Target t, List<Weight> parts, int tp, List<String> names) {
         List<Provenance> provenance = parts.stream().map(Weight::provenance).toList();
         switch (t.fusion()) {
