@@ -13,6 +13,8 @@ import static org.bytedeco.cuda.global.cudart.cudaMalloc;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyPeer;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 import static org.bytedeco.cuda.global.cudart.cudaStreamCreate;
 import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
@@ -26,6 +28,11 @@ final class Cuda {
         if (status != 0) {
             throw new TrtException(what + " failed: " + cudaGetErrorString(status).getString() + " (" + status + ")");
         }
+    }
+
+    /** Makes {@code device} the calling thread's CUDA device. */
+    static void setDevice(int device) {
+        check(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
     }
 
     /** Host memory of a segment as a JavaCPP pointer (the segment must outlive its use). */
@@ -60,6 +67,14 @@ final class Cuda {
                 throw new IllegalArgumentException(src.byteSize() + " bytes into a device buffer of " + bytes);
             }
             check(cudaMemcpy(pointer(), host(src), src.byteSize(), cudaMemcpyHostToDevice), "cudaMemcpy to device");
+        }
+
+        /** Copies the first {@code count} bytes of {@code src} (device {@code srcDevice}) into this buffer (device {@code device}). */
+        void copyFrom(DeviceBuffer src, int srcDevice, int device, long count) {
+            if (count > bytes || count > src.bytes) {
+                throw new IllegalArgumentException(count + " bytes between device buffers of " + src.bytes + " and " + bytes);
+            }
+            check(cudaMemcpyPeer(pointer(), device, src.pointer(), srcDevice, count), "cudaMemcpyPeer");
         }
 
         void download(MemorySegment dst) {

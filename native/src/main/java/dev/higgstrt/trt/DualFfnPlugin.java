@@ -42,7 +42,7 @@ public final class DualFfnPlugin {
     /** The registry namespace. */
     public static final String NAMESPACE = "higgs_trt";
 
-    static final java.util.List<String> FIELDS = java.util.List.of("hidden_size", "intermediate_size", "eps");
+    static final java.util.List<String> FIELDS = java.util.List.of("hidden_size", "intermediate_size", "eps", "residual");
 
     static final String RESOURCE = "/dev/higgstrt/trt/linux-x86_64/libhiggs_dual_ffn.so";
 
@@ -203,17 +203,20 @@ public final class DualFfnPlugin {
 
     /**
      * Creates a plugin instance for a layer of {@code hidden} width and {@code intermediate} FFN
-     * width. The caller owns it: {@link #destroy(IPluginV3)} after the network is built.
+     * width; without {@code residual} its output is the FFN alone (a tensor-parallel partial sum).
+     * The caller owns it: {@link #destroy(IPluginV3)} after the network is built.
      */
-    IPluginV3 create(String name, int hidden, int intermediate, float eps) {
+    IPluginV3 create(String name, int hidden, int intermediate, float eps, boolean residual) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment h = arena.allocateFrom(ValueLayout.JAVA_INT, hidden);
             MemorySegment i = arena.allocateFrom(ValueLayout.JAVA_INT, intermediate);
             MemorySegment e = arena.allocateFrom(ValueLayout.JAVA_FLOAT, eps);
+            MemorySegment r = arena.allocateFrom(ValueLayout.JAVA_INT, residual ? 1 : 0);
             MemorySegment fields = PluginFields.of(arena,
                     PluginFields.field(arena, "hidden_size", h, PluginFields.INT32),
                     PluginFields.field(arena, "intermediate_size", i, PluginFields.INT32),
-                    PluginFields.field(arena, "eps", e, PluginFields.FLOAT32));
+                    PluginFields.field(arena, "eps", e, PluginFields.FLOAT32),
+                    PluginFields.field(arena, "residual", r, PluginFields.INT32));
             lib.higgs_dual_ffn_clear_error();
             IPluginV3 plugin = creator.createPlugin(name, new PluginFieldCollection(HiggsEngine.address(fields)),
                     TensorRTPhase.kBUILD);

@@ -19,9 +19,10 @@ import java.util.Optional;
  * then one position per decode step (profile 1). Not thread-safe; {@link #close()} frees
  * everything once.
  */
-public final class EngineSession implements AutoCloseable {
+public final class EngineSession implements DecoderSession {
     private final HiggsEngine engine;
     private final HiggsAudioConfig c;
+    private final RankLayout rank;
     private final IExecutionContext context;
     private final Cuda.Stream stream;
     private final List<Cuda.DeviceBuffer> buffers = new ArrayList<>();
@@ -34,15 +35,19 @@ public final class EngineSession implements AutoCloseable {
     private final Cuda.DeviceBuffer sin;
     private final Cuda.DeviceBuffer bias;
     private final Cuda.DeviceBuffer logits;
+    private final Cuda.DeviceBuffer hiddenOut;
     private final float[] invFreq;
     private final NativeRelease release;
     private int current;
     private int cached;
     private int activeProfile;
+    private int pendingLength = -1;
 
     EngineSession(HiggsEngine engine) {
         this.engine = engine;
         this.c = engine.config();
+        this.rank = engine.rank();
+        Cuda.setDevice(engine.device());
         this.context = engine.handle().createExecutionContext();
         if (context == null || context.isNull()) {
             throw new TrtException("createExecutionContext failed: " + engine.logger().drainErrors());
@@ -55,23 +60,25 @@ public final class EngineSession implements AutoCloseable {
             streamHolder[0] = stream;
             int max = engine.maxSequence();
             int hd = c.headDim();
-            long kvBytes = (long) c.numKvHeads() * max * hd * engine.dtype().byteSize();
-            keys = new Cuda.DeviceBuffer[c.numLayers()][2];
-            values = new Cuda.DeviceBuffer[c.numLayers()][2];
-            for (int l = 0; l < c.numLayers(); l++) {
+            long kvBytes = (long) rank.kvHeads() * max * hd * engine.dtype().byteSize();
+            int layers = rank.layers().length;
+            keys = new Cuda.DeviceBuffer[layers][2];
+            values = new Cuda.DeviceBuffer[layers][2];
+            for (int l = 0; l < layers; l++) {
                 for (int i = 0; i < 2; i++) {
                     keys[l][i] = buffer(kvBytes);
                     values[l][i] = buffer(kvBytes);
                 }
             }
-            int group = c.numHeads() / c.numKvHeads();
-            ids = buffer(4L * max);
-            codes = buffer(4L * max * c.numCodebooks());
+            int group = rank.group();
+            ids = rank.first() ? buffer(4L * max) : null;
+            codes = rank.first() ? buffer(4L * max * c.numCodebooks()) : null;
             mask = buffer(max);
             cos = buffer(4L * max * hd);
             sin = buffer(4L * max * hd);
             bias = buffer(4L * group * max * max);
-            logits = buffer(4L * max * c.audioVocabSize());
+            logits = rank.last() ? buffer(4L * max * rank.logitsWidth(c)) : null;
+            hiddenOut = rank.last() ? null : buffer((long) max * c.hiddenSize() * engine.dtype().byteSize());
             invFreq = c.rope().inverseFrequencies(hd);
         } catch (RuntimeException e) {
             close();
@@ -85,15 +92,39 @@ public final class EngineSession implements AutoCloseable {
         return b;
     }
 
-    /** Positions held in the KV cache. */
+    @Override
     public int length() {
         return cached;
     }
 
-    /** Appends {@code chunk} and returns its positions' audio logits (FP32). */
+    /**
+     * Appends {@code chunk} and returns its positions' audio logits (FP32).
+     *
+     * @throws IllegalStateException on the engine of one rank of a tp x pp layout (run those through a
+     *                               {@link ParallelEngine})
+     */
+    @Override
     public Logits forward(TokenInput chunk) {
+        if (!rank.first() || !rank.last() || rank.mapping().tpSize() != 1) {
+            throw new IllegalStateException("this engine is rank " + rank.mapping().rank() + " of tp "
+                    + rank.mapping().tpSize() + " x pp " + rank.mapping().ppSize() + ": run it through a ParallelEngine");
+        }
+        int t = begin(chunk, null);
+        finish();
+        return new Logits(t, logitsOf(t), c.audioVocabSize(), Optional.empty(), c.vocabSize(), audioMask(chunk));
+    }
+
+    /**
+     * Checks {@code chunk}, uploads its inputs and enqueues the engine on this session's stream, reading
+     * {@code hiddenIn} ([T, H], compute type) where the engine is a later pipeline stage. The cache
+     * advances at {@link #finish()}. Returns the chunk's length.
+     */
+    int begin(TokenInput chunk, Cuda.DeviceBuffer hiddenIn) {
         if (release.released()) {
             throw new IllegalStateException("session is closed (or its engine is)");
+        }
+        if (pendingLength >= 0) {
+            throw new IllegalStateException("the previous step was not finished");
         }
         chunk.validate(c);
         int t = chunk.length();
@@ -106,6 +137,10 @@ public final class EngineSession implements AutoCloseable {
             throw new IllegalArgumentException("after the prefill, positions are decoded one at a time (got " + t
                     + " positions after " + p + ")");
         }
+        if (rank.first() != (hiddenIn == null)) {
+            throw new IllegalArgumentException(rank.first() ? "the first stage takes no hidden input" : "a later stage needs the hidden input");
+        }
+        Cuda.setDevice(engine.device());
         int profile = p == 0 ? HiggsEngine.PREFILL_PROFILE : HiggsEngine.DECODE_PROFILE;
         if (profile != activeProfile) {
             if (!context.setOptimizationProfileAsync(profile, stream.handle())) {
@@ -115,24 +150,35 @@ public final class EngineSession implements AutoCloseable {
         }
         int hd = c.headDim();
         int k = c.numCodebooks();
-        int group = c.numHeads() / c.numKvHeads();
-        boolean[] audio = new boolean[t];
+        int group = rank.group();
+        boolean[] audio = audioMask(chunk);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment idSeg = arena.allocate(4L * t);
-            MemorySegment codeSeg = arena.allocate(4L * t * k);
-            MemorySegment maskSeg = arena.allocate(t);
-            int frame = 0;
-            for (int i = 0; i < t; i++) {
-                int id = chunk.inputIds() == null ? 0 : chunk.inputIds()[i];
-                audio[i] = chunk.inputIds() == null || c.audioTokenIds().contains(id);
-                idSeg.set(ValueLayout.JAVA_INT, 4L * i, id);
-                maskSeg.set(ValueLayout.JAVA_BYTE, i, (byte) (audio[i] ? 1 : 0));
-                if (audio[i]) {
-                    int[] f = chunk.audioFrames()[frame++];
-                    for (int j = 0; j < k; j++) {
-                        codeSeg.set(ValueLayout.JAVA_INT, 4L * (i * k + j), f[j]);
+            if (rank.first()) {
+                MemorySegment idSeg = arena.allocate(4L * t);
+                MemorySegment codeSeg = arena.allocate(4L * t * k);
+                int frame = 0;
+                for (int i = 0; i < t; i++) {
+                    idSeg.set(ValueLayout.JAVA_INT, 4L * i, chunk.inputIds() == null ? 0 : chunk.inputIds()[i]);
+                    if (audio[i]) {
+                        int[] f = chunk.audioFrames()[frame++];
+                        for (int j = 0; j < k; j++) {
+                            codeSeg.set(ValueLayout.JAVA_INT, 4L * (i * k + j), f[j]);
+                        }
                     }
                 }
+                ids.upload(idSeg);
+                codes.upload(codeSeg);
+                shape(HiggsNetwork.INPUT_IDS, t);
+                shape(HiggsNetwork.AUDIO_CODES, t, k);
+                address(HiggsNetwork.INPUT_IDS, ids);
+                address(HiggsNetwork.AUDIO_CODES, codes);
+            } else {
+                shape(HiggsNetwork.BLOCK_INPUT, t, c.hiddenSize());
+                address(HiggsNetwork.BLOCK_INPUT, hiddenIn);
+            }
+            MemorySegment maskSeg = arena.allocate(t);
+            for (int i = 0; i < t; i++) {
+                maskSeg.set(ValueLayout.JAVA_BYTE, i, (byte) (audio[i] ? 1 : 0));
             }
             MemorySegment cosSeg = arena.allocate(4L * t * hd);
             MemorySegment sinSeg = arena.allocate(4L * t * hd);
@@ -157,46 +203,71 @@ public final class EngineSession implements AutoCloseable {
                     }
                 }
             }
-            ids.upload(idSeg);
-            codes.upload(codeSeg);
             mask.upload(maskSeg);
             cos.upload(cosSeg);
             sin.upload(sinSeg);
             bias.upload(biasSeg);
 
-            shape(HiggsNetwork.INPUT_IDS, t);
-            shape(HiggsNetwork.AUDIO_CODES, t, k);
             shape(HiggsNetwork.AUDIO_MASK, t, 1);
             shape(HiggsNetwork.ROPE_COS, t, hd);
             shape(HiggsNetwork.ROPE_SIN, t, hd);
             shape(HiggsNetwork.ATTENTION_BIAS, 1, (long) group * t, s);
-            address(HiggsNetwork.INPUT_IDS, ids);
-            address(HiggsNetwork.AUDIO_CODES, codes);
             address(HiggsNetwork.AUDIO_MASK, mask);
             address(HiggsNetwork.ROPE_COS, cos);
             address(HiggsNetwork.ROPE_SIN, sin);
             address(HiggsNetwork.ATTENTION_BIAS, bias);
-            address(HiggsNetwork.LOGITS, logits);
+            address(rank.last() ? HiggsNetwork.LOGITS : HiggsNetwork.BLOCK_OUTPUT, rank.last() ? logits : hiddenOut);
             int next = 1 - current;
-            for (int l = 0; l < c.numLayers(); l++) {
-                shape(HiggsNetwork.pastKey(l), c.numKvHeads(), p, hd);
-                shape(HiggsNetwork.pastValue(l), c.numKvHeads(), p, hd);
-                address(HiggsNetwork.pastKey(l), keys[l][current]);
-                address(HiggsNetwork.pastValue(l), values[l][current]);
-                address(HiggsNetwork.presentKey(l), keys[l][next]);
-                address(HiggsNetwork.presentValue(l), values[l][next]);
+            int[] layers = rank.layers();
+            for (int i = 0; i < layers.length; i++) {
+                int l = layers[i];
+                shape(HiggsNetwork.pastKey(l), rank.kvHeads(), p, hd);
+                shape(HiggsNetwork.pastValue(l), rank.kvHeads(), p, hd);
+                address(HiggsNetwork.pastKey(l), keys[i][current]);
+                address(HiggsNetwork.pastValue(l), values[i][current]);
+                address(HiggsNetwork.presentKey(l), keys[i][next]);
+                address(HiggsNetwork.presentValue(l), values[i][next]);
             }
             if (!context.enqueueV3(stream.handle())) {
-                throw new TrtException("enqueueV3 failed: " + engine.logger().drainErrors() + DualFfnPlugin.errorNote());
+                throw new TrtException("enqueueV3 failed: " + engine.logger().drainErrors() + DualFfnPlugin.errorNote()
+                        + AllReducePlugin.errorNote());
             }
-            stream.synchronize();
-            MemorySegment out = arena.allocate(4L * t * c.audioVocabSize());
-            logits.download(out);
-            current = next;
-            cached = s;
-            float[] values = out.toArray(ValueLayout.JAVA_FLOAT);
-            return new Logits(t, values, c.audioVocabSize(), Optional.empty(), c.vocabSize(), audio);
         }
+        pendingLength = t;
+        return t;
+    }
+
+    /** Waits for the step that {@link #begin} enqueued and advances the cache past it. */
+    void finish() {
+        if (pendingLength < 0) {
+            throw new IllegalStateException("no step to finish");
+        }
+        stream.synchronize();
+        current = 1 - current;
+        cached += pendingLength;
+        pendingLength = -1;
+    }
+
+    /** The logits of the last finished step, [t, this rank's width], on the last stage. */
+    float[] logitsOf(int t) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(4L * t * rank.logitsWidth(c));
+            logits.download(out);
+            return out.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    /** The hidden states the last finished step passes to the next stage, [t, H] in the compute type. */
+    Cuda.DeviceBuffer hiddenOut() {
+        return hiddenOut;
+    }
+
+    private boolean[] audioMask(TokenInput chunk) {
+        boolean[] audio = new boolean[chunk.length()];
+        for (int i = 0; i < audio.length; i++) {
+            audio[i] = chunk.inputIds() == null || c.audioTokenIds().contains(chunk.inputIds()[i]);
+        }
+        return audio;
     }
 
     private void shape(String name, long... dims) {

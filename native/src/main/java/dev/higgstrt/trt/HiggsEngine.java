@@ -43,6 +43,8 @@ public final class HiggsEngine implements AutoCloseable {
     private static final byte[] MAGIC = "HXTRT001".getBytes(StandardCharsets.US_ASCII);
 
     private final HiggsAudioConfig config;
+    private final RankLayout rank;
+    private final int device;
     private final DType dtype;
     private final FfnMode ffnMode;
     private final int maxSequence;
@@ -55,9 +57,11 @@ public final class HiggsEngine implements AutoCloseable {
     private final java.util.Set<NativeRelease> sessions = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final NativeRelease release;
 
-    private HiggsEngine(HiggsAudioConfig config, DType dtype, FfnMode ffnMode, int maxSequence, String checkpointHash,
-                        Arena planArena, MemorySegment plan) {
+    private HiggsEngine(HiggsAudioConfig config, RankLayout rank, int device, DType dtype, FfnMode ffnMode, int maxSequence,
+                        String checkpointHash, Arena planArena, MemorySegment plan) {
         this.config = config;
+        this.rank = rank;
+        this.device = device;
         this.dtype = dtype;
         this.ffnMode = ffnMode;
         this.maxSequence = maxSequence;
@@ -65,6 +69,7 @@ public final class HiggsEngine implements AutoCloseable {
         this.planArena = planArena;
         this.plan = plan;
         this.logger = new TrtLogger();
+        Cuda.setDevice(device);
         this.runtime = nvinfer.createInferRuntime(logger);
         if (runtime == null || runtime.isNull()) {
             planArena.close();
@@ -79,7 +84,7 @@ public final class HiggsEngine implements AutoCloseable {
             logger.close();
             throw new TrtException("deserializeCudaEngine failed: " + errors);
         }
-        this.release = NativeRelease.register(this, "a HiggsEngine (" + config.numLayers() + " layers, " + dtype.torchName() + ")",
+        this.release = NativeRelease.register(this, "a HiggsEngine (" + rank.layers().length + " layers, " + dtype.torchName() + ")",
                 releaseAction(sessions, engine, runtime, planArena, logger));
     }
 
@@ -127,36 +132,49 @@ public final class HiggsEngine implements AutoCloseable {
      * @param ffn         how dual-FFN layers are computed; {@link FfnMode#PLUGIN} fails when the plugin does not load
      */
     public static HiggsEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn) throws IOException {
+        int[] tpPp = Converter.readMapping(checkpoint);
+        if (tpPp[0] != 1 || tpPp[1] != 1) {
+            throw new IllegalArgumentException(checkpoint + ": a checkpoint of tp " + tpPp[0] + " x pp " + tpPp[1]
+                    + " runs as one engine per rank: use ParallelEngine");
+        }
+        return buildRank(checkpoint, new dev.higgstrt.convert.Mapping(1, 1, 0), false, 0, dtype, maxSequence, ffn);
+    }
+
+    /**
+     * Builds the engine of rank {@code m} of a converted checkpoint on CUDA device {@code device}:
+     * its layers, heads and MLP slice only (see {@link HiggsNetwork#define}); {@code forceReduce}
+     * keeps the all-reduce layers at tp 1.
+     */
+    static HiggsEngine buildRank(Path checkpoint, dev.higgstrt.convert.Mapping m, boolean forceReduce, int device,
+                                 DType dtype, int maxSequence, FfnMode ffn) throws IOException {
         FfnMode mode = resolve(ffn);
         DualFfnPlugin plugin = mode == FfnMode.PLUGIN ? DualFfnPlugin.get() : null;
         HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
         if (config.layout() != SourceLayout.TRTLLM) {
             throw new IllegalArgumentException(checkpoint + ": not a converted checkpoint (run higgs-trt convert first)");
         }
-        int[] tpPp = Converter.readMapping(checkpoint);
-        if (tpPp[0] != 1 || tpPp[1] != 1) {
-            throw new IllegalArgumentException(checkpoint + ": engines are built from tp 1 x pp 1 checkpoints for now, got tp "
-                    + tpPp[0] + " x pp " + tpPp[1]);
-        }
         if (maxSequence < 2 || maxSequence > config.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("max sequence " + maxSequence + " outside [2, " + config.maxPositionEmbeddings() + "]");
         }
+        RankLayout rank = RankLayout.of(config, m, forceReduce);
         String checkpointHash = hash(checkpoint);
         List<SafetensorsCheckpoint> open = new ArrayList<>();
         Arena planArena = Arena.ofShared();
         MemorySegment plan;
         try (Arena weights = Arena.ofShared()) {
-            Converter.Quantized stored = Converter.readQuantized(checkpoint, open);
+            Converter.Quantized stored = Converter.readRank(checkpoint, m, open);
             if (stored.format() != dev.higgstrt.quant.QuantFormat.NONE && stored.scales().isEmpty()) {
                 org.slf4j.LoggerFactory.getLogger(HiggsEngine.class).info(
                         "{} weights are dequantized to {} for the engine (native: int8_wo and fp8)", stored.format().id(), dtype);
             }
-            plan = PlanBuilder.build("the engine", dtype, 1L << 30, plugin,
-                    network -> HiggsNetwork.define(network, config, stored, dtype, weights, plugin),
+            Cuda.setDevice(device);
+            String what = m.worldSize() == 1 ? "the engine" : "the engine of rank " + m.rank();
+            plan = PlanBuilder.build(what, dtype, 1L << 30, plugin,
+                    network -> HiggsNetwork.define(network, config, rank, stored, dtype, weights, plugin),
                     (builder, bc) -> {
                         for (boolean prefill : new boolean[]{true, false}) {
                             IOptimizationProfile profile = builder.createOptimizationProfile();
-                            profile(profile, config, prefill, maxSequence);
+                            profile(profile, config, rank, prefill, maxSequence);
                             bc.addOptimizationProfile(profile);
                         }
                     }, planArena);
@@ -168,7 +186,7 @@ public final class HiggsEngine implements AutoCloseable {
                 ck.close();
             }
         }
-        return new HiggsEngine(config, dtype, mode, maxSequence, checkpointHash, planArena, plan);
+        return new HiggsEngine(config, rank, device, dtype, mode, maxSequence, checkpointHash, planArena, plan);
     }
 
     /**
@@ -206,24 +224,28 @@ public final class HiggsEngine implements AutoCloseable {
      * The two optimization profiles. Each is consistent at its min, opt and max points (the new
      * positions T, the cached ones P and the attention width S = P + T move together).
      */
-    private static void profile(IOptimizationProfile p, HiggsAudioConfig c, boolean prefill, int max) {
+    private static void profile(IOptimizationProfile p, HiggsAudioConfig c, RankLayout rank, boolean prefill, int max) {
         int k = c.numCodebooks();
         int hd = c.headDim();
-        int group = c.numHeads() / c.numKvHeads();
+        int group = rank.group();
         int opt = Math.max(1, max / 4);
         long[] t = prefill ? new long[]{1, opt, max} : new long[]{1, 1, 1};
         long[] past = prefill ? new long[]{0, 0, 0} : new long[]{0, opt - 1, max - 1};
         for (int i = 0; i < 3; i++) {
             long width = t[i] + past[i];
-            set(p, HiggsNetwork.INPUT_IDS, i, t[i]);
-            set(p, HiggsNetwork.AUDIO_CODES, i, t[i], k);
+            if (rank.first()) {
+                set(p, HiggsNetwork.INPUT_IDS, i, t[i]);
+                set(p, HiggsNetwork.AUDIO_CODES, i, t[i], k);
+            } else {
+                set(p, HiggsNetwork.BLOCK_INPUT, i, t[i], c.hiddenSize());
+            }
             set(p, HiggsNetwork.AUDIO_MASK, i, t[i], 1);
             set(p, HiggsNetwork.ROPE_COS, i, t[i], hd);
             set(p, HiggsNetwork.ROPE_SIN, i, t[i], hd);
             set(p, HiggsNetwork.ATTENTION_BIAS, i, 1, group * t[i], width);
-            for (int l = 0; l < c.numLayers(); l++) {
-                set(p, HiggsNetwork.pastKey(l), i, c.numKvHeads(), past[i], hd);
-                set(p, HiggsNetwork.pastValue(l), i, c.numKvHeads(), past[i], hd);
+            for (int l : rank.layers()) {
+                set(p, HiggsNetwork.pastKey(l), i, rank.kvHeads(), past[i], hd);
+                set(p, HiggsNetwork.pastValue(l), i, rank.kvHeads(), past[i], hd);
             }
         }
     }
@@ -257,6 +279,10 @@ public final class HiggsEngine implements AutoCloseable {
 
     /** Writes the engine: a header recording what it was built from, then TensorRT's plan. */
     public void save(Path file) throws IOException {
+        if (rank.mapping().worldSize() != 1 || rank.reduceWorld() != 0) {
+            throw new UnsupportedOperationException("the engine of one rank of tp " + rank.mapping().tpSize() + " x pp "
+                    + rank.mapping().ppSize() + " is not saved on its own");
+        }
         ObjectNode meta = Json.PRETTY.createObjectNode();
         meta.put("checkpoint_sha256", checkpointHash);
         meta.put("dtype", dtype.torchName());
@@ -313,7 +339,8 @@ public final class HiggsEngine implements AutoCloseable {
             if (ffn == FfnMode.PLUGIN) {
                 DualFfnPlugin.get();   // the plan refers to the plugin's creator by name
             }
-            return new HiggsEngine(HiggsAudioConfig.read(checkpoint), DType.parse(meta.path("dtype").asText()), ffn,
+            HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
+            return new HiggsEngine(config, RankLayout.whole(config), 0, DType.parse(meta.path("dtype").asText()), ffn,
                     meta.path("max_sequence").asInt(), expected, arena, plan);
         } catch (IOException | RuntimeException e) {
             arena.close();
@@ -324,6 +351,16 @@ public final class HiggsEngine implements AutoCloseable {
     /** The model's config. */
     public HiggsAudioConfig config() {
         return config;
+    }
+
+    /** What this engine computes: the whole model, or one rank's part. */
+    RankLayout rank() {
+        return rank;
+    }
+
+    /** The CUDA device the engine runs on. */
+    int device() {
+        return device;
     }
 
     /** The compute dtype. */

@@ -66,10 +66,12 @@ final class HiggsNetwork {
     private final DataType trtType;
     private final Arena arena;
     private final DualFfnPlugin plugin;
+    private final RankLayout rank;
+    private final AllReducePlugin allReduce;
     private final List<Object> keepAlive = new ArrayList<>();
     private final List<IPluginV3> plugins = new ArrayList<>();
 
-    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, Converter.Quantized stored,
+    private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, RankLayout rank, Converter.Quantized stored,
                          DType dtype, Arena arena, DualFfnPlugin plugin) {
         this.net = net;
         this.c = c;
@@ -80,6 +82,8 @@ final class HiggsNetwork {
         this.trtType = trtType(dtype);
         this.arena = arena;
         this.plugin = plugin;
+        this.rank = rank;
+        this.allReduce = rank.reduceWorld() > 0 ? AllReducePlugin.get() : null;
     }
 
     static String pastKey(int layer) {
@@ -115,14 +119,21 @@ final class HiggsNetwork {
      * scales ([out, 1]) right before its product; an FP8 weight whose site has a static
      * activation scale also gets its input quantized to FP8 and dequantized with that scale, so
      * that TensorRT can run the product in FP8.
+     *
+     * <p>For a rank of a tp x pp layout ({@code rank}, weights from {@code Converter.readRank}) the
+     * network holds that rank's layers and heads; a stage after the first takes {@code hidden}
+     * [T, H] (compute type) instead of the token inputs, and one before the last returns
+     * {@code hidden_out} instead of logits. The last stage's logits are the rank's rows of the
+     * audio head. With an all-reduce, the attention's dense output and the FFN output are summed
+     * over the tp group (the {@link AllReducePlugin}) before each residual add.
      */
-    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, Converter.Quantized stored,
+    static List<IPluginV3> define(INetworkDefinition net, HiggsAudioConfig c, RankLayout rank, Converter.Quantized stored,
                                   DType dtype, Arena arena, DualFfnPlugin plugin) {
-        HiggsNetwork network = new HiggsNetwork(net, c, stored, dtype, arena, plugin);
+        HiggsNetwork network = new HiggsNetwork(net, c, rank, stored, dtype, arena, plugin);
         try {
             network.define();
         } catch (RuntimeException e) {
-            network.plugins.forEach(plugin::destroy);
+            network.plugins.forEach(PlanBuilder::destroy);
             throw e;
         }
         return List.copyOf(network.plugins);
@@ -131,14 +142,32 @@ final class HiggsNetwork {
     private void define() {
         int h = c.hiddenSize();
         int hd = c.headDim();
-        int k = c.numCodebooks();
-        ITensor ids = net.addInput(INPUT_IDS, DataType.kINT32, dims(-1));
-        ITensor codes = net.addInput(AUDIO_CODES, DataType.kINT32, dims(-1, k));
         ITensor mask = net.addInput(AUDIO_MASK, DataType.kBOOL, dims(-1, 1));
         ITensor cos = cast(net.addInput(ROPE_COS, DataType.kFLOAT, dims(-1, hd)), trtType);
         ITensor sin = cast(net.addInput(ROPE_SIN, DataType.kFLOAT, dims(-1, hd)), trtType);
         ITensor bias = net.addInput(ATTENTION_BIAS, DataType.kFLOAT, dims(1, -1, -1));
+        ITensor x = rank.first() ? embeddings(mask) : net.addInput(BLOCK_INPUT, trtType, dims(-1, h));
+        ITensor rotate = rotateHalfMatrix(hd);
+        for (int layer : rank.layers()) {
+            x = layer(layer, x, mask, cos, sin, bias, rotate);
+        }
+        if (!rank.last()) {
+            x.setName(BLOCK_OUTPUT);
+            net.markOutput(x);
+            return;
+        }
+        ITensor normed = rmsNorm(x, SourceTensor.NORM, 0);
+        ITensor logits = linear(normed, SourceTensor.AUDIO_HEAD, 0);
+        ITensor out = cast(logits, DataType.kFLOAT);
+        out.setName(LOGITS);
+        net.markOutput(out);
+    }
 
+    /** The first stage's hidden states: text rows, or the sum of one row per codebook at audio positions. */
+    private ITensor embeddings(ITensor mask) {
+        int k = c.numCodebooks();
+        ITensor ids = net.addInput(INPUT_IDS, DataType.kINT32, dims(-1));
+        ITensor codes = net.addInput(AUDIO_CODES, DataType.kINT32, dims(-1, k));
         // embeddings: text rows, or the sum of one row per codebook at audio positions
         ITensor text = net.addGather(constant(SourceTensor.EMBED_TOKENS, 0), ids, 0).getOutput(0);
         int[] offsets = new int[k];
@@ -148,25 +177,14 @@ final class HiggsNetwork {
         ITensor rows = op(codes, intConstant(offsets, dims(1, k)), ElementWiseOperation.kSUM);
         ITensor perCodebook = net.addGather(constant(SourceTensor.AUDIO_EMBED, 0), rows, 0).getOutput(0);
         ITensor audio = net.addReduce(perCodebook, ReduceOperation.kSUM, 1 << 1, false).getOutput(0);
-        ITensor x = net.addSelect(mask, audio, text).getOutput(0);
-
-        ITensor rotate = rotateHalfMatrix(hd);
-        for (int layer = 0; layer < c.numLayers(); layer++) {
-            x = layer(layer, x, mask, cos, sin, bias, rotate);
-        }
-        ITensor normed = rmsNorm(x, SourceTensor.NORM, 0);
-        ITensor logits = linear(normed, SourceTensor.AUDIO_HEAD, 0);
-        ITensor out = cast(logits, DataType.kFLOAT);
-        out.setName(LOGITS);
-        net.markOutput(out);
+        return net.addSelect(mask, audio, text).getOutput(0);
     }
 
     private ITensor layer(int layer, ITensor x, ITensor mask, ITensor cos, ITensor sin, ITensor bias, ITensor rotate) {
         boolean dual = c.isDualFfn(layer);
         int hd = c.headDim();
-        int heads = c.numHeads();
-        int kv = c.numKvHeads();
-        int group = heads / kv;
+        int heads = rank.heads();
+        int kv = rank.kvHeads();
         ITensor hn = dual
                 ? net.addSelect(mask, rmsNorm(x, SourceTensor.AUDIO_INPUT_LN, layer), rmsNorm(x, SourceTensor.INPUT_LN, layer)).getOutput(0)
                 : rmsNorm(x, SourceTensor.INPUT_LN, layer);
@@ -198,7 +216,7 @@ final class HiggsNetwork {
         toTokens.setFirstTranspose(permutation(1, 0, 2));
         toTokens.setReshapeDimensions(dims(0, heads * hd));
         toTokens.setZeroIsPlaceholder(true);
-        ITensor o = linear(toTokens.getOutput(0), SourceTensor.O, layer);
+        ITensor o = reduced(linear(toTokens.getOutput(0), SourceTensor.O, layer), "dense_" + layer);
         x = op(x, o, ElementWiseOperation.kSUM);
 
         return feedForward(x, mask, layer, dual);
@@ -206,17 +224,36 @@ final class HiggsNetwork {
 
     /** x + the feed-forward block after attention: the dual FFN where {@code dual}, else the text MLP for all. */
     private ITensor feedForward(ITensor x, ITensor mask, int layer, boolean dual) {
+        String reduceName = "ffn_" + layer;
         if (dual && plugin != null) {
-            return dualFfnPlugin(x, mask, layer);
+            if (allReduce == null) {
+                return dualFfnPlugin(x, mask, layer, true);
+            }
+            return op(x, reduced(dualFfnPlugin(x, mask, layer, false), reduceName), ElementWiseOperation.kSUM);
         }
         ITensor textOut = mlp(rmsNorm(x, SourceTensor.POST_LN, layer), SourceTensor.GATE, SourceTensor.UP, SourceTensor.DOWN, layer);
         if (!dual) {
-            return op(x, textOut, ElementWiseOperation.kSUM);
+            return op(x, reduced(textOut, reduceName), ElementWiseOperation.kSUM);
         }
         ITensor audioOut = mlp(rmsNorm(x, SourceTensor.AUDIO_POST_LN, layer),
                 SourceTensor.AUDIO_GATE, SourceTensor.AUDIO_UP, SourceTensor.AUDIO_DOWN, layer);
         ITensor ffn = net.addSelect(mask, audioOut, textOut).getOutput(0);
-        return op(x, ffn, ElementWiseOperation.kSUM);
+        return op(x, reduced(ffn, reduceName), ElementWiseOperation.kSUM);
+    }
+
+    /** {@code partial} summed over the tp group, where this rank has one; else {@code partial}. */
+    private ITensor reduced(ITensor partial, String name) {
+        if (allReduce == null) {
+            return partial;
+        }
+        IPluginV3 instance = allReduce.create(name, rank.reduceWorld());
+        plugins.add(instance);
+        IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(partial), 1, (PointerPointer<?>) null, 0, instance);
+        if (added == null || added.isNull()) {
+            throw new TrtException("adding the all-reduce " + name + " failed: " + allReduce.lastError());
+        }
+        added.setName("all_reduce_" + name);
+        return added.getOutput(0);
     }
 
     /**
@@ -227,7 +264,7 @@ final class HiggsNetwork {
     static List<IPluginV3> defineFeedForwardBlock(INetworkDefinition net, HiggsAudioConfig c, WeightMap canonical,
                                                   DType dtype, Arena arena,
                                                   DualFfnPlugin plugin, int layer, boolean dual, DataType maskType) {
-        HiggsNetwork network = new HiggsNetwork(net, c, new Converter.Quantized(canonical, java.util.Map.of(),
+        HiggsNetwork network = new HiggsNetwork(net, c, RankLayout.whole(c), new Converter.Quantized(canonical, java.util.Map.of(),
                 dev.higgstrt.quant.QuantFormat.NONE, java.util.Map.of()), dtype, arena, plugin);
         try {
             ITensor x = net.addInput(BLOCK_INPUT, network.trtType, dims(-1, c.hiddenSize()));
@@ -236,14 +273,17 @@ final class HiggsNetwork {
             out.setName(BLOCK_OUTPUT);
             net.markOutput(out);
         } catch (RuntimeException e) {
-            network.plugins.forEach(plugin::destroy);
+            network.plugins.forEach(PlanBuilder::destroy);
             throw e;
         }
         return List.copyOf(network.plugins);
     }
 
-    /** x + FFN_path(norm_path(x)) per position, by the plugin: each position computes its own path only. */
-    private ITensor dualFfnPlugin(ITensor x, ITensor mask, int layer) {
+    /**
+     * x + FFN_path(norm_path(x)) per position (FFN_path(norm_path(x)) alone without {@code residual}),
+     * by the plugin: each position computes its own path only.
+     */
+    private ITensor dualFfnPlugin(ITensor x, ITensor mask, int layer, boolean residual) {
         int h = c.hiddenSize();
         ITensor gateUp = matrix(List.of(SourceTensor.GATE, SourceTensor.UP), layer);
         ITensor[] inputs = {x, mask,
@@ -252,7 +292,8 @@ final class HiggsNetwork {
                 gateUp, constant(SourceTensor.DOWN, layer),
                 constant(SourceTensor.AUDIO_GATE, layer), constant(SourceTensor.AUDIO_UP, layer),
                 constant(SourceTensor.AUDIO_DOWN, layer)};
-        IPluginV3 instance = plugin.create("dual_ffn_" + layer, h, c.intermediateSize(), (float) c.rmsNormEps());
+        int intermediate = Math.toIntExact(source(SourceTensor.GATE, layer).shape().dim(0));
+        IPluginV3 instance = plugin.create("dual_ffn_" + layer, h, intermediate, (float) c.rmsNormEps(), residual);
         plugins.add(instance);
         IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(inputs), inputs.length, (PointerPointer<?>) null, 0, instance);
         if (added == null || added.isNull()) {

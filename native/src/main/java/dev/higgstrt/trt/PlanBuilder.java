@@ -124,7 +124,7 @@ final class PlanBuilder {
             if (serialized == null || serialized.isNull()) {
                 String pluginError = plugin == null ? "" : plugin.lastError();
                 throw new TrtException("building " + what + " failed: " + logger.drainErrors()
-                        + (pluginError.isEmpty() ? "" : " (dual-FFN plugin: " + pluginError + ")"));
+                        + (pluginError.isEmpty() ? "" : " (dual-FFN plugin: " + pluginError + ")") + AllReducePlugin.errorNote());
             }
             MemorySegment plan = planArena.allocate(serialized.size(), 64);
             MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,
@@ -135,8 +135,16 @@ final class PlanBuilder {
             TrtObjects.delete(config);
             TrtObjects.delete(network);
             for (IPluginV3 p : plugins) {
-                plugin.destroy(p);
+                destroy(p);
             }
         }
+    }
+
+    /**
+     * Deletes a plugin instance that a definition created, of either plugin of the library (both
+     * are deleted through IPluginV3's virtual destructor).
+     */
+    static void destroy(IPluginV3 instance) {
+        DualFfnPlugin.get().destroy(instance);
     }
 }

@@ -91,13 +91,22 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * a hook other than {@link LinearInputs#NONE}, the bound is {@link #fp8ActivationBound}.
      */
     public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
-        HiggsAudioConfig c = engine.config();
-        LinearInputs asEngine = engine.ffnMode() != FfnMode.PLUGIN ? activations : (layer, site, x, rows, width) -> {
+        return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, activations, prompt, steps);
+    }
+
+    /** As {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, on the ranks of a parallel engine. */
+    public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
+        return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, LinearInputs.NONE, prompt, steps);
+    }
+
+    private static SmokeRun run(HiggsAudioConfig c, DType dtype, FfnMode ffnMode, java.util.function.Supplier<DecoderSession> sessions,
+                                ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
+        LinearInputs asEngine = ffnMode != FfnMode.PLUGIN ? activations : (layer, site, x, rows, width) -> {
             if (!c.isDualFfn(layer) || site == LinearSite.QKV || site == LinearSite.DENSE) {
                 activations.input(layer, site, x, rows, width);
             }
         };
-        try (EngineSession s = engine.newSession()) {
+        try (DecoderSession s = sessions.get()) {
             ReferenceModel.Session ref = reference.newSession(asEngine);
             long t0 = System.nanoTime();
             Logits first = s.forward(prompt);
@@ -122,8 +131,7 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
                 decodeError = Math.max(decodeError, got.maxAbsDiff(ref.forward(step, false)));
             }
             Arrays.sort(ms);
-            float bound = activations == LinearInputs.NONE ? bound(engine.dtype(), maxLogit)
-                    : fp8ActivationBound(engine.dtype(), maxLogit);
+            float bound = activations == LinearInputs.NONE ? bound(dtype, maxLogit) : fp8ActivationBound(dtype, maxLogit);
             return new SmokeRun(prefillError, decodeError, bound, prompt.length(), prefillMs,
                     steps, steps == 0 ? 0 : ms[steps / 2]);
         }

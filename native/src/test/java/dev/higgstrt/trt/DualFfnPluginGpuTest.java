@@ -218,7 +218,7 @@ class DualFfnPluginGpuTest {
         assertThatThrownBy(() -> PluginNetworks.buildWithHiddenType(plugin, c, w, org.bytedeco.tensorrt.global.nvinfer.DataType.kINT64))
                 .isInstanceOf(TrtException.class)
                 .hasMessageContaining("hidden has type INT64");
-        assertThatThrownBy(() -> plugin.create("bad", 64, 96, 0f))
+        assertThatThrownBy(() -> plugin.create("bad", 64, 96, 0f, true))
                 .isInstanceOf(TrtException.class)
                 .hasMessageContaining("eps (FLOAT32 > 0)");
     }

@@ -54,7 +54,7 @@ final class PluginNetworks {
                     keep.add(pointer);
                     in.add(net.addConstant(HiggsNetwork.dims(values.shape().toArray()), wt).getOutput(0));
                 }
-                IPluginV3 instance = plugin.create("probe", h, claimedInter, 1e-5f);
+                IPluginV3 instance = plugin.create("probe", h, claimedInter, 1e-5f, true);
                 var layer = net.addPluginV3(new PointerPointer<ITensor>(in.toArray(new ITensor[0])), in.size(),
                         (PointerPointer<?>) null, 0, instance);
                 net.markOutput(layer.getOutput(0));

@@ -1,0 +1,211 @@
+package dev.higgstrt.trt;
+
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.convert.Mapping;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.tensor.DType;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The engines of every rank of a tensor- and pipeline-parallel checkpoint (tp x pp, as converted),
+ * one per rank, with the all-reduce group of each pipeline stage. Rank {@code r} runs on CUDA
+ * device {@code devices[r % devices.length]}. Sequences run through {@link ParallelSession}s, one
+ * thread per tp rank. Owns the engines and groups; {@link #close()} releases them once, sessions
+ * first. Thread-safe for opening sessions.
+ */
+public final class ParallelEngine implements AutoCloseable {
+    /**
+     * How the ranks are placed and summed.
+     *
+     * @param devices CUDA device of rank {@code r}: {@code devices[r % devices.length]}
+     * @param reduce  how each stage's tp ranks sum: empty for NCCL where they are on distinct GPUs
+     *                and in-process otherwise
+     * @param timeout how long an in-process rank waits for the others before its step fails
+     */
+    public record Options(int[] devices, Optional<ReduceGroup.Kind> reduce, Duration timeout) {
+        /** Canonical constructor: validates and copies. */
+        public Options {
+            if (devices.length == 0 || Arrays.stream(devices).anyMatch(d -> d < 0)) {
+                throw new IllegalArgumentException("devices must be non-empty and non-negative, got " + Arrays.toString(devices));
+            }
+            devices = devices.clone();
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("timeout must be positive, got " + timeout);
+            }
+        }
+
+        /** Rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout. */
+        public static Options of(int deviceCount) {
+            int[] d = new int[deviceCount];
+            Arrays.setAll(d, i -> i);
+            return new Options(d, Optional.empty(), Duration.ofSeconds(60));
+        }
+
+        /** These options with every rank on the given devices (round robin). */
+        public Options withDevices(int... d) {
+            return new Options(d, reduce, timeout);
+        }
+
+        /** These options with the given way of summing. */
+        public Options withReduce(ReduceGroup.Kind kind) {
+            return new Options(devices, Optional.of(kind), timeout);
+        }
+
+        @Override
+        public int[] devices() {
+            return devices.clone();
+        }
+
+        int device(int rank) {
+            return devices[rank % devices.length];
+        }
+    }
+
+    private final HiggsAudioConfig config;
+    private final Mapping layout;
+    private final DType dtype;
+    private final Options options;
+    private final List<HiggsEngine> engines;
+    private final List<ReduceGroup> groups;
+    private final java.util.Set<ParallelSession> sessions = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    private ParallelEngine(HiggsAudioConfig config, Mapping layout, DType dtype, Options options, List<HiggsEngine> engines,
+                           List<ReduceGroup> groups) {
+        this.config = config;
+        this.layout = layout;
+        this.dtype = dtype;
+        this.options = options;
+        this.engines = List.copyOf(engines);
+        this.groups = groups;
+    }
+
+    /**
+     * Builds the engine of every rank of a converted checkpoint, with the dual-FFN plugin where it
+     * loads ({@link FfnMode#AUTO}); see {@link HiggsEngine#build(Path, DType, int, FfnMode)}.
+     */
+    public static ParallelEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn, Options options)
+            throws IOException {
+        return build(checkpoint, dtype, maxSequence, ffn, options, false);
+    }
+
+    /** As {@link #build(Path, DType, int, FfnMode, Options)}; {@code reduceAtTp1} keeps the all-reduce at tp 1 (a one-rank sum). */
+    static ParallelEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn, Options options,
+                                boolean reduceAtTp1) throws IOException {
+        int[] tpPp = Converter.readMapping(checkpoint);
+        int tp = tpPp[0];
+        int pp = tpPp[1];
+        HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
+        List<HiggsEngine> engines = new ArrayList<>();
+        List<ReduceGroup> groups = new ArrayList<>();
+        try {
+            for (int p = 0; p < pp; p++) {
+                if (tp > 1 || reduceAtTp1) {
+                    int[] devices = new int[tp];
+                    for (int j = 0; j < tp; j++) {
+                        devices[j] = options.device(p * tp + j);
+                    }
+                    boolean distinct = Arrays.stream(devices).distinct().count() == tp;
+                    ReduceGroup.Kind kind = options.reduce().orElse(distinct ? ReduceGroup.Kind.NCCL : ReduceGroup.Kind.IN_PROCESS);
+                    groups.add(kind == ReduceGroup.Kind.NCCL ? ReduceGroup.nccl(devices) : ReduceGroup.inProcess(options.timeout(), devices));
+                } else {
+                    groups.add(null);
+                }
+            }
+            for (Mapping m : Mapping.all(tp, pp)) {
+                engines.add(HiggsEngine.buildRank(checkpoint, m, reduceAtTp1, options.device(m.rank()), dtype, maxSequence, ffn));
+            }
+        } catch (IOException | RuntimeException e) {
+            engines.forEach(HiggsEngine::close);
+            groups.stream().filter(java.util.Objects::nonNull).forEach(ReduceGroup::close);
+            throw e;
+        }
+        return new ParallelEngine(config, new Mapping(tp, pp, 0), dtype, options, engines, java.util.Collections.unmodifiableList(groups));
+    }
+
+    /** The model's config. */
+    public HiggsAudioConfig config() {
+        return config;
+    }
+
+    /** Tensor-parallel size. */
+    public int tp() {
+        return layout.tpSize();
+    }
+
+    /** Pipeline-parallel size. */
+    public int pp() {
+        return layout.ppSize();
+    }
+
+    /** The compute dtype. */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** How the dual FFN is computed (the same on every rank). */
+    public FfnMode ffnMode() {
+        return engines.getFirst().ffnMode();
+    }
+
+    /** The longest sequence a session may hold. */
+    public int maxSequence() {
+        return engines.getFirst().maxSequence();
+    }
+
+    /** How each pipeline stage's ranks sum: the kind of its group, or empty where tp is 1. */
+    public List<Optional<ReduceGroup.Kind>> reduceKinds() {
+        return groups.stream().map(g -> Optional.ofNullable(g).map(ReduceGroup::kind)).toList();
+    }
+
+    HiggsEngine engine(int rank) {
+        return engines.get(rank);
+    }
+
+    ReduceGroup group(int stage) {
+        return groups.get(stage);
+    }
+
+    int device(int rank) {
+        return options.device(rank);
+    }
+
+    java.util.Set<ParallelSession> sessions() {
+        return sessions;
+    }
+
+    /** A new sequence: one execution context, stream and KV cache per rank, and a thread per tp rank. */
+    public ParallelSession newSession() {
+        if (closed) {
+            throw new IllegalStateException("parallel engine is closed");
+        }
+        return new ParallelSession(this);
+    }
+
+    /** Closes the open sessions, then the engines, then the groups. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (ParallelSession s : List.copyOf(sessions)) {
+            s.close();
+        }
+        for (int r = engines.size() - 1; r >= 0; r--) {
+            engines.get(r).close();
+        }
+        for (ReduceGroup g : groups) {
+            if (g != null) {
+                g.close();
+            }
+        }
+    }
+}
