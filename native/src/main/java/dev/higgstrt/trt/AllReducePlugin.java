@@ -73,10 +73,10 @@ final class AllReducePlugin {
     static synchronized AllReducePlugin get() {
         if (instance == null) {
             Lib lib = Native.load(DualFfnPlugin.get().library().toString(), Lib.class);
-            long address = com.sun.jna.Pointer.nativeValue(lib.higgs_all_reduce_creator());
+            long creatorAddress = com.sun.jna.Pointer.nativeValue(lib.higgs_all_reduce_creator());
             IPluginCreatorV3One creator = new IPluginCreatorV3One(new Pointer() {
                 {
-                    this.address = address;
+                    address = creatorAddress;
                 }
             });
             if (creator.isNull() || !NAME.equals(creator.getPluginName())) {

@@ -248,7 +248,7 @@ final class HiggsNetwork {
         }
         IPluginV3 instance = allReduce.create(name, rank.reduceWorld());
         plugins.add(instance);
-        IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(partial), 1, (PointerPointer<?>) null, 0, instance);
+        IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(new ITensor[]{partial}), 1, (PointerPointer<?>) null, 0, instance);
         if (added == null || added.isNull()) {
             throw new TrtException("adding the all-reduce " + name + " failed: " + allReduce.lastError());
         }

@@ -83,6 +83,18 @@ class ParallelEngineGpuTest {
     }
 
     @Test
+    void int8WeightOnlyRanksRunTheirCodesNatively() throws IOException {
+        Path ckpt = tmp.resolve("tp2int8");
+        Converter.convert(GpuTests.GOLDEN, ckpt, ConversionOptions.of(2, 1).withDtype(DType.BF16)
+                .withQuant(dev.higgstrt.quant.QuantOptions.of(dev.higgstrt.quant.QuantFormat.INT8_WO)), n -> { });
+        ReferenceModel dequantized = ReferenceModel.load(ckpt);
+        try (ParallelEngine engine = ParallelEngine.build(ckpt, DType.BF16, 64, FfnMode.COMPUTE_BOTH, ONE_GPU)) {
+            SmokeRun run = report("tp 2 int8_wo bf16", SmokeRun.run(engine, dequantized, prompt, 16));
+            assertThat(run.passed()).as("within %s", run.bound()).isTrue();
+        }
+    }
+
+    @Test
     void oneRankEngineEqualsTheSingleEngine() throws IOException {
         Path ckpt = converted(1, 1, DType.F32);
         try (HiggsEngine single = HiggsEngine.build(ckpt, DType.F32, 32);
