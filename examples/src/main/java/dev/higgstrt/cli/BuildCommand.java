@@ -3,6 +3,7 @@ package dev.higgstrt.cli;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.FfnMode;
 import dev.higgstrt.trt.HiggsEngine;
+import dev.higgstrt.trt.ParallelEngine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -19,7 +20,8 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR", description = "A converted checkpoint folder.")
     Path checkpoint;
 
-    @Option(names = "--engine", required = true, paramLabel = "FILE", description = "The engine file to write.")
+    @Option(names = "--engine", required = true, paramLabel = "PATH",
+            description = "The engine file to write; for a checkpoint of tp x pp > 1, a new folder of one engine per rank.")
     Path engine;
 
     @Option(names = "--dtype", defaultValue = "bfloat16", description = "bfloat16, float16 or float32 (default: ${DEFAULT-VALUE}).")
@@ -41,6 +43,16 @@ final class BuildCommand implements Callable<Integer> {
         FfnMode mode = FfnMode.parse(ffn);
         GpuCheck.require("build");
         long t0 = System.nanoTime();
+        int[] tpPp = dev.higgstrt.convert.Converter.readMapping(checkpoint);
+        if (tpPp[0] * tpPp[1] > 1) {
+            try (ParallelEngine e = ParallelEngine.build(checkpoint, DType.parse(dtype), maxSeq, mode, ParallelEngine.Options.allDevices())) {
+                double s = (System.nanoTime() - t0) / 1e9;
+                e.save(engine);
+                spec.commandLine().getOut().printf("built %d %s rank engines (tp %d x pp %d, sums %s, max %d positions, dual FFN %s) in %.1f s: %s%n",
+                        tpPp[0] * tpPp[1], e.dtype().torchName(), e.tp(), e.pp(), e.reduceKinds(), maxSeq, e.ffnMode().id(), s, engine);
+            }
+            return 0;
+        }
         try (HiggsEngine e = HiggsEngine.build(checkpoint, DType.parse(dtype), maxSeq, mode)) {
             double s = (System.nanoTime() - t0) / 1e9;
             e.save(engine);

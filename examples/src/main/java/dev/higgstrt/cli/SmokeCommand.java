@@ -3,6 +3,7 @@ package dev.higgstrt.cli;
 import dev.higgstrt.reference.ReferenceModel;
 import dev.higgstrt.reference.TokenInput;
 import dev.higgstrt.trt.HiggsEngine;
+import dev.higgstrt.trt.ParallelEngine;
 import dev.higgstrt.trt.SmokeRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -18,7 +19,8 @@ import java.util.concurrent.Callable;
                 "logit with the CPU reference, print the error and the speed; exit 1 when the error exceeds the",
                 "bound of the engine's dtype (docs/gpu.md)."})
 final class SmokeCommand implements Callable<Integer> {
-    @Option(names = "--engine", required = true, paramLabel = "FILE", description = "An engine file from higgs-trt build.")
+    @Option(names = "--engine", required = true, paramLabel = "PATH",
+            description = "An engine file from higgs-trt build, or its folder of rank engines (tp x pp > 1).")
     Path engine;
 
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR", description = "The converted checkpoint it was built from.")
@@ -36,17 +38,33 @@ final class SmokeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         GpuCheck.require("smoke");
-        try (HiggsEngine e = HiggsEngine.load(engine, checkpoint)) {
-            ReferenceModel reference = ReferenceModel.load(checkpoint);
-            TokenInput prompt = tokens != null ? TokenInput.read(tokens) : SmokeRun.prompt(e.config(), Math.min(32, e.maxSequence() / 2), 1);
-            SmokeRun r = SmokeRun.run(e, reference, SmokeRun.engineRounding(checkpoint), prompt, Math.min(decode, e.maxSequence() - prompt.length()));
-            var out = spec.commandLine().getOut();
-            out.printf("prefill %d positions: max |engine - reference| = %.3e, %.1f ms (%.0f positions/s)%n",
-                    r.prefillTokens(), r.prefillError(), r.prefillMs(), r.prefillTokens() / (r.prefillMs() / 1e3));
-            out.printf("decode %d steps: max |engine - reference| = %.3e, %.2f ms/step (median)%n",
-                    r.decodeSteps(), r.decodeError(), r.decodeMsPerStep());
-            out.printf("%s: bound for %s is %.3e%n", r.passed() ? "passed" : "FAILED", e.dtype().torchName(), r.bound());
-            return r.passed() ? 0 : 1;
+        ReferenceModel reference = ReferenceModel.load(checkpoint);
+        var rounding = SmokeRun.engineRounding(checkpoint);
+        if (java.nio.file.Files.isDirectory(engine)) {
+            try (ParallelEngine e = ParallelEngine.load(engine, checkpoint, ParallelEngine.Options.allDevices())) {
+                TokenInput prompt = prompt(e.config(), e.maxSequence());
+                return report(SmokeRun.run(e, reference, rounding, prompt, Math.min(decode, e.maxSequence() - prompt.length())),
+                        e.dtype().torchName() + ", tp " + e.tp() + " x pp " + e.pp());
+            }
         }
+        try (HiggsEngine e = HiggsEngine.load(engine, checkpoint)) {
+            TokenInput prompt = prompt(e.config(), e.maxSequence());
+            return report(SmokeRun.run(e, reference, rounding, prompt, Math.min(decode, e.maxSequence() - prompt.length())),
+                    e.dtype().torchName());
+        }
+    }
+
+    private TokenInput prompt(dev.higgstrt.model.HiggsAudioConfig c, int maxSequence) throws java.io.IOException {
+        return tokens != null ? TokenInput.read(tokens) : SmokeRun.prompt(c, Math.min(32, maxSequence / 2), 1);
+    }
+
+    private int report(SmokeRun r, String what) {
+        var out = spec.commandLine().getOut();
+        out.printf("prefill %d positions: max |engine - reference| = %.3e, %.1f ms (%.0f positions/s)%n",
+                r.prefillTokens(), r.prefillError(), r.prefillMs(), r.prefillTokens() / (r.prefillMs() / 1e3));
+        out.printf("decode %d steps: max |engine - reference| = %.3e, %.2f ms/step (median)%n",
+                r.decodeSteps(), r.decodeError(), r.decodeMsPerStep());
+        out.printf("%s: bound for %s is %.3e%n", r.passed() ? "passed" : "FAILED", what, r.bound());
+        return r.passed() ? 0 : 1;
     }
 }

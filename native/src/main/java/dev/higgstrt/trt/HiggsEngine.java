@@ -279,15 +279,16 @@ public final class HiggsEngine implements AutoCloseable {
 
     /** Writes the engine: a header recording what it was built from, then TensorRT's plan. */
     public void save(Path file) throws IOException {
-        if (rank.mapping().worldSize() != 1 || rank.reduceWorld() != 0) {
-            throw new UnsupportedOperationException("the engine of one rank of tp " + rank.mapping().tpSize() + " x pp "
-                    + rank.mapping().ppSize() + " is not saved on its own");
-        }
         ObjectNode meta = Json.PRETTY.createObjectNode();
         meta.put("checkpoint_sha256", checkpointHash);
         meta.put("dtype", dtype.torchName());
         meta.put("dual_ffn", ffnMode.id());
         meta.put("max_sequence", maxSequence);
+        ObjectNode mapping = meta.putObject("mapping");
+        mapping.put("tp_size", rank.mapping().tpSize());
+        mapping.put("pp_size", rank.mapping().ppSize());
+        mapping.put("rank", rank.mapping().rank());
+        mapping.put("reduce_world", rank.reduceWorld());
         meta.put("tensorrt", nvinfer.getInferLibVersion());
         meta.set("config", Json.PRETTY.readTree(Converter.trtllmConfig(config, 1, 1, dtype, false).toString()));
         byte[] header = Json.STRICT.writeValueAsBytes(meta);
@@ -315,6 +316,11 @@ public final class HiggsEngine implements AutoCloseable {
      * @throws IllegalArgumentException when the file is not an engine or was built from another checkpoint
      */
     public static HiggsEngine load(Path file, Path checkpoint) throws IOException {
+        return load(file, checkpoint, 0);
+    }
+
+    /** As {@link #load(Path, Path)}, onto CUDA device {@code device}; the file may hold one rank of a tp x pp layout. */
+    static HiggsEngine load(Path file, Path checkpoint, int device) throws IOException {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
@@ -340,7 +346,14 @@ public final class HiggsEngine implements AutoCloseable {
                 DualFfnPlugin.get();   // the plan refers to the plugin's creator by name
             }
             HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
-            return new HiggsEngine(config, RankLayout.whole(config), 0, DType.parse(meta.path("dtype").asText()), ffn,
+            JsonNode mapping = meta.path("mapping");
+            dev.higgstrt.convert.Mapping m = new dev.higgstrt.convert.Mapping(mapping.path("tp_size").asInt(1),
+                    mapping.path("pp_size").asInt(1), mapping.path("rank").asInt(0));
+            boolean reduce = mapping.path("reduce_world").asInt(0) > 0;
+            if (reduce) {
+                AllReducePlugin.get();
+            }
+            return new HiggsEngine(config, RankLayout.of(config, m, reduce), device, DType.parse(meta.path("dtype").asText()), ffn,
                     meta.path("max_sequence").asInt(), expected, arena, plan);
         } catch (IOException | RuntimeException e) {
             arena.close();

@@ -41,6 +41,13 @@ public final class ParallelEngine implements AutoCloseable {
             }
         }
 
+        /** Rank r on device r modulo the number of CUDA devices here, NCCL where possible, 60 s timeout. */
+        public static Options allDevices() {
+            int[] count = new int[1];
+            Cuda.check(org.bytedeco.cuda.global.cudart.cudaGetDeviceCount(count), "cudaGetDeviceCount");
+            return of(count[0]);
+        }
+
         /** Rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout. */
         public static Options of(int deviceCount) {
             int[] d = new int[deviceCount];
@@ -99,6 +106,72 @@ public final class ParallelEngine implements AutoCloseable {
     /** As {@link #build(Path, DType, int, FfnMode, Options)}; {@code reduceAtTp1} keeps the all-reduce at tp 1 (a one-rank sum). */
     static ParallelEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn, Options options,
                                 boolean reduceAtTp1) throws IOException {
+        return assemble(checkpoint, dtype, options, reduceAtTp1,
+                m -> HiggsEngine.buildRank(checkpoint, m, reduceAtTp1, options.device(m.rank()), dtype, maxSequence, ffn));
+    }
+
+    /** File in a saved folder that records the layout. */
+    static final String LAYOUT_FILE = "parallel.json";
+
+    /**
+     * Loads a folder written by {@link #save}, checking that every rank was built from {@code checkpoint}.
+     *
+     * @throws IllegalArgumentException when the folder is not a saved parallel engine, or was built from another checkpoint
+     */
+    public static ParallelEngine load(Path folder, Path checkpoint, Options options) throws IOException {
+        Path layoutFile = folder.resolve(LAYOUT_FILE);
+        if (!java.nio.file.Files.isRegularFile(layoutFile)) {
+            throw new IllegalArgumentException(folder + ": not a saved parallel engine (no " + LAYOUT_FILE + ")");
+        }
+        var layout = dev.higgstrt.io.Json.readUtf8(dev.higgstrt.io.Json.STRICT, java.nio.file.Files.readAllBytes(layoutFile));
+        int[] tpPp = Converter.readMapping(checkpoint);
+        if (layout.path("tp_size").asInt() != tpPp[0] || layout.path("pp_size").asInt() != tpPp[1]) {
+            throw new IllegalArgumentException(folder + ": saved for tp " + layout.path("tp_size").asInt() + " x pp "
+                    + layout.path("pp_size").asInt() + ", but " + checkpoint + " is tp " + tpPp[0] + " x pp " + tpPp[1]);
+        }
+        return assemble(checkpoint, DType.parse(layout.path("dtype").asText()), options, layout.path("reduce_at_tp1").asBoolean(),
+                m -> HiggsEngine.load(folder.resolve(rankFile(m.rank())), checkpoint, options.device(m.rank())));
+    }
+
+    private static String rankFile(int rank) {
+        return "rank" + rank + ".engine";
+    }
+
+    /**
+     * Writes every rank's engine ({@code rankN.engine}) and {@value #LAYOUT_FILE} into {@code folder},
+     * which must not exist; the files are written into a temporary folder beside it that is renamed
+     * at the end, so a failed save leaves no folder of that name.
+     */
+    public void save(Path folder) throws IOException {
+        if (java.nio.file.Files.exists(folder)) {
+            throw new java.nio.file.FileAlreadyExistsException(folder.toString(), null, "a parallel engine is saved into a new folder");
+        }
+        Path parent = folder.toAbsolutePath().getParent();
+        Path temp = java.nio.file.Files.createTempDirectory(parent, "." + folder.getFileName() + ".tmp-");
+        try {
+            for (int r = 0; r < engines.size(); r++) {
+                engines.get(r).save(temp.resolve(rankFile(r)));
+            }
+            var layout = dev.higgstrt.io.Json.PRETTY.createObjectNode();
+            layout.put("tp_size", tp());
+            layout.put("pp_size", pp());
+            layout.put("dtype", dtype.torchName());
+            layout.put("reduce_at_tp1", tp() == 1 && engines.getFirst().rank().reduceWorld() > 0);
+            java.nio.file.Files.write(temp.resolve(LAYOUT_FILE), dev.higgstrt.io.Json.PRETTY.writeValueAsBytes(layout));
+            java.nio.file.Files.move(temp, folder, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            dev.higgstrt.io.FileTrees.delete(temp);
+            throw e;
+        }
+    }
+
+    @FunctionalInterface
+    private interface RankEngines {
+        HiggsEngine of(Mapping m) throws IOException;
+    }
+
+    private static ParallelEngine assemble(Path checkpoint, DType dtype, Options options, boolean reduceAtTp1,
+                                           RankEngines rankEngines) throws IOException {
         int[] tpPp = Converter.readMapping(checkpoint);
         int tp = tpPp[0];
         int pp = tpPp[1];
@@ -120,7 +193,7 @@ public final class ParallelEngine implements AutoCloseable {
                 }
             }
             for (Mapping m : Mapping.all(tp, pp)) {
-                engines.add(HiggsEngine.buildRank(checkpoint, m, reduceAtTp1, options.device(m.rank()), dtype, maxSequence, ffn));
+                engines.add(rankEngines.of(m));
             }
         } catch (IOException | RuntimeException e) {
             engines.forEach(HiggsEngine::close);

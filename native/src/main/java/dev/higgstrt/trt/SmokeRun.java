@@ -96,7 +96,12 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
 
     /** As {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, on the ranks of a parallel engine. */
     public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
-        return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, LinearInputs.NONE, prompt, steps);
+        return run(engine, reference, LinearInputs.NONE, prompt, steps);
+    }
+
+    /** As {@link #run(HiggsEngine, ReferenceModel, LinearInputs, TokenInput, int)}, on the ranks of a parallel engine. */
+    public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
+        return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, activations, prompt, steps);
     }
 
     private static SmokeRun run(HiggsAudioConfig c, DType dtype, FfnMode ffnMode, java.util.function.Supplier<DecoderSession> sessions,

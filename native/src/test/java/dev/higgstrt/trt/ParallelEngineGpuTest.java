@@ -83,6 +83,29 @@ class ParallelEngineGpuTest {
     }
 
     @Test
+    void savedRankEnginesLoadBackAndGiveTheSameLogits() throws IOException {
+        Path ckpt = converted(2, 2, DType.F32);
+        Path folder = tmp.resolve("saved-tp2pp2");
+        float[] built;
+        try (ParallelEngine engine = ParallelEngine.build(ckpt, DType.F32, 32, FfnMode.AUTO, ONE_GPU);
+             ParallelSession s = engine.newSession()) {
+            built = s.forward(prompt).audio();
+            engine.save(folder);
+            assertThatThrownBy(() -> engine.save(folder)).isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
+        }
+        assertThat(java.nio.file.Files.list(folder).map(p -> p.getFileName().toString()).sorted().toList())
+                .containsExactly("parallel.json", "rank0.engine", "rank1.engine", "rank2.engine", "rank3.engine");
+        assertThat(java.nio.file.Files.list(tmp).map(p -> p.getFileName().toString()).filter(n -> n.contains(".tmp-")).toList()).isEmpty();
+        try (ParallelEngine loaded = ParallelEngine.load(folder, ckpt, ONE_GPU); ParallelSession s = loaded.newSession()) {
+            assertThat(loaded.tp()).isEqualTo(2);
+            assertThat(loaded.pp()).isEqualTo(2);
+            assertThat(s.forward(prompt).audio()).containsExactly(built);
+        }
+        assertThatThrownBy(() -> ParallelEngine.load(folder, converted(2, 1, DType.F32), ONE_GPU))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tp 2 x pp 2");
+    }
+
+    @Test
     void int8WeightOnlyRanksRunTheirCodesNatively() throws IOException {
         Path ckpt = tmp.resolve("tp2int8");
         Converter.convert(GpuTests.GOLDEN, ckpt, ConversionOptions.of(2, 1).withDtype(DType.BF16)
