@@ -19,7 +19,7 @@ if [[ -z "$nvcc" ]]; then
   exit 0
 fi
 if [[ -f "$lib" ]] && [[ -z "$(find "$src" -newer "$lib" -type f)" ]]; then
-  echo "[higgs-trt] dual-FFN plugin up to date: $lib"
+  echo "[higgs-trt] plugin library up to date: $lib"
   exit 0
 fi
 mkdir -p "$out"
@@ -31,4 +31,4 @@ trap 'rm -f "$tmp"' EXIT
   -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
   -o "$tmp" "$src/dual_ffn_plugin.cu" "$src/all_reduce_plugin.cu" -ldl
 mv "$tmp" "$lib"
-echo "[higgs-trt] dual-FFN plugin built with $("$nvcc" --version | tail -1): $lib"
+echo "[higgs-trt] plugin library (dual FFN, all-reduce) built with $("$nvcc" --version | tail -1): $lib"

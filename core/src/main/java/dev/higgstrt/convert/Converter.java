@@ -171,6 +171,7 @@ public final class Converter {
      * @throws dev.higgstrt.model.ConfigException for an unsupported or invalid config
      * @throws LayoutException                    for missing, unexpected or misshapen tensors
      */
+    @SuppressWarnings("try") // the lock is held by being open for the try block, never read
     public static Report convert(Path input, Path output, ConversionOptions options, LongConsumer progress)
             throws IOException {
         long t0 = System.nanoTime();
