@@ -367,10 +367,7 @@ public final class Converter {
         for (Mapping m : Mapping.all(stored.tp(), stored.pp())) {
             SafetensorsCheckpoint ck = openRank(folder, stored, m);
             openedRanks.add(ck);
-            QuantFormat quant = stored.quant();
-            ranks.add(quant.isSmoothQuant() || SmoothQuant.smoothed(ck.weights())
-                    ? SmoothQuant.restore(ck.weights(), quant, stored.dtype())
-                    : Quantizer.dequantize(ck.weights(), quant, stored.dtype()));
+            ranks.add(dequantized(ck.weights(), stored));
         }
         return HiggsAudioLayout.merge(c, ranks, stored.tp(), stored.pp());
     }
@@ -474,15 +471,20 @@ public final class Converter {
         if (!keepsQuantized(quant)) {
             SafetensorsCheckpoint ck = openRank(folder, stored, m);
             openedRanks.add(ck);
-            WeightMap plain = quant.isSmoothQuant() || SmoothQuant.smoothed(ck.weights())
-                    ? SmoothQuant.restore(ck.weights(), quant, stored.dtype())
-                    : Quantizer.dequantize(ck.weights(), quant, stored.dtype());
-            return new Quantized(HiggsAudioLayout.unfuse(c, plain, m), Map.of(), quant, Map.of());
+            return new Quantized(HiggsAudioLayout.unfuse(c, dequantized(ck.weights(), stored), m), Map.of(), quant, Map.of());
         }
         RankFile r = readRankFile(folder, stored, c, m, openedRanks);
         WeightMap weights = HiggsAudioLayout.unfuse(c, r.weights(), m);
         return new Quantized(weights, quantizedScales(weights, HiggsAudioLayout.unfuse(c, r.rowScales(), m)), quant,
                 r.activationScales());
+    }
+
+    /** A rank file's weights in the checkpoint's float dtype: SmoothQuant restored, other formats dequantized. */
+    private static WeightMap dequantized(WeightMap rank, Stored stored) {
+        QuantFormat quant = stored.quant();
+        return quant.isSmoothQuant() || SmoothQuant.smoothed(rank)
+                ? SmoothQuant.restore(rank, quant, stored.dtype())
+                : Quantizer.dequantize(rank, quant, stored.dtype());
     }
 
     private static boolean keepsQuantized(QuantFormat quant) {
