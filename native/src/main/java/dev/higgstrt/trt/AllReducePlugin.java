@@ -2,17 +2,13 @@ package dev.higgstrt.trt;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.tensorrt.global.nvinfer;
-import org.bytedeco.tensorrt.global.nvinfer.TensorRTPhase;
 import org.bytedeco.tensorrt.nvinfer.IPluginCreatorV3One;
 import org.bytedeco.tensorrt.nvinfer.IPluginV3;
-import org.bytedeco.tensorrt.nvinfer.PluginFieldCollection;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 
 /**
  * The all-reduce TensorRT plugin ({@code HiggsAllReduce}, version 1, namespace {@code higgs_trt}),
@@ -73,12 +69,7 @@ final class AllReducePlugin {
     static synchronized AllReducePlugin get() {
         if (instance == null) {
             Lib lib = Native.load(DualFfnPlugin.get().library().toString(), Lib.class);
-            long creatorAddress = com.sun.jna.Pointer.nativeValue(lib.higgs_all_reduce_creator());
-            IPluginCreatorV3One creator = new IPluginCreatorV3One(new Pointer() {
-                {
-                    address = creatorAddress;
-                }
-            });
+            IPluginCreatorV3One creator = PluginFields.creatorAt(lib.higgs_all_reduce_creator());
             if (creator.isNull() || !NAME.equals(creator.getPluginName())) {
                 throw new TrtException("the plugin library carries no " + NAME + " plugin");
             }
@@ -96,12 +87,7 @@ final class AllReducePlugin {
             MemorySegment w = arena.allocateFrom(ValueLayout.JAVA_INT, world);
             MemorySegment fields = PluginFields.of(arena, PluginFields.field(arena, "world", w, PluginFields.INT32));
             lib.higgs_all_reduce_clear_error();
-            IPluginV3 plugin = creator.createPlugin(name, new PluginFieldCollection(HiggsEngine.address(fields)),
-                    TensorRTPhase.kBUILD);
-            if (plugin == null || plugin.isNull()) {
-                throw new TrtException("creating the all-reduce plugin failed: " + lastError());
-            }
-            return plugin;
+            return PluginFields.create(creator, name, fields, "all-reduce", this::lastError);
         }
     }
 
@@ -116,11 +102,7 @@ final class AllReducePlugin {
     String lastError() {
         byte[] message = new byte[2048];
         lib.higgs_all_reduce_last_error(message, message.length);
-        int n = 0;
-        while (n < message.length && message[n] != 0) {
-            n++;
-        }
-        return new String(message, 0, n, StandardCharsets.UTF_8);
+        return PluginFields.cString(message);
     }
 
     /** " (all-reduce plugin: message)" when the loaded plugin has an error to report, else "". */

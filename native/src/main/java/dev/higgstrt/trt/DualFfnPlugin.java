@@ -2,9 +2,7 @@ package dev.higgstrt.trt;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.tensorrt.global.nvinfer;
-import org.bytedeco.tensorrt.global.nvinfer.TensorRTPhase;
 import org.bytedeco.tensorrt.nvinfer.IPluginCreatorV3One;
 import org.bytedeco.tensorrt.nvinfer.IPluginV3;
 import org.bytedeco.tensorrt.nvinfer.PluginFieldCollection;
@@ -16,7 +14,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.URISyntaxException;
 import java.net.URL;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -133,14 +130,9 @@ public final class DualFfnPlugin {
         }
         byte[] message = new byte[1024];
         if (lib.higgs_dual_ffn_init(message, message.length) != 0) {
-            throw new TrtException("dual-FFN plugin: " + cString(message));
+            throw new TrtException("dual-FFN plugin: " + PluginFields.cString(message));
         }
-        long creatorAddress = com.sun.jna.Pointer.nativeValue(lib.higgs_dual_ffn_creator());
-        IPluginCreatorV3One creator = new IPluginCreatorV3One(new Pointer() {
-            {
-                address = creatorAddress;
-            }
-        });
+        IPluginCreatorV3One creator = PluginFields.creatorAt(lib.higgs_dual_ffn_creator());
         if (creator.isNull() || !NAME.equals(creator.getPluginName()) || !FIELDS.equals(fieldNames(creator))) {
             throw new TrtException("dual-FFN plugin " + path + " is not the version this jar expects ("
                     + (creator.isNull() ? "no creator" : creator.getPluginName() + " with fields " + fieldNames(creator)) + ")");
@@ -218,12 +210,7 @@ public final class DualFfnPlugin {
                     PluginFields.field(arena, "eps", e, PluginFields.FLOAT32),
                     PluginFields.field(arena, "residual", r, PluginFields.INT32));
             lib.higgs_dual_ffn_clear_error();
-            IPluginV3 plugin = creator.createPlugin(name, new PluginFieldCollection(HiggsEngine.address(fields)),
-                    TensorRTPhase.kBUILD);
-            if (plugin == null || plugin.isNull()) {
-                throw new TrtException("creating the dual-FFN plugin failed: " + lastError());
-            }
-            return plugin;
+            return PluginFields.create(creator, name, fields, "dual-FFN", this::lastError);
         }
     }
 
@@ -239,7 +226,7 @@ public final class DualFfnPlugin {
     public String lastError() {
         byte[] message = new byte[2048];
         lib.higgs_dual_ffn_last_error(message, message.length);
-        return cString(message);
+        return PluginFields.cString(message);
     }
 
     /** " (dual-FFN plugin: message)" when the loaded plugin has an error to report, else "". */
@@ -274,11 +261,4 @@ public final class DualFfnPlugin {
         return lib.higgs_dual_ffn_small_tokens();
     }
 
-    private static String cString(byte[] bytes) {
-        int n = 0;
-        while (n < bytes.length && bytes[n] != 0) {
-            n++;
-        }
-        return new String(bytes, 0, n, StandardCharsets.UTF_8);
-    }
 }

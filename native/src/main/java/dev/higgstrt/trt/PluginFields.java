@@ -1,5 +1,10 @@
 package dev.higgstrt.trt;
 
+import org.bytedeco.tensorrt.global.nvinfer.TensorRTPhase;
+import org.bytedeco.tensorrt.nvinfer.IPluginCreatorV3One;
+import org.bytedeco.tensorrt.nvinfer.IPluginV3;
+import org.bytedeco.tensorrt.nvinfer.PluginFieldCollection;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
@@ -45,5 +50,32 @@ final class PluginFields {
         c.set(ValueLayout.JAVA_INT, 0, fields.length);
         c.set(ValueLayout.ADDRESS, 8, array);
         return c;
+    }
+
+    /** The plugin creator at the address a plugin library's C entry point returned. */
+    static IPluginCreatorV3One creatorAt(com.sun.jna.Pointer address) {
+        return new IPluginCreatorV3One(HiggsEngine.address(MemorySegment.ofAddress(com.sun.jna.Pointer.nativeValue(address))));
+    }
+
+    /**
+     * A build-phase plugin instance from {@code creator} with the collection {@code fields} (see
+     * {@link #of}), or a {@link TrtException} naming {@code what} and {@code lastError}'s message.
+     */
+    static IPluginV3 create(IPluginCreatorV3One creator, String name, MemorySegment fields, String what,
+                            java.util.function.Supplier<String> lastError) {
+        IPluginV3 plugin = creator.createPlugin(name, new PluginFieldCollection(HiggsEngine.address(fields)), TensorRTPhase.kBUILD);
+        if (plugin == null || plugin.isNull()) {
+            throw new TrtException("creating the " + what + " plugin failed: " + lastError.get());
+        }
+        return plugin;
+    }
+
+    /** The NUL-terminated UTF-8 string at the start of {@code bytes}. */
+    static String cString(byte[] bytes) {
+        int n = 0;
+        while (n < bytes.length && bytes[n] != 0) {
+            n++;
+        }
+        return new String(bytes, 0, n, java.nio.charset.StandardCharsets.UTF_8);
     }
 }

@@ -2,7 +2,6 @@ package dev.higgstrt.trt;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.cuda.global.nccl;
 import org.bytedeco.cuda.nccl.ncclComm;
@@ -94,11 +93,7 @@ public final class ReduceGroup implements AutoCloseable {
         com.sun.jna.Pointer[] addresses = new com.sun.jna.Pointer[devices.length];
         for (int r = 0; r < devices.length; r++) {
             long a = out.get(r).address();
-            comms[r] = new ncclComm(new Pointer() {
-                {
-                    address = a;
-                }
-            });
+            comms[r] = new ncclComm(HiggsEngine.address(java.lang.foreign.MemorySegment.ofAddress(a)));
             addresses[r] = new com.sun.jna.Pointer(a);
         }
         if (plugin.lib.higgs_all_reduce_load_nccl() != 0) {
