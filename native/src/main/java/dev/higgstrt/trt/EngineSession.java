@@ -111,7 +111,7 @@ public final class EngineSession implements DecoderSession {
         }
         int t = begin(chunk, null);
         finish();
-        return new Logits(t, logitsOf(t), c.audioVocabSize(), Optional.empty(), c.vocabSize(), audioMask(chunk));
+        return new Logits(t, logitsOf(t), c.audioVocabSize(), Optional.empty(), c.vocabSize(), audioMask(c, chunk));
     }
 
     /**
@@ -126,17 +126,10 @@ public final class EngineSession implements DecoderSession {
         if (pendingLength >= 0) {
             throw new IllegalStateException("the previous step was not finished");
         }
-        chunk.validate(c);
+        checkStep(c, chunk, cached, engine.maxSequence());
         int t = chunk.length();
         int p = cached;
         int s = p + t;
-        if (s > engine.maxSequence()) {
-            throw new IllegalArgumentException("sequence of " + s + " positions exceeds the engine's maximum " + engine.maxSequence());
-        }
-        if (p > 0 && t != 1) {
-            throw new IllegalArgumentException("after the prefill, positions are decoded one at a time (got " + t
-                    + " positions after " + p + ")");
-        }
         if (rank.first() != (hiddenIn == null)) {
             throw new IllegalArgumentException(rank.first() ? "the first stage takes no hidden input" : "a later stage needs the hidden input");
         }
@@ -151,7 +144,7 @@ public final class EngineSession implements DecoderSession {
         int hd = c.headDim();
         int k = c.numCodebooks();
         int group = rank.group();
-        boolean[] audio = audioMask(chunk);
+        boolean[] audio = audioMask(c, chunk);
         try (Arena arena = Arena.ofConfined()) {
             if (rank.first()) {
                 MemorySegment idSeg = arena.allocate(4L * t);
@@ -262,7 +255,24 @@ public final class EngineSession implements DecoderSession {
         return hiddenOut;
     }
 
-    private boolean[] audioMask(TokenInput chunk) {
+    /**
+     * Checks that {@code chunk} is valid for the model and may follow {@code cached} positions: the
+     * prefill, or one position a step, within {@code maxSequence}.
+     */
+    static void checkStep(HiggsAudioConfig c, TokenInput chunk, int cached, int maxSequence) {
+        chunk.validate(c);
+        int t = chunk.length();
+        if (cached + t > maxSequence) {
+            throw new IllegalArgumentException("sequence of " + (cached + t) + " positions exceeds the engine's maximum " + maxSequence);
+        }
+        if (cached > 0 && t != 1) {
+            throw new IllegalArgumentException("after the prefill, positions are decoded one at a time (got " + t
+                    + " positions after " + cached + ")");
+        }
+    }
+
+    /** Which positions of {@code chunk} are audio (all of them where it has no ids). */
+    static boolean[] audioMask(HiggsAudioConfig c, TokenInput chunk) {
         boolean[] audio = new boolean[chunk.length()];
         for (int i = 0; i < audio.length; i++) {
             audio[i] = chunk.inputIds() == null || c.audioTokenIds().contains(chunk.inputIds()[i]);

@@ -95,15 +95,7 @@ public final class ParallelSession implements DecoderSession {
         if (failed != null) {
             throw new IllegalStateException("an earlier step failed, the ranks' caches disagree: " + failed);
         }
-        chunk.validate(c);
-        if (cached + chunk.length() > engine.maxSequence()) {
-            throw new IllegalArgumentException("sequence of " + (cached + chunk.length()) + " positions exceeds the engine's maximum "
-                    + engine.maxSequence());
-        }
-        if (cached > 0 && chunk.length() != 1) {
-            throw new IllegalArgumentException("after the prefill, positions are decoded one at a time (got " + chunk.length()
-                    + " positions after " + cached + ")");
-        }
+        EngineSession.checkStep(c, chunk, cached, engine.maxSequence());
         List<float[]> slices;
         try {
             slices = onEveryTpRank(j -> step(j, chunk));
@@ -123,11 +115,7 @@ public final class ParallelSession implements DecoderSession {
             }
         }
         cached += t;
-        boolean[] audio = new boolean[t];
-        for (int i = 0; i < t; i++) {
-            audio[i] = chunk.inputIds() == null || c.audioTokenIds().contains(chunk.inputIds()[i]);
-        }
-        return new Logits(t, all, vocab, Optional.empty(), c.vocabSize(), audio);
+        return new Logits(t, all, vocab, Optional.empty(), c.vocabSize(), EngineSession.audioMask(c, chunk));
     }
 
     /** Tp rank {@code j}'s share of one step: every stage in turn; returns its rows of the logits. */
