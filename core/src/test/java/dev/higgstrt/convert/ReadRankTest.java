@@ -66,9 +66,7 @@ class ReadRankTest {
             }
             assertThat(covered).isEqualTo(new TreeSet<>(whole.names()));
         } finally {
-            for (SafetensorsCheckpoint ck : open) {
-                ck.close();
-            }
+            closeAll(open);
         }
     }
 
@@ -79,6 +77,7 @@ class ReadRankTest {
                 .withQuant(QuantOptions.of(QuantFormat.INT8_WO)), n -> { });
         List<SafetensorsCheckpoint> open = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
+            WeightMap whole = Converter.readConverted(out, open);
             for (Mapping m : Mapping.all(2, 1)) {
                 Converter.Quantized rank = Converter.readRank(out, m, open);
                 String q = SourceTensor.Q.name(SourceLayout.TRANSFORMERS, 1);
@@ -90,7 +89,6 @@ class ReadRankTest {
                 assertThat(rank.weights().tensor(gate).shape().dim(0)).isEqualTo(c.intermediateSize() / 2);
                 assertThat(rank.scales().get(gate).shape().dim(0)).isEqualTo(c.intermediateSize() / 2);
                 // codes times row scales give the rank's part of the dequantized whole (BF16: within its rounding)
-                WeightMap whole = Converter.readConverted(out, open);
                 var codes = rank.weights().tensor(q).materialize(arena).data();
                 float[] scales = rank.scales().get(q).cast(DType.F32).materialize(arena).toFloatArray();
                 float[] expected = expectedPart(whole.tensor(q), q, m).cast(DType.F32).materialize(arena).toFloatArray();
@@ -101,9 +99,7 @@ class ReadRankTest {
                 }
             }
         } finally {
-            for (SafetensorsCheckpoint ck : open) {
-                ck.close();
-            }
+            closeAll(open);
         }
     }
 
@@ -116,9 +112,13 @@ class ReadRankTest {
             assertThatThrownBy(() -> Converter.readRank(out, new Mapping(4, 1, 0), open))
                     .isInstanceOf(LayoutException.class).hasMessageContaining("tp 2 x pp 1").hasMessageContaining("tp 4 x pp 1");
         } finally {
-            for (SafetensorsCheckpoint ck : open) {
-                ck.close();
-            }
+            closeAll(open);
+        }
+    }
+
+    private static void closeAll(List<SafetensorsCheckpoint> open) throws IOException {
+        for (SafetensorsCheckpoint ck : open) {
+            ck.close();
         }
     }
 
