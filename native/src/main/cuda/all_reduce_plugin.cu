@@ -17,6 +17,7 @@
 //              barrier and event keep each rank from reusing its input before all have read it.
 //              For tests of tensor-parallel engines where NCCL cannot run (several ranks on one GPU).
 #include "trt_plugin_abi.h"
+#include "plugin_common.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -46,18 +47,7 @@ constexpr char kPluginVersion[] = "1";
 constexpr char kPluginNamespace[] = "higgs_trt";
 constexpr int kMaxWorld = 8;
 
-std::mutex gErrorMutex;
-std::string gLastError;
-
-void setError(char const* format, ...) {
-    char buffer[1024];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(buffer, sizeof buffer, format, args);
-    va_end(args);
-    std::lock_guard<std::mutex> lock(gErrorMutex);
-    gLastError = buffer;
-}
+higgs::ErrorSlot gErrors;
 
 // NCCL, declared from the facts of nccl.h: the enum values and ncclAllReduce's signature.
 using ncclComm_t = void*;
@@ -83,13 +73,13 @@ bool loadNccl() {
         lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     }
     if (lib == nullptr) {
-        setError("all-reduce: NCCL (%s) could not be loaded: %s", name, dlerror());
+        gErrors.set("all-reduce: NCCL (%s) could not be loaded: %s", name, dlerror());
         return false;
     }
     gNcclError = reinterpret_cast<ErrorStringFn>(dlsym(lib, "ncclGetErrorString"));
     gAllReduce = reinterpret_cast<AllReduceFn>(dlsym(lib, "ncclAllReduce"));
     if (gAllReduce == nullptr) {
-        setError("all-reduce: %s has no ncclAllReduce", name);
+        gErrors.set("all-reduce: %s has no ncclAllReduce", name);
         return false;
     }
     return true;
@@ -167,14 +157,8 @@ struct Inputs {
     void const* p[kMaxWorld];
 };
 
-template <typename T> __device__ inline float toF(T v);
-template <> __device__ inline float toF<float>(float v) { return v; }
-template <> __device__ inline float toF<__half>(__half v) { return __half2float(v); }
-template <> __device__ inline float toF<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ inline T fromF(float v);
-template <> __device__ inline float fromF<float>(float v) { return v; }
-template <> __device__ inline __half fromF<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ inline __nv_bfloat16 fromF<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+using higgs::fromFloat;
+using higgs::toFloat;
 
 template <typename T>
 __global__ void sumKernel(Inputs in, int world, T* out, long long n) {
@@ -182,19 +166,13 @@ __global__ void sumKernel(Inputs in, int world, T* out, long long n) {
          i += static_cast<long long>(gridDim.x) * blockDim.x) {
         float s = 0.f;
         for (int r = 0; r < world; r++) {
-            s += toF<T>(static_cast<T const*>(in.p[r])[i]);
+            s += toFloat(static_cast<T const*>(in.p[r])[i]);
         }
-        out[i] = fromF<T>(s);
+        out[i] = fromFloat<T>(s);
     }
 }
 
-long long volume(Dims const& d) {
-    long long v = 1;
-    for (int i = 0; i < d.nbDims; i++) {
-        v *= d.d[i];
-    }
-    return v;
-}
+using higgs::volume;
 
 bool supportedType(DataType t) {
     return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16;
@@ -281,18 +259,18 @@ public:
         if (world_ == 1 && group_ == nullptr) {
             if (outputs[0] != inputs[0] && n > 0
                 && cudaMemcpyAsync(outputs[0], inputs[0], bytes, cudaMemcpyDeviceToDevice, stream) != cudaSuccess) {
-                setError("all-reduce: copy of a one-rank sum failed: %s", cudaGetErrorString(cudaGetLastError()));
+                gErrors.set("all-reduce: copy of a one-rank sum failed: %s", cudaGetErrorString(cudaGetLastError()));
                 return -1;
             }
             return 0;
         }
         if (group_ == nullptr) {
-            setError("all-reduce: no group bound to this execution context (world %d): bind one before creating it",
+            gErrors.set("all-reduce: no group bound to this execution context (world %d): bind one before creating it",
                 world_);
             return -1;
         }
         if (group_->world != world_) {
-            setError("all-reduce: the plan was built for %d ranks, the bound group has %d", world_, group_->world);
+            gErrors.set("all-reduce: the plan was built for %d ranks, the bound group has %d", world_, group_->world);
             return -1;
         }
         return group_->nccl ? viaNccl(inputs[0], outputs[0], n, type, stream)
@@ -315,7 +293,7 @@ private:
         if (nbInputs == 1 && nbOutputs == 1) {
             return true;
         }
-        setError("all-reduce: %d inputs and %d outputs, expected 1 and 1", nbInputs, nbOutputs);
+        gErrors.set("all-reduce: %d inputs and %d outputs, expected 1 and 1", nbInputs, nbOutputs);
         return false;
     }
 
@@ -326,7 +304,7 @@ private:
         ncclDataType_t t = type == DataType::kFLOAT ? ncclFloat32 : type == DataType::kHALF ? ncclFloat16 : ncclBfloat16;
         ncclResult_t r = gAllReduce(in, out, static_cast<size_t>(n), t, ncclSum, group_->comms[rank_], stream);
         if (r != 0) {
-            setError("all-reduce: ncclAllReduce of %lld values on rank %d failed: %s", n, rank_,
+            gErrors.set("all-reduce: ncclAllReduce of %lld values on rank %d failed: %s", n, rank_,
                 gNcclError != nullptr ? gNcclError(r) : "(no message)");
             return -1;
         }
@@ -341,13 +319,13 @@ private:
             if (cudaGetDevice(&g.devices[r]) != cudaSuccess
                 || cudaEventCreateWithFlags(&g.ready[r], cudaEventDisableTiming) != cudaSuccess
                 || cudaEventCreateWithFlags(&g.done[r], cudaEventDisableTiming) != cudaSuccess) {
-                setError("all-reduce: events of rank %d could not be created: %s", r, cudaGetErrorString(cudaGetLastError()));
+                gErrors.set("all-reduce: events of rank %d could not be created: %s", r, cudaGetErrorString(cudaGetLastError()));
                 return -1;
             }
         }
         g.inputs[r] = in;
         if (cudaEventRecord(g.ready[r], stream) != cudaSuccess) {
-            setError("all-reduce: cudaEventRecord on rank %d failed", r);
+            gErrors.set("all-reduce: cudaEventRecord on rank %d failed", r);
             return -1;
         }
         if (!g.barrier(r)) {
@@ -360,7 +338,7 @@ private:
         for (int j = 0; j < g.world; j++) {
             all.p[j] = g.inputs[j];
             if (j != r && cudaStreamWaitEvent(stream, g.ready[j], 0) != cudaSuccess) {
-                setError("all-reduce: rank %d could not wait for rank %d", r, j);
+                gErrors.set("all-reduce: rank %d could not wait for rank %d", r, j);
                 return -1;
             }
         }
@@ -375,12 +353,12 @@ private:
             }
             cudaError_t e = cudaGetLastError();
             if (e != cudaSuccess) {
-                setError("all-reduce: sum kernel on rank %d failed: %s", r, cudaGetErrorString(e));
+                gErrors.set("all-reduce: sum kernel on rank %d failed: %s", r, cudaGetErrorString(e));
                 return -1;
             }
         }
         if (cudaEventRecord(g.done[r], stream) != cudaSuccess) {
-            setError("all-reduce: cudaEventRecord on rank %d failed", r);
+            gErrors.set("all-reduce: cudaEventRecord on rank %d failed", r);
             return -1;
         }
         if (!g.barrier(r)) {
@@ -388,7 +366,7 @@ private:
         }
         for (int j = 0; j < g.world; j++) {
             if (j != r && cudaStreamWaitEvent(stream, g.done[j], 0) != cudaSuccess) {
-                setError("all-reduce: rank %d could not wait for rank %d", r, j);
+                gErrors.set("all-reduce: rank %d could not wait for rank %d", r, j);
                 return -1;
             }
         }
@@ -398,7 +376,7 @@ private:
 
     static int broken(Group& g) {
         std::lock_guard<std::mutex> lock(g.mutex);
-        setError("all-reduce: the in-process group is broken: %s", g.brokenWhy.c_str());
+        gErrors.set("all-reduce: the in-process group is broken: %s", g.brokenWhy.c_str());
         return -1;
     }
 
@@ -411,13 +389,13 @@ private:
             }
             int can = 0;
             if (cudaDeviceCanAccessPeer(&can, g.devices[r], other) != cudaSuccess || !can) {
-                setError("all-reduce: GPU %d cannot access GPU %d directly (in-process groups need peer access; use NCCL)",
+                gErrors.set("all-reduce: GPU %d cannot access GPU %d directly (in-process groups need peer access; use NCCL)",
                     g.devices[r], other);
                 return false;
             }
             cudaError_t e = cudaDeviceEnablePeerAccess(other, 0);
             if (e != cudaSuccess && e != cudaErrorPeerAccessAlreadyEnabled) {
-                setError("all-reduce: enabling peer access from GPU %d to %d failed: %s", g.devices[r], other,
+                gErrors.set("all-reduce: enabling peer access from GPU %d to %d failed: %s", g.devices[r], other,
                     cudaGetErrorString(e));
                 return false;
             }
@@ -452,7 +430,7 @@ public:
             }
         }
         if (world < 1 || world > kMaxWorld) {
-            setError("all-reduce: field world (INT32 in [1, %d]) is required; got %d", kMaxWorld, world);
+            gErrors.set("all-reduce: field world (INT32 in [1, %d]) is required; got %d", kMaxWorld, world);
             return nullptr;
         }
         return new (std::nothrow) AllReducePlugin(world);
@@ -531,16 +509,9 @@ HX_EXPORT long long higgs_all_reduce_local_calls() { return gLocalCalls.load(); 
 HX_EXPORT long long higgs_all_reduce_live_plugins() { return gLivePlugins.load(); }
 
 HX_EXPORT int higgs_all_reduce_last_error(char* message, int capacity) {
-    std::lock_guard<std::mutex> lock(gErrorMutex);
-    if (message != nullptr && capacity > 0) {
-        std::snprintf(message, static_cast<size_t>(capacity), "%s", gLastError.c_str());
-    }
-    return static_cast<int>(gLastError.size());
+    return gErrors.copyTo(message, capacity);
 }
 
-HX_EXPORT void higgs_all_reduce_clear_error() {
-    std::lock_guard<std::mutex> lock(gErrorMutex);
-    gLastError.clear();
-}
+HX_EXPORT void higgs_all_reduce_clear_error() { gErrors.clear(); }
 
 HX_EXPORT void higgs_all_reduce_destroy(IPluginV3* plugin) { delete plugin; }

@@ -18,6 +18,7 @@
 //     the host (one stream synchronisation per layer), gather + RMSNorm, cuBLAS GEMMs with the
 //     exact row counts, SiLU(gate) * up, down GEMM, scatter-add onto the residual.
 #include "trt_plugin_abi.h"
+#include "plugin_common.cuh"
 #include "cublas_min.h"
 
 #include <cuda_bf16.h>
@@ -81,18 +82,7 @@ std::atomic<long long> gLivePlugins{0};
 
 inline void count(Method m) { gCalls[m].fetch_add(1, std::memory_order_relaxed); }
 
-std::mutex gErrorMutex;
-std::string gLastError;
-
-void setError(char const* format, ...) {
-    char buffer[1024];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(buffer, sizeof buffer, format, args);
-    va_end(args);
-    std::lock_guard<std::mutex> lock(gErrorMutex);
-    gLastError = buffer;
-}
+higgs::ErrorSlot gErrors;
 
 char const* typeName(DataType t) {
     switch (t) {
@@ -167,12 +157,12 @@ bool loadCublasLocked() {
 cublasHandle_t cublasHandleForCurrentDevice() {
     std::lock_guard<std::mutex> lock(gCublasMutex);
     if (!loadCublasLocked()) {
-        setError("%s", gCublasError.c_str());
+        gErrors.set("%s", gCublasError.c_str());
         return nullptr;
     }
     int device = 0;
     if (cudaGetDevice(&device) != cudaSuccess) {
-        setError("dual FFN: cudaGetDevice failed");
+        gErrors.set("dual FFN: cudaGetDevice failed");
         return nullptr;
     }
     auto it = gHandles.find(device);
@@ -182,7 +172,7 @@ cublasHandle_t cublasHandleForCurrentDevice() {
     cublasHandle_t handle = nullptr;
     cublasStatus_t status = gCublas.create(&handle);
     if (status != kCublasSuccess) {
-        setError("dual FFN: cublasCreate failed: %s", gCublas.statusString(status));
+        gErrors.set("dual FFN: cublasCreate failed: %s", gCublas.statusString(status));
         return nullptr;
     }
     gCublas.setMathMode(handle, kCublasDefaultMath);
@@ -193,14 +183,8 @@ cublasHandle_t cublasHandleForCurrentDevice() {
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-__device__ inline float toFloat(float v) { return v; }
-__device__ inline float toFloat(__half v) { return __half2float(v); }
-__device__ inline float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T> __device__ inline T fromFloat(float v);
-template <> __device__ inline float fromFloat<float>(float v) { return v; }
-template <> __device__ inline __half fromFloat<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ inline __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+using higgs::fromFloat;
+using higgs::toFloat;
 
 __device__ inline bool isAudio(void const* mask, bool maskIsInt, long long t) {
     return maskIsInt ? static_cast<int const*>(mask)[t] != 0 : static_cast<unsigned char const*>(mask)[t] != 0;
@@ -523,13 +507,7 @@ long long tokenCount(Dims const& d) {
     return n;
 }
 
-long long volume(Dims const& d) {
-    long long n = 1;
-    for (int i = 0; i < d.nbDims; i++) {
-        n *= d.d[i];
-    }
-    return n;
-}
+using higgs::volume;
 
 cudaDataType cudaType(DataType t) {
     return t == DataType::kFLOAT ? CUDA_R_32F : t == DataType::kHALF ? CUDA_R_16F : CUDA_R_16BF;
@@ -607,7 +585,7 @@ public:
         long long i2 = 2LL * inter_;
         long long i1 = inter_;
         if (x.nbDims < 2 || (x.d[x.nbDims - 1] != -1 && x.d[x.nbDims - 1] != h)) {
-            setError("dual FFN: hidden must be [..., %lld], got rank %d with last dimension %lld", h, x.nbDims,
+            gErrors.set("dual FFN: hidden must be [..., %lld], got rank %d with last dimension %lld", h, x.nbDims,
                 x.nbDims > 0 ? static_cast<long long>(x.d[x.nbDims - 1]) : -1LL);
             return -1;
         }
@@ -623,7 +601,7 @@ public:
             if (!ok) {
                 std::string want = i <= 3 ? "[" + std::to_string(h) + "]"
                                           : "[" + std::to_string(expected[i][0]) + ", " + std::to_string(expected[i][1]) + "]";
-                setError("dual FFN: input %d (%s) has shape %s, expected %s (hidden size %d, intermediate size %d)", i,
+                gErrors.set("dual FFN: input %d (%s) has shape %s, expected %s (hidden size %d, intermediate size %d)", i,
                     kInputNames[i], describe(d).c_str(), want.c_str(), hidden_, inter_);
                 return -1;
             }
@@ -677,13 +655,13 @@ public:
         if (!ok) {
             char const* name = pos < kInputs ? kInputNames[pos] : "output";
             if (pos == 0 || !hiddenSupported) {
-                setError("dual FFN: hidden has type %s; supported: FLOAT, HALF, BF16", typeName(hiddenType));
+                gErrors.set("dual FFN: hidden has type %s; supported: FLOAT, HALF, BF16", typeName(hiddenType));
             } else if (pos == 0) {
-                setError("dual FFN: hidden has type %s; supported: FLOAT, HALF, BF16", typeName(d.type));
+                gErrors.set("dual FFN: hidden has type %s; supported: FLOAT, HALF, BF16", typeName(d.type));
             } else if (pos == 1) {
-                setError("dual FFN: audio_mask has type %s; supported: BOOL, INT32", typeName(d.type));
+                gErrors.set("dual FFN: audio_mask has type %s; supported: BOOL, INT32", typeName(d.type));
             } else {
-                setError("dual FFN: %s has type %s but hidden is %s", name, typeName(d.type), typeName(hiddenType));
+                gErrors.set("dual FFN: %s has type %s but hidden is %s", name, typeName(d.type), typeName(hiddenType));
             }
         }
         return ok;
@@ -738,7 +716,7 @@ public:
         }
         long long tokens = tokenCount(in[0].dims);
         if (volume(in[1].dims) != tokens) {
-            setError("dual FFN: audio_mask %s has %lld values for %lld tokens", describe(in[1].dims).c_str(),
+            gErrors.set("dual FFN: audio_mask %s has %lld values for %lld tokens", describe(in[1].dims).c_str(),
                 volume(in[1].dims), tokens);
             return -1;
         }
@@ -760,7 +738,7 @@ public:
             return 0;
         }
         if (tokens > (1LL << 30)) {
-            setError("dual FFN: %lld tokens is more than supported", tokens);
+            gErrors.set("dual FFN: %lld tokens is more than supported", tokens);
             return -1;
         }
         DataType type = inputDesc[0].type;
@@ -777,7 +755,7 @@ public:
                 ? run<__nv_bfloat16, float>(inputDesc, inputs, outputs, workspace, stream)
                 : run<__nv_bfloat16, __nv_bfloat16>(inputDesc, inputs, outputs, workspace, stream);
         } else {
-            setError("dual FFN: hidden type %s is not supported", typeName(type));
+            gErrors.set("dual FFN: hidden type %s is not supported", typeName(type));
             return -1;
         }
         return status;
@@ -795,7 +773,7 @@ public:
         }
         attached->cublas_ = handle;
         if (cudaMallocHost(&attached->hostCounts_, 2 * sizeof(int)) != cudaSuccess) {
-            setError("dual FFN: cudaMallocHost of 8 bytes failed");
+            gErrors.set("dual FFN: cudaMallocHost of 8 bytes failed");
             delete attached;
             return nullptr;
         }
@@ -813,7 +791,7 @@ private:
         if (nbInputs == kInputs && nbOutputs == 1) {
             return true;
         }
-        setError("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        gErrors.set("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
         return false;
     }
 
@@ -833,7 +811,7 @@ private:
         cublasStatus_t status = gCublas.gemmEx(cublas_, kCublasOpT, kCublasOpN, m, n, k, &one, w, abType, ldw, x,
             abType, ldx, &zero, c, cType, ldc, kCublasCompute32F, kCublasGemmDefault);
         if (status != kCublasSuccess) {
-            setError("dual FFN: cublasGemmEx (%d x %d x %d) failed: %s", m, n, k, gCublas.statusString(status));
+            gErrors.set("dual FFN: cublasGemmEx (%d x %d x %d) failed: %s", m, n, k, gCublas.statusString(status));
             return false;
         }
         return true;
@@ -895,13 +873,13 @@ private:
         int* host = hostCounts_ != nullptr ? hostCounts_ : pageable;
         if (cudaMemcpyAsync(host, counts, 2 * sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess
             || cudaStreamSynchronize(stream) != cudaSuccess) {
-            setError("dual FFN: reading the path counts failed: %s", cudaGetErrorString(cudaGetLastError()));
+            gErrors.set("dual FFN: reading the path counts failed: %s", cudaGetErrorString(cudaGetLastError()));
             return -1;
         }
         int const nText = host[0];
         int const nAudio = host[1];
         if (nText + nAudio != tokens) {
-            setError("dual FFN: %d text + %d audio positions for %d tokens", nText, nAudio, tokens);
+            gErrors.set("dual FFN: %d text + %d audio positions for %d tokens", nText, nAudio, tokens);
             return -1;
         }
         auto normed = reinterpret_cast<T*>(base + ws.normed);
@@ -915,7 +893,7 @@ private:
         std::lock_guard<std::mutex> lock(gCublasMutex);
         if (gCublas.setStream(cublas_, stream) != kCublasSuccess
             || gCublas.setWorkspace(cublas_, base + ws.cublas, kCublasWorkspace) != kCublasSuccess) {
-            setError("dual FFN: cuBLAS stream or workspace could not be set");
+            gErrors.set("dual FFN: cuBLAS stream or workspace could not be set");
             return -1;
         }
         cudaDataType ab = cudaType(desc[0].type);
@@ -953,7 +931,7 @@ private:
     static int launched() {
         cudaError_t e = cudaGetLastError();
         if (e != cudaSuccess) {
-            setError("dual FFN: kernel launch failed: %s", cudaGetErrorString(e));
+            gErrors.set("dual FFN: kernel launch failed: %s", cudaGetErrorString(e));
             return -1;
         }
         return 0;
@@ -983,7 +961,7 @@ public:
     IPluginV3* createPlugin(AsciiChar const*, PluginFieldCollection const* fc, TensorRTPhase) noexcept override {
         count(mCreatorCreatePlugin);
         if (fc == nullptr) {
-            setError("dual FFN: no plugin fields given");
+            gErrors.set("dual FFN: no plugin fields given");
             return nullptr;
         }
         int hidden = -1;
@@ -1006,7 +984,7 @@ public:
             }
         }
         if (hidden <= 0 || inter <= 0 || !(eps > 0.f) || !std::isfinite(eps) || (residual != 0 && residual != 1)) {
-            setError("dual FFN: fields hidden_size (INT32 > 0), intermediate_size (INT32 > 0) and eps (FLOAT32 > 0) "
+            gErrors.set("dual FFN: fields hidden_size (INT32 > 0), intermediate_size (INT32 > 0) and eps (FLOAT32 > 0) "
                      "are required, residual (INT32 0 or 1, default 1) is optional; got %d, %d, %g, %d",
                 hidden, inter, static_cast<double>(eps), residual);
             return nullptr;
@@ -1058,17 +1036,10 @@ HX_EXPORT int higgs_dual_ffn_init(char* message, int capacity) {
 }
 
 HX_EXPORT int higgs_dual_ffn_last_error(char* message, int capacity) {
-    std::lock_guard<std::mutex> lock(gErrorMutex);
-    if (message != nullptr && capacity > 0) {
-        std::snprintf(message, static_cast<size_t>(capacity), "%s", gLastError.c_str());
-    }
-    return static_cast<int>(gLastError.size());
+    return gErrors.copyTo(message, capacity);
 }
 
-HX_EXPORT void higgs_dual_ffn_clear_error() {
-    std::lock_guard<std::mutex> lock(gErrorMutex);
-    gLastError.clear();
-}
+HX_EXPORT void higgs_dual_ffn_clear_error() { gErrors.clear(); }
 
 HX_EXPORT int higgs_dual_ffn_method_count() { return kMethodCount; }
 
