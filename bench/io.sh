@@ -16,11 +16,16 @@ in="$work/in.safetensors"
 cat "$in" > /dev/null   # warm the page cache for both contenders
 size=$(stat -c %s "$in")
 declare -a cps javas rss inproc
+# On the development VM, memory that the guest freed and left idle for a second or two goes back
+# to the host, and the next 2 GB written into the page cache fault it in again: such a write takes
+# 3 - 5 s instead of 0.5 s, whoever does it. So each contender starts right after writing and
+# deleting a file of the same size, which leaves that much memory in the guest's hands.
+settle() { sync; head -c "$size" /dev/zero > "$work/prime"; rm -f "$work/prime"; sync; }
 for i in $(seq "$runs"); do
-  rm -f "$work/cp.safetensors" "$work/out.safetensors"; sync
+  rm -f "$work/cp.safetensors" "$work/out.safetensors"; settle
   t0=$(date +%s.%N); cp "$in" "$work/cp.safetensors"; sync; t1=$(date +%s.%N)
   cps+=("$(echo "$t1 - $t0" | bc)")
-  rm -f "$work/cp.safetensors"; sync
+  rm -f "$work/cp.safetensors"; settle
   t0=$(date +%s.%N)
   /usr/bin/time -f '%M' -o "$work/rss" bash -c "$(declare -f run); java='$java' cp='$cp'; run convert '$in' '$work/out.safetensors'" >"$work/convert.log"
   sync; t1=$(date +%s.%N)

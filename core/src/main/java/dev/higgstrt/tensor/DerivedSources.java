@@ -193,20 +193,34 @@ final class DerivedSources {
         public void readRows(long firstRow, long rowCount, MemorySegment dst) {
             long srcRowBytes = source.rowBytes();
             long perBatch = Math.max(1, Math.min(scratchBytes, castBatchBytes) / Math.max(1, srcRowBytes));
-            long rowElems = rowElements();
+            if (source.dtype().byteSize() == dtype().byteSize()) {
+                // same element size: read straight into dst and convert there, while it is in cache
+                for (long done = 0; done < rowCount; ) {
+                    long n = Math.min(perBatch, rowCount - done);
+                    MemorySegment out = dst.asSlice(done * rowBytes(), n * rowBytes());
+                    source.readRows(firstRow + done, n, out);
+                    convert(out, out, n);
+                    done += n;
+                }
+                return;
+            }
             try (Scratch scratch = Scratch.acquire(Math.min(perBatch, rowCount) * srcRowBytes)) {
                 MemorySegment tmp = scratch.segment();
                 for (long done = 0; done < rowCount; ) {
                     long n = Math.min(perBatch, rowCount - done);
                     source.readRows(firstRow + done, n, tmp);
-                    MemorySegment out = dst.asSlice(done * rowBytes());
-                    if (via == null) {
-                        Conversions.convert(tmp, source.dtype(), out, dtype(), n * rowElems);
-                    } else {
-                        Conversions.convertVia(tmp, source.dtype(), via, out, dtype(), n * rowElems);
-                    }
+                    convert(tmp, dst.asSlice(done * rowBytes()), n);
                     done += n;
                 }
+            }
+        }
+
+        private void convert(MemorySegment from, MemorySegment to, long rows) {
+            long count = rows * rowElements();
+            if (via == null) {
+                Conversions.convert(from, source.dtype(), to, dtype(), count);
+            } else {
+                Conversions.convertVia(from, source.dtype(), via, to, dtype(), count);
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.higgstrt.safetensors;
 
+import dev.higgstrt.io.AtomicOutput;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.tensor.Tensor;
@@ -10,6 +11,8 @@ import dev.higgstrt.weights.WeightMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -85,6 +88,51 @@ class SafetensorsWriterTest {
         SafetensorsWriter.write(a, sample(), Map.of("x", "1", "a", "2"));
         SafetensorsWriter.write(b, sample(), new TreeMap<>(Map.of("a", "2", "x", "1")));
         assertThat(Files.readAllBytes(a)).isEqualTo(Files.readAllBytes(b));
+    }
+
+    /**
+     * Tensors whose rows cross block ends, rows longer than a block and a tail shorter than the
+     * direct I/O alignment, written through small blocks, with direct I/O on and off.
+     */
+    @ParameterizedTest
+    @CsvSource({"4096,true", "4096,false", "12288,true", "12288,false"})
+    void anyBlockSizeWithOrWithoutDirectIoWritesTheSameBytes(long blockBytes, boolean direct) throws IOException {
+        WeightMap w = WeightMap.builder()
+                .put("a.rows_cross_blocks", TestTensors.random(DType.BF16, Shape.of(300, 37), 1, arena), Provenance.memory("a"))
+                .put("b.row_longer_than_a_block", TestTensors.random(DType.F32, Shape.of(3, 3001), 2, arena), Provenance.memory("b"))
+                .put("c.cast", TestTensors.random(DType.BF16, Shape.of(129, 65), 3, arena).cast(DType.F32).cast(DType.BF16),
+                        Provenance.memory("c"))
+                .put("d.tail", TestTensors.random(DType.F16, Shape.of(5), 4, arena), Provenance.memory("d"))
+                .build();
+        Path expected = dir.resolve("expected.safetensors");
+        SafetensorsWriter.write(expected, w, Map.of("format", "pt"));
+
+        Path f = dir.resolve("blocks.safetensors");
+        long[] reported = {0};
+        String before = System.getProperty(AtomicOutput.DIRECT_IO_PROPERTY);
+        SafetensorsWriter.testBlockBytes = blockBytes;
+        System.setProperty(AtomicOutput.DIRECT_IO_PROPERTY, Boolean.toString(direct));
+        try {
+            long size = SafetensorsWriter.write(f, w, Map.of("format", "pt"), n -> reported[0] += n);
+            assertThat(Files.size(f)).isEqualTo(size);
+        } finally {
+            SafetensorsWriter.testBlockBytes = 0;
+            if (before == null) {
+                System.clearProperty(AtomicOutput.DIRECT_IO_PROPERTY);
+            } else {
+                System.setProperty(AtomicOutput.DIRECT_IO_PROPERTY, before);
+            }
+        }
+        assertThat(Files.readAllBytes(f)).isEqualTo(Files.readAllBytes(expected));
+        assertThat(reported[0]).isEqualTo(w.byteSize());
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            for (var weight : w) {
+                assertThat(r.tensor(weight.name()).contentEquals(weight.tensor().materialize(arena))).as(weight.name()).isTrue();
+            }
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("expected.safetensors", "blocks.safetensors");
+        }
     }
 
     @Test
