@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Safetensors I/O benchmark: read a 2 GiB BF16 file, convert BF16 -> F32 -> BF16, write it;
-# beside `cp` of the same file in the same run. Prints a markdown table for docs/performance.md.
+# beside `cp` of the same file in the same run. Two higgs-trt contenders: the default (direct I/O
+# where the file system allows it) and through the page cache (-Dhiggstrt.directIo=false).
+# Prints a markdown table for docs/performance.md.
 #   bash bench/io.sh [GIB] [RUNS] [WORKDIR]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -9,37 +11,53 @@ mkdir -p "$work"
 java="$(ls -d /usr/lib/jvm/*25*/bin/java 2>/dev/null | head -1)"; java="${JAVA:-$java}"
 (cd "$root" && mvn -B -q -DskipTests -pl bench -am package)
 cp="$root/bench/target/higgs-trt-bench-0.1.0-SNAPSHOT.jar:$(ls "$root"/bench/target/lib/*.jar | tr '\n' ':')"
-run() { "$java" --enable-native-access=ALL-UNNAMED -Xmx256m -cp "$cp" dev.higgstrt.bench.SafetensorsRoundTrip "$@"; }
+run() { "$java" --enable-native-access=ALL-UNNAMED -Xmx256m $JFLAGS -cp "$cp" dev.higgstrt.bench.SafetensorsRoundTrip "$@"; }
 
 in="$work/in.safetensors"
-[ -f "$in" ] || run generate "$in" "$gib"
-cat "$in" > /dev/null   # warm the page cache for both contenders
+[ -f "$in" ] || JFLAGS= run generate "$in" "$gib"
+cat "$in" > /dev/null   # warm the page cache for every contender
 size=$(stat -c %s "$in")
-declare -a cps javas rss inproc
-# On the development VM, memory that the guest freed and left idle for a second or two goes back
-# to the host, and the next 2 GB written into the page cache fault it in again: such a write takes
-# 3 - 5 s instead of 0.5 s, whoever does it. So each contender starts right after writing and
-# deleting a file of the same size, which leaves that much memory in the guest's hands.
+# On the development VM, writing into the page cache costs the guest's CPU 0.5 - 5 s per 2 GB
+# (the host backs freshly used guest memory on first touch), depending on what the machine did
+# just before. Each contender starts right after the same step, writing and deleting a file of
+# the same size, so that all meet the same conditions.
 settle() { sync; head -c "$size" /dev/zero > "$work/prime"; rm -f "$work/prime"; sync; }
+timed() {  # timed NAME COMMAND...: appends seconds to NAME
+  local t0 t1; t0=$(date +%s.%N); "${@:2}"; sync; t1=$(date +%s.%N)
+  eval "$1+=(\"$(echo "$t1 - $t0" | bc)\")"
+}
+convert() {  # convert JFLAGS: one higgs-trt contender, its in-JVM seconds and peak RSS recorded
+  /usr/bin/time -f '%M' -o "$work/rss" bash -c "$(declare -f run); java='$java' cp='$cp' JFLAGS='$1'; run convert '$in' '$work/out.safetensors'" >"$work/convert.log"
+}
+same() { cmp -s "$in" "$work/out.safetensors" || { echo "output differs from input"; exit 1; }; }
+declare -a cps directs buffereds inDirect inBuffered rssDirect rssBuffered
 for i in $(seq "$runs"); do
   rm -f "$work/cp.safetensors" "$work/out.safetensors"; settle
-  t0=$(date +%s.%N); cp "$in" "$work/cp.safetensors"; sync; t1=$(date +%s.%N)
-  cps+=("$(echo "$t1 - $t0" | bc)")
+  timed cps cp "$in" "$work/cp.safetensors"
   rm -f "$work/cp.safetensors"; settle
-  t0=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$work/rss" bash -c "$(declare -f run); java='$java' cp='$cp'; run convert '$in' '$work/out.safetensors'" >"$work/convert.log"
-  sync; t1=$(date +%s.%N)
-  javas+=("$(echo "$t1 - $t0" | bc)")
-  inproc+=("$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' "$work/convert.log")")
-  rss+=("$(cat "$work/rss")")
-  cmp -s "$in" "$work/out.safetensors" || { echo "output differs from input"; exit 1; }
+  timed directs convert ""; same
+  inDirect+=("$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' "$work/convert.log")"); rssDirect+=("$(cat "$work/rss")")
+  rm -f "$work/out.safetensors"; settle
+  timed buffereds convert "-Dhiggstrt.directIo=false"; same
+  inBuffered+=("$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' "$work/convert.log")"); rssBuffered+=("$(cat "$work/rss")")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mc=$(median "${cps[@]}"); mj=$(median "${javas[@]}"); mr=$(median "${rss[@]}"); mi=$(median "${inproc[@]}")
+ratios() { for j in $(seq 0 $((runs - 1))); do eval "echo \"\${$1[$j]} / \${cps[$j]}\"" | bc -l; done; }
+mc=$(median "${cps[@]}")
+row() {  # row LABEL TIMES_ARRAY INJVM_ARRAY RSS_ARRAY
+  local -n t=$2 in=$3 r=$4
+  local mt; mt=$(median "${t[@]}")
+  printf '| %s | %.2f | %.2f | %.2fx | %.2fx | %.2f | %d |\n' "$1" "$mc" "$mt" "$(echo "$mt/$mc" | bc -l)" \
+    "$(median $(ratios "$2"))" "$(median "${in[@]}")" "$(( $(median "${r[@]}") / 1024 ))"
+}
 echo
-echo "| file | cp + sync (s) | higgs-trt process (s) | ratio | inside the JVM (s) | ratio | peak RSS (MB) |"
+printf 'file: %.2f GB, runs: %s\n\n' "$(echo "$size/1000000000" | bc -l)" "$runs"
+echo "| higgs-trt writing | cp + sync (s) | higgs-trt process + sync (s) | ratio of medians | median of run ratios | inside the JVM (s) | peak RSS (MB) |"
 echo "|---|---|---|---|---|---|---|"
-printf '| %.2f GB | %.2f | %.2f | %.2fx | %.2f | %.2fx | %d |\n' "$(echo "$size/1000000000" | bc -l)" "$mc" "$mj" \
-  "$(echo "$mj/$mc" | bc -l)" "$mi" "$(echo "$mi/$mc" | bc -l)" "$((mr/1024))"
-echo "runs: $runs (medians above); cp: ${cps[*]}; process: ${javas[*]}; in JVM: ${inproc[*]}; RSS KB: ${rss[*]}"
+row "direct I/O (default)" directs inDirect rssDirect
+row "page cache" buffereds inBuffered rssBuffered
+echo
+echo "cp: ${cps[*]}"
+echo "direct I/O: ${directs[*]} (in JVM: ${inDirect[*]})"
+echo "page cache: ${buffereds[*]} (in JVM: ${inBuffered[*]})"
 rm -f "$work/out.safetensors"

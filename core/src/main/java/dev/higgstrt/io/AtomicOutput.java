@@ -51,8 +51,7 @@ public final class AtomicOutput implements AutoCloseable {
     /** Opens a temporary file beside {@code target} for writing. */
     public static AtomicOutput create(Path target) throws IOException {
         Path abs = target.toAbsolutePath();
-        Path temp = temporaryBeside(abs);
-        return new AtomicOutput(abs, temp, FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1);
+        return buffered(abs, temporaryBeside(abs));
     }
 
     /**
@@ -77,6 +76,10 @@ public final class AtomicOutput implements AutoCloseable {
                 Files.deleteIfExists(temp);
             }
         }
+        return buffered(abs, temp);
+    }
+
+    private static AtomicOutput buffered(Path abs, Path temp) throws IOException {
         return new AtomicOutput(abs, temp, FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1);
     }
 
