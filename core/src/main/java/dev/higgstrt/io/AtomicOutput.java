@@ -3,6 +3,7 @@ package dev.higgstrt.io;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
@@ -71,6 +72,8 @@ public final class AtomicOutput implements AutoCloseable {
             try {
                 FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, direct);
                 return new AtomicOutput(abs, temp, ch, (int) alignment);
+            } catch (FileAlreadyExistsException e) {
+                throw e;
             } catch (IOException | UnsupportedOperationException e) {
                 // the file system refuses O_DIRECT (the file may have been created before the refusal)
                 Files.deleteIfExists(temp);

@@ -29,9 +29,10 @@ import java.util.function.LongConsumer;
 
 /**
  * Writes safetensors files, streaming: tensors are written one after another through a few
- * fixed-size blocks, so only those blocks are ever held in memory. Tensors are laid out in name order and
- * the header is padded with spaces to a multiple of 8 bytes, so identical input gives a
- * byte-identical file. The file is written under a temporary name in the target folder and
+ * fixed-size blocks, so only those blocks (and one row, where a row is longer than the space
+ * left in a block) are ever held in memory. Tensors are laid out in name order and the header
+ * is padded with spaces to a multiple of 8 bytes, so identical input gives a byte-identical
+ * file. The file is written under a temporary name in the target folder and
  * renamed only when complete (see {@link AtomicOutput}).
  *
  * <p>The static methods are thread-safe; writing several files in parallel is fine.
