@@ -36,15 +36,12 @@
 #include <string>
 #include <vector>
 
-#define HX_EXPORT extern "C" __attribute__((visibility("default")))
-
 using namespace nvinfer1;
 
 namespace {
 
 constexpr char kPluginName[] = "HiggsAllReduce";
 constexpr char kPluginVersion[] = "1";
-constexpr char kPluginNamespace[] = "higgs_trt";
 constexpr int kMaxWorld = 8;
 
 higgs::ErrorSlot gErrors;
@@ -208,7 +205,7 @@ public:
 
     AsciiChar const* getPluginName() const noexcept override { return kPluginName; }
     AsciiChar const* getPluginVersion() const noexcept override { return kPluginVersion; }
-    AsciiChar const* getPluginNamespace() const noexcept override { return kPluginNamespace; }
+    AsciiChar const* getPluginNamespace() const noexcept override { return higgs::kPluginNamespace; }
 
     int32_t configurePlugin(DynamicPluginTensorDesc const*, int32_t nbInputs, DynamicPluginTensorDesc const*,
         int32_t nbOutputs) noexcept override {
@@ -439,7 +436,7 @@ public:
     PluginFieldCollection const* getFieldNames() noexcept override { return &collection_; }
     AsciiChar const* getPluginName() const noexcept override { return kPluginName; }
     AsciiChar const* getPluginVersion() const noexcept override { return kPluginVersion; }
-    AsciiChar const* getPluginNamespace() const noexcept override { return kPluginNamespace; }
+    AsciiChar const* getPluginNamespace() const noexcept override { return higgs::kPluginNamespace; }
 
 private:
     PluginField fields_[1];

@@ -37,15 +37,12 @@
 #include <string>
 #include <unordered_map>
 
-#define HX_EXPORT extern "C" __attribute__((visibility("default")))
-
 using namespace nvinfer1;
 
 namespace {
 
 constexpr char kPluginName[] = "HiggsDualFfn";
 constexpr char kPluginVersion[] = "1";
-constexpr char kPluginNamespace[] = "higgs_trt";
 constexpr int kInputs = 9;
 constexpr int kSmallTokens = 8;
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
@@ -570,7 +567,7 @@ public:
     }
     AsciiChar const* getPluginNamespace() const noexcept override {
         count(mGetPluginNamespace);
-        return kPluginNamespace;
+        return higgs::kPluginNamespace;
     }
 
     // IPluginV3OneBuild
@@ -1006,7 +1003,7 @@ public:
     }
     AsciiChar const* getPluginNamespace() const noexcept override {
         count(mCreatorGetPluginNamespace);
-        return kPluginNamespace;
+        return higgs::kPluginNamespace;
     }
 
 private:

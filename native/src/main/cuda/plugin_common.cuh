@@ -1,6 +1,6 @@
-// What both plugins of the library share: a last-error slot for the Java side, the element count
-// of a shape, and float conversions in device code. Each plugin keeps its own error slot, so each
-// reports its own errors.
+// What both plugins of the library share: the export macro and plugin namespace, a last-error
+// slot for the Java side, the element count of a shape, and float conversions in device code.
+// Each plugin keeps its own error slot, so each reports its own errors.
 #pragma once
 
 #include "trt_plugin_abi.h"
@@ -13,7 +13,13 @@
 #include <mutex>
 #include <string>
 
+// The library's C entry points, which the Java side binds through JNA.
+#define HX_EXPORT extern "C" __attribute__((visibility("default")))
+
 namespace higgs {
+
+// The namespace both plugins register under (DualFfnPlugin.NAMESPACE on the Java side).
+constexpr char kPluginNamespace[] = "higgs_trt";
 
 // The last error of one plugin, written by any thread, read and cleared by the Java side.
 class ErrorSlot {

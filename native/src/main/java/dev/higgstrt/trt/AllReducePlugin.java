@@ -100,18 +100,12 @@ final class AllReducePlugin {
 
     /** The plugin's last error message, empty when none. */
     String lastError() {
-        byte[] message = new byte[2048];
-        lib.higgs_all_reduce_last_error(message, message.length);
-        return PluginFields.cString(message);
+        return PluginFields.lastError(lib::higgs_all_reduce_last_error);
     }
 
     /** " (all-reduce plugin: message)" when the loaded plugin has an error to report, else "". */
     static synchronized String errorNote() {
-        if (instance == null) {
-            return "";
-        }
-        String e = instance.lastError();
-        return e.isEmpty() ? "" : " (all-reduce plugin: " + e + ")";
+        return instance == null ? "" : PluginFields.errorNote("all-reduce", instance.lastError());
     }
 
     /** Sums run through NCCL in this process so far. */

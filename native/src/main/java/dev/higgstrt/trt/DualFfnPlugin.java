@@ -224,18 +224,12 @@ public final class DualFfnPlugin {
 
     /** The plugin's last error message (empty when none), e.g. why a build failed. */
     public String lastError() {
-        byte[] message = new byte[2048];
-        lib.higgs_dual_ffn_last_error(message, message.length);
-        return PluginFields.cString(message);
+        return PluginFields.lastError(lib::higgs_dual_ffn_last_error);
     }
 
     /** " (dual-FFN plugin: message)" when the loaded plugin has an error to report, else "". */
     static synchronized String errorNote() {
-        if (instance == null) {
-            return "";
-        }
-        String e = instance.lastError();
-        return e.isEmpty() ? "" : " (dual-FFN plugin: " + e + ")";
+        return instance == null ? "" : PluginFields.errorNote("dual-FFN", instance.lastError());
     }
 
     void clearError() {

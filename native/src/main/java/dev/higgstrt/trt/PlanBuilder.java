@@ -124,7 +124,7 @@ final class PlanBuilder {
             if (serialized == null || serialized.isNull()) {
                 String pluginError = plugin == null ? "" : plugin.lastError();
                 throw new TrtException("building " + what + " failed: " + logger.drainErrors()
-                        + (pluginError.isEmpty() ? "" : " (dual-FFN plugin: " + pluginError + ")") + AllReducePlugin.errorNote());
+                        + PluginFields.errorNote("dual-FFN", pluginError) + AllReducePlugin.errorNote());
             }
             MemorySegment plan = planArena.allocate(serialized.size(), 64);
             MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,

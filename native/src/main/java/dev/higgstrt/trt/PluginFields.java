@@ -70,6 +70,18 @@ final class PluginFields {
         return plugin;
     }
 
+    /** A plugin's last error message, read through {@code read(buffer, capacity)}; empty when none. */
+    static String lastError(java.util.function.ObjIntConsumer<byte[]> read) {
+        byte[] message = new byte[2048];
+        read.accept(message, message.length);
+        return cString(message);
+    }
+
+    /** " (WHAT plugin: error)" for an error message, "" for an empty one: a note for exception messages. */
+    static String errorNote(String what, String error) {
+        return error.isEmpty() ? "" : " (" + what + " plugin: " + error + ")";
+    }
+
     /** The NUL-terminated UTF-8 string at the start of {@code bytes}. */
     static String cString(byte[] bytes) {
         int n = 0;
