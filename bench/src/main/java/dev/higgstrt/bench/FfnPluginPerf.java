@@ -29,7 +29,7 @@ public final class FfnPluginPerf {
         HiggsAudioConfig c = new HiggsAudioConfig(SourceLayout.TRANSFORMERS, 1024, f.hiddenSize(), f.intermediateSize(), 1,
                 f.numHeads(), f.numKvHeads(), f.headDim(), f.rmsNormEps(), f.maxPositionEmbeddings(), f.rope(),
                 f.numCodebooks(), f.codebookSize(), List.of(1000, 1001), 998, 999, List.of(0), false, f.torchDtype());
-        WeightMap w = SyntheticCheckpoint.weights(c, 1, false, DType.BF16);
+        WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(1));
         try (FfnBlockEngine plugin = FfnBlockEngine.build(c, w, 0, DType.BF16, max, Variant.PLUGIN, false);
              FfnBlockEngine both = FfnBlockEngine.build(c, w, 0, DType.BF16, max, Variant.COMPUTE_BOTH, false);
              FfnBlockEngine floor = FfnBlockEngine.build(c, w, 0, DType.BF16, max, Variant.TEXT_ONLY, false)) {

@@ -23,7 +23,7 @@ public final class ReferenceForward {
         String preset = args.length > 0 ? args[0] : "small";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 7;
         HiggsAudioConfig c = Presets.named(preset);
-        ReferenceModel m = ReferenceModel.of(c, SyntheticCheckpoint.weights(c, 1, false, DType.BF16));
+        ReferenceModel m = ReferenceModel.of(c, SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(1)));
         System.out.printf("%s preset: %d layers, hidden %d, %d cores%n", preset, c.numLayers(), c.hiddenSize(),
                 Runtime.getRuntime().availableProcessors());
         System.out.println("| prompt positions | forward (ms, median) | decode step after it (ms, median) |");
@@ -33,14 +33,14 @@ public final class ReferenceForward {
             double[] fwd = new double[runs];
             double[] dec = new double[runs];
             for (int w = 0; w < 2; w++) {
-                m.forward(prompt, false);
+                m.forward(prompt);
             }
             for (int r = 0; r < runs; r++) {
                 ReferenceModel.Session s = m.newSession();
                 long t0 = System.nanoTime();
-                s.forward(prompt, false);
+                s.forward(prompt);
                 long t1 = System.nanoTime();
-                s.forward(TokenInput.text(7), false);
+                s.forward(TokenInput.text(7));
                 long t2 = System.nanoTime();
                 fwd[r] = (t1 - t0) / 1e6;
                 dec[r] = (t2 - t1) / 1e6;

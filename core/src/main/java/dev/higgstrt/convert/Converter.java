@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.io.Json;
+import dev.higgstrt.io.OutputLock;
 import dev.higgstrt.quant.QuantFormat;
 import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.quant.Quantizer;
@@ -20,13 +21,10 @@ import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.WeightMap;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -73,13 +71,24 @@ public final class Converter {
      *
      * @param config     the source config
      * @param resolution how the source's tensors map to the layout
-     * @param dtype      the target dtype
+     * @param dtype      the target dtype of float weights (quantized weights take the quantization's types)
+     * @param quant      the weight quantization ({@link QuantFormat#NONE} for none)
      * @param ranks      each rank's tensors
      */
-    public record Plan(HiggsAudioConfig config, HiggsAudioLayout.Resolution resolution, DType dtype, List<RankPlan> ranks) {
-        /** Tensors over all ranks. */
+    public record Plan(HiggsAudioConfig config, HiggsAudioLayout.Resolution resolution, DType dtype, QuantFormat quant,
+                       List<RankPlan> ranks) {
+        /** @return tensors over all ranks */
         public int tensorCount() {
             return ranks.stream().mapToInt(r -> r.tensors().size()).sum();
+        }
+
+        /**
+         * @return the tensor data bytes the conversion writes over all ranks: the total of what
+         *         {@link #convert}'s progress receives and of {@link Report#bytes()}
+         */
+        public long tensorBytes() {
+            return ranks.stream().flatMap(r -> r.tensors().values().stream())
+                    .mapToLong(t -> t.shape().elementCount() * t.dtype().byteSize()).sum();
         }
 
         /** Remarks for the user: tied head, skipped tensors. */
@@ -102,12 +111,14 @@ public final class Converter {
     /**
      * The result of a conversion.
      *
-     * @param plan    what was converted
-     * @param output  the output folder
-     * @param bytes   bytes written (rank files)
-     * @param seconds wall time
+     * @param plan      what was converted
+     * @param output    the output folder
+     * @param bytes     tensor data bytes written, the same as the sum of the progress callbacks and
+     *                  {@link Plan#tensorBytes()}
+     * @param fileBytes the size of the rank files written (tensor data, headers and padding)
+     * @param seconds   wall time of the whole run (reading, quantizing and writing)
      */
-    public record Report(Plan plan, Path output, long bytes, double seconds) {
+    public record Report(Plan plan, Path output, long bytes, long fileBytes, double seconds) {
     }
 
     /**
@@ -115,7 +126,7 @@ public final class Converter {
      * a folder's shard index, or the header of a single file. No tensor data is read.
      */
     public static Plan plan(Path input, ConversionOptions options) throws IOException {
-        HiggsAudioConfig config = HiggsAudioConfig.read(input);
+        HiggsAudioConfig config = HiggsAudioConfig.readFolder(input);
         Path index = input.resolve(ShardIndex.FILE_NAME);
         if (Files.isRegularFile(index)) {
             HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ShardIndex.read(index).weightMap().keySet());
@@ -152,7 +163,7 @@ public final class Converter {
             }
             ranks.add(new RankPlan(m, tensors));
         }
-        return new Plan(r.config(), r, dtype, List.copyOf(ranks));
+        return new Plan(r.config(), r, dtype, o.quant().format(), List.copyOf(ranks));
     }
 
     /** A tensor of a plan: its dtype and shape, no values. */
@@ -171,32 +182,20 @@ public final class Converter {
      * @throws dev.higgstrt.model.ConfigException for an unsupported or invalid config
      * @throws LayoutException                    for missing, unexpected or misshapen tensors
      */
-    @SuppressWarnings("try") // the lock is held by being open for the try block, never read
     public static Report convert(Path input, Path output, ConversionOptions options, LongConsumer progress)
             throws IOException {
         long t0 = System.nanoTime();
+        HiggsAudioConfig.readFolder(input);
+        if (Files.exists(output) && !Files.isDirectory(output)) {
+            throw new java.nio.file.FileAlreadyExistsException(output.toString(), null, "a file, not a folder (expected the output folder)");
+        }
         Path parent = output.toAbsolutePath().getParent();
         Files.createDirectories(parent);
-        Path lockFile = parent.resolve("." + output.getFileName() + ".lock");
-        try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = tryLock(lockChannel, output, lockFile)) {
+        try (OutputLock lock = OutputLock.acquire(output)) {
             removeLeftovers(parent, output.getFileName().toString());
             checkReplaceable(output);
             return convertLocked(input, output, parent, options, progress, t0);
         }
-    }
-
-    private static FileLock tryLock(FileChannel channel, Path output, Path lockFile) throws IOException {
-        FileLock lock;
-        try {
-            lock = channel.tryLock();
-        } catch (java.nio.channels.OverlappingFileLockException e) {
-            lock = null;   // held by this process
-        }
-        if (lock == null) {
-            throw new IOException("another conversion is writing " + output + " (it holds " + lockFile + "); wait for it or choose another output");
-        }
-        return lock;
     }
 
     /** Temporary and replaced folders of earlier conversions into {@code name} that were killed before cleaning up. */
@@ -213,7 +212,7 @@ public final class Converter {
 
     private static Report convertLocked(Path input, Path output, Path parent, ConversionOptions options, LongConsumer progress,
                                         long t0) throws IOException {
-        HiggsAudioConfig config = HiggsAudioConfig.read(input);
+        HiggsAudioConfig config = HiggsAudioConfig.readFolder(input);
         try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(input)) {
             WeightMap source = options.allowNonFinite() ? ck.weights() : FiniteWeights.guard(ck.weights());
             HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, source.names());
@@ -233,7 +232,7 @@ public final class Converter {
                         Json.PRETTY.writeValueAsString(trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead(),
                                 options.quant())) + "\n");
                 replace(temp, output);
-                return new Report(plan, output, bytes, (System.nanoTime() - t0) / 1e9);
+                return new Report(plan, output, plan.tensorBytes(), bytes, (System.nanoTime() - t0) / 1e9);
             } finally {
                 FileTrees.delete(temp);
             }

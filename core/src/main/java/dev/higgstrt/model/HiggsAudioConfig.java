@@ -134,12 +134,38 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
     }
 
     /**
-     * Reads {@code config.json} from a checkpoint folder (or the file itself) and detects its
-     * layout: {@code model_type} {@code higgs_audio_v2} (transformers), {@code higgs_audio} (Boson)
-     * or {@code architecture} {@value #TRTLLM_ARCHITECTURE} (converted).
+     * Reads {@code config.json} from a checkpoint folder and detects its layout: {@code model_type}
+     * {@code higgs_audio_v2} (transformers), {@code higgs_audio} (Boson) or {@code architecture}
+     * {@value #TRTLLM_ARCHITECTURE} (converted). A path that is missing, a file, or a folder
+     * without config.json is refused naming the path and what was expected.
      *
+     * @param folder the checkpoint folder
+     * @return the config
+     * @throws IOException     when the folder or its config cannot be read
      * @throws ConfigException for an unknown layout, an unsupported variant or invalid values,
      *                         with a message that starts with the file name
+     */
+    public static HiggsAudioConfig readFolder(Path folder) throws IOException {
+        if (!Files.exists(folder)) {
+            throw new NoSuchFileException(folder.toString(), null, "no such folder (expected a checkpoint folder)");
+        }
+        if (!Files.isDirectory(folder)) {
+            throw new ConfigException(folder + ": a file, not a folder (expected a checkpoint folder holding config.json"
+                    + " and the weights)");
+        }
+        if (!Files.isRegularFile(folder.resolve(FILE_NAME))) {
+            throw new NoSuchFileException(folder.resolve(FILE_NAME).toString(), null, "no config.json in the checkpoint folder");
+        }
+        return read(folder);
+    }
+
+    /**
+     * Reads {@code config.json} from a folder, or a config file itself.
+     *
+     * @param folderOrFile a checkpoint folder or a config.json
+     * @return the config
+     * @throws IOException     when the file cannot be read
+     * @throws ConfigException when it is not a valid config
      */
     public static HiggsAudioConfig read(Path folderOrFile) throws IOException {
         Path file = Files.isDirectory(folderOrFile) ? folderOrFile.resolve(FILE_NAME) : folderOrFile;

@@ -67,7 +67,7 @@ public final class ActivationStats {
         }
         Collector collector = new Collector();
         for (TokenInput input : calibration) {
-            model.newSession(collector).forward(input, false);
+            model.newSession(collector).forward(input);
         }
         Map<String, Site> sites = new HashMap<>();
         collector.channelMax.forEach((k, v) -> sites.put(k, new Site(v, collector.outputMax.getOrDefault(k, 0f),

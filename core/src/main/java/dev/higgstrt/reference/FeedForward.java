@@ -19,23 +19,43 @@ public final class FeedForward {
      */
     public static void addPath(float[] x, int tokens, boolean[] routed, float[] norm, float eps, float[] gate,
                                float[] up, float[] down, int hidden, int inter) {
-        addPath(x, tokens, routed, norm, eps, gate, up, down, hidden, inter, LinearInputs.NONE, 0, false);
-    }
-
-    /**
-     * {@link #addPath(float[], int, boolean[], float[], float, float[], float[], float[], int, int)}
-     * with the activations of its linear layers passed through {@code hook} as {@code layer}'s
-     * text or audio ({@code audioPath}) MLP sites.
-     */
-    public static void addPath(float[] x, int tokens, boolean[] routed, float[] norm, float eps, float[] gate,
-                               float[] up, float[] down, int hidden, int inter, LinearInputs hook, int layer,
-                               boolean audioPath) {
         if (x.length < (long) tokens * hidden || routed.length < tokens || norm.length != hidden
                 || gate.length != (long) inter * hidden || up.length != (long) inter * hidden
                 || down.length != (long) hidden * inter) {
             throw new IllegalArgumentException("feed-forward operand sizes do not match hidden " + hidden
                     + ", intermediate " + inter + ", tokens " + tokens);
         }
+        addPath(x, tokens, routed, new PathWeights(norm, Matrix.of(gate, inter, hidden), Matrix.of(up, inter, hidden),
+                Matrix.of(down, hidden, inter)), eps, Site.NONE);
+    }
+
+    /**
+     * The weights of one path: its post-attention norm [hidden], gate and up [inter, hidden] and
+     * down [hidden, inter], read as stored.
+     */
+    record PathWeights(float[] norm, Matrix gate, Matrix up, Matrix down) {
+        int hidden() {
+            return norm.length;
+        }
+
+        int inter() {
+            return gate.rows();
+        }
+    }
+
+    /** The site of one path in one layer, for the hook. */
+    record Site(LinearInputs hook, int layer, boolean audioPath) {
+        static final Site NONE = new Site(LinearInputs.NONE, 0, false);
+    }
+
+    /** As the public method, reading the weights as stored and passing activations through {@code site}'s hook. */
+    static void addPath(float[] x, int tokens, boolean[] routed, PathWeights w, float eps, Site site) {
+        int hidden = w.hidden();
+        int inter = w.inter();
+        float[] norm = w.norm();
+        LinearInputs hook = site.hook();
+        int layer = site.layer();
+        boolean audioPath = site.audioPath();
         int n = 0;
         int[] rows = new int[tokens];
         for (int i = 0; i < tokens; i++) {
@@ -55,14 +75,14 @@ public final class FeedForward {
         LinearSite gateUp = LinearSite.ffn(audioPath, false);
         LinearSite downSite = LinearSite.ffn(audioPath, true);
         hook.input(layer, gateUp, in, n, hidden);
-        Kernels.matmul(in, n, hidden, gate, inter, g);
-        Kernels.matmul(in, n, hidden, up, inter, u);
+        Kernels.matmul(in, n, hidden, w.gate(), inter, g);
+        Kernels.matmul(in, n, hidden, w.up(), inter, u);
         hook.output(layer, gateUp, g, n, inter);
         hook.output(layer, gateUp, u, n, inter);
         Kernels.siluMul(g, u, n * inter);
         float[] out = new float[n * hidden];
         hook.input(layer, downSite, g, n, inter);
-        Kernels.matmul(g, n, inter, down, hidden, out);
+        Kernels.matmul(g, n, inter, w.down(), hidden, out);
         hook.output(layer, downSite, out, n, hidden);
         for (int r = 0; r < n; r++) {
             for (int j = 0; j < hidden; j++) {

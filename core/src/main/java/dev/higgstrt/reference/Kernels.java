@@ -6,6 +6,8 @@ import java.util.stream.IntStream;
 final class Kernels {
     /** Output rows per parallel task of a matrix product. */
     private static final int ROWS_PER_TASK = 16;
+    /** Each thread's buffer of weight rows, grown to the widest matrix it has read. */
+    private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[0]);
 
     private Kernels() {
     }
@@ -17,6 +19,17 @@ final class Kernels {
      * the number of threads.
      */
     static void matmul(float[] x, int tokens, int in, float[] w, int out, float[] y) {
+        matmul(x, tokens, in, Matrix.of(w, out, in), out, y);
+    }
+
+    /**
+     * As above, with {@code w} read in its stored type a block of {@link #ROWS_PER_TASK} rows at a
+     * time into a per-thread buffer: the same sums in the same order as over a float copy.
+     */
+    static void matmul(float[] x, int tokens, int in, Matrix w, int out, float[] y) {
+        if (w.rows() != out || w.cols() != in) {
+            throw new IllegalArgumentException("weight [" + w.rows() + "," + w.cols() + "] is not [" + out + "," + in + "]");
+        }
         int tasks = (out + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         IntStream range = IntStream.range(0, tasks);
         if ((long) tokens * in * out > 1 << 16) {
@@ -25,14 +38,21 @@ final class Kernels {
         range.forEach(task -> {
             int o0 = task * ROWS_PER_TASK;
             int o1 = Math.min(out, o0 + ROWS_PER_TASK);
+            float[] block = BLOCK.get();
+            if (block.length < ROWS_PER_TASK * in) {
+                block = new float[ROWS_PER_TASK * in];
+                BLOCK.set(block);
+            }
+            float[] wb = block;
+            w.read(o0, o1 - o0, wb);
             for (int o = o0; o < o1; o++) {
-                int wo = o * in;
+                int wo = (o - o0) * in;
                 int t = 0;
                 for (; t + 1 < tokens; t += 2) {
-                    dot2(x, t * in, (t + 1) * in, w, wo, in, y, t * out + o, (t + 1) * out + o);
+                    dot2(x, t * in, (t + 1) * in, wb, wo, in, y, t * out + o, (t + 1) * out + o);
                 }
                 for (; t < tokens; t++) {
-                    y[t * out + o] = dot(x, t * in, w, wo, in);
+                    y[t * out + o] = dot(x, t * in, wb, wo, in);
                 }
             }
         });

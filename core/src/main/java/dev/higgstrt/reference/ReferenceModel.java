@@ -6,6 +6,9 @@ import dev.higgstrt.convert.SourceTensor;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.tensor.Tensor;
+import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.Weight;
 import dev.higgstrt.weights.WeightMap;
 
@@ -26,53 +29,113 @@ import java.util.Optional;
  * frame and the layer has the audio path, the audio path (audio input norm, audio MLP); attention
  * (grouped-query, RoPE with llama3 scaling, causal) is shared. See docs/architecture.md.
  *
- * <p>The weights are read once into float arrays. A model is immutable and safe to use from
- * several threads; each {@link Session} (one sequence with its KV cache) is for one thread.
+ * <p>The weights stay as stored (F32, BF16 or F16), in the checkpoint's memory mapping where they
+ * are plain tensors of it, and are converted to float a block of rows at a time as they are used:
+ * the heap holds activations and the KV cache only, so the full model runs in a heap of 2 GB. A
+ * model from {@link #load} owns the checkpoint it maps; {@link #close()} unmaps it. A model is
+ * immutable and safe to use from several threads; each {@link Session} (one sequence with its KV
+ * cache) is for one thread.
  */
-public final class ReferenceModel {
+public final class ReferenceModel implements AutoCloseable {
     private final HiggsAudioConfig config;
-    private final Map<String, float[]> weights;
+    private final Map<String, Matrix> weights;
     private final boolean textHead;
     private final float[] invFreq;
+    private final List<AutoCloseable> owned;
 
-    private ReferenceModel(HiggsAudioConfig config, Map<String, float[]> weights) {
+    private ReferenceModel(HiggsAudioConfig config, Map<String, Matrix> weights, List<AutoCloseable> owned) {
         this.config = config;
         this.weights = weights;
         this.textHead = weights.containsKey(SourceTensor.TEXT_HEAD.name(SourceLayout.TRANSFORMERS, 0));
         this.invFreq = config.rope().inverseFrequencies(config.headDim());
+        this.owned = List.copyOf(owned);
     }
 
     /**
      * Loads a checkpoint of any layout: transformers, Boson, or a converted TensorRT-LLM folder
-     * (whose ranks are merged back through the layout spec).
+     * (whose ranks are merged back through the layout spec). The model maps the checkpoint until
+     * it is closed.
+     *
+     * @param dir the checkpoint folder
+     * @return the model
+     * @throws IOException when the checkpoint cannot be read
      */
     public static ReferenceModel load(Path dir) throws IOException {
-        HiggsAudioConfig config = HiggsAudioConfig.read(dir);
-        if (config.layout() == SourceLayout.TRTLLM) {
-            List<SafetensorsCheckpoint> open = new ArrayList<>();
-            try {
-                return of(config, Converter.readConverted(dir, open));
-            } finally {
-                for (SafetensorsCheckpoint ck : open) {
-                    ck.close();
-                }
+        HiggsAudioConfig config = HiggsAudioConfig.readFolder(dir);
+        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        try {
+            WeightMap canonical;
+            if (config.layout() == SourceLayout.TRTLLM) {
+                canonical = Converter.readConverted(dir, open);
+            } else {
+                SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(dir);
+                open.add(ck);
+                HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
+                canonical = HiggsAudioLayout.canonical(r, ck.weights());
             }
-        }
-        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(dir)) {
-            HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
-            return of(config, HiggsAudioLayout.canonical(r, ck.weights()));
+            Arena arena = Arena.ofShared();
+            List<AutoCloseable> owned = new ArrayList<>(open);
+            owned.add(arena);
+            return new ReferenceModel(config, matrices(canonical, arena), owned);
+        } catch (IOException | RuntimeException | Error e) {
+            for (SafetensorsCheckpoint ck : open) {
+                ck.close();
+            }
+            throw e;
         }
     }
 
-    /** A model of {@code config} with weights in canonical (transformers) names. */
+    /**
+     * A model of {@code config} with weights in canonical (transformers) names. The weights are
+     * copied, in their own dtype, off the heap (into memory the model frees at {@link #close()},
+     * or when it is collected), so the map's sources need not outlive the call.
+     *
+     * @param config    the geometry
+     * @param canonical the weights under transformers' names
+     * @return the model
+     */
     public static ReferenceModel of(HiggsAudioConfig config, WeightMap canonical) {
-        Map<String, float[]> w = new HashMap<>();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Weight weight : canonical) {
-                w.put(weight.name(), weight.tensor().materialize(arena).toFloatArray());
+        Arena arena = Arena.ofAuto();
+        return new ReferenceModel(config, matrices(canonical, arena, true), List.of());
+    }
+
+    private static Map<String, Matrix> matrices(WeightMap canonical, Arena arena) {
+        return matrices(canonical, arena, false);
+    }
+
+    /**
+     * Each weight as a matrix: a plain float tensor is used where it lies (a mapped file), other
+     * sources (casts, merges, dequantized views) are materialized once into {@code arena}.
+     */
+    private static Map<String, Matrix> matrices(WeightMap canonical, Arena arena, boolean copyAll) {
+        Map<String, Matrix> w = new HashMap<>();
+        for (Weight weight : canonical) {
+            TensorSource src = weight.tensor();
+            if (!isFloat(src.dtype())) {
+                src = src.cast(DType.F32);
+            }
+            Tensor t = !copyAll && src instanceof Tensor plain ? plain : src.materialize(arena);
+            long rows = t.shape().rank() == 1 ? 1 : t.shape().dim(0);
+            long cols = t.shape().rank() == 1 ? t.shape().dim(0) : t.shape().elementCount() / Math.max(1, rows);
+            w.put(weight.name(), new Matrix(t.data(), t.dtype(), Math.toIntExact(rows), Math.toIntExact(cols)));
+        }
+        return Map.copyOf(w);
+    }
+
+    private static boolean isFloat(DType d) {
+        return d == DType.F32 || d == DType.BF16 || d == DType.F16;
+    }
+
+    /** Unmaps the checkpoint of a loaded model (idempotent); a model made by {@link #of} has nothing to close. */
+    @Override
+    public void close() {
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception | Error e) {
+                // closing an already closed arena or checkpoint: nothing left to free
             }
         }
-        return new ReferenceModel(config, Map.copyOf(w));
     }
 
     /** The config. */
@@ -85,9 +148,25 @@ public final class ReferenceModel {
         return textHead;
     }
 
-    /** A full forward pass over {@code input}; text logits too when asked for and available. */
-    public Logits forward(TokenInput input, boolean text) {
-        return newSession().forward(input, text);
+    /**
+     * A full forward pass over {@code input}, audio head only.
+     *
+     * @param input the positions
+     * @return their audio logits
+     */
+    public Logits forward(TokenInput input) {
+        return newSession().forward(input, Heads.AUDIO);
+    }
+
+    /**
+     * A full forward pass over {@code input}.
+     *
+     * @param input the positions
+     * @param heads which heads to compute (text logits only where the model has a text head)
+     * @return their logits
+     */
+    public Logits forward(TokenInput input, Heads heads) {
+        return newSession().forward(input, heads);
     }
 
     /** A new sequence with an empty KV cache. */
@@ -100,8 +179,13 @@ public final class ReferenceModel {
         return new Session(java.util.Objects.requireNonNull(hook, "hook"));
     }
 
-    private float[] w(SourceTensor t, int layer) {
+    private Matrix w(SourceTensor t, int layer) {
         return weights.get(t.name(SourceLayout.TRANSFORMERS, layer));
+    }
+
+    /** A vector weight (a norm) as floats. */
+    private float[] vector(SourceTensor t, int layer) {
+        return w(t, layer).toFloats();
     }
 
     /**
@@ -124,11 +208,26 @@ public final class ReferenceModel {
         }
 
         /**
-         * Appends {@code chunk} to the sequence and returns the logits of its positions.
+         * Appends {@code chunk} to the sequence and returns its positions' audio logits.
          *
+         * @param chunk the positions to append
+         * @return the chunk's audio logits
          * @throws IllegalArgumentException when the input does not fit the model
          */
-        public Logits forward(TokenInput chunk, boolean text) {
+        public Logits forward(TokenInput chunk) {
+            return forward(chunk, Heads.AUDIO);
+        }
+
+        /**
+         * Appends {@code chunk} to the sequence and returns the logits of its positions.
+         *
+         * @param chunk the positions to append
+         * @param heads which heads to compute
+         * @return the chunk's logits
+         * @throws IllegalArgumentException when the input does not fit the model
+         */
+        public Logits forward(TokenInput chunk, Heads heads) {
+            boolean text = heads == Heads.AUDIO_AND_TEXT;
             HiggsAudioConfig c = config;
             chunk.validate(c);
             int t = chunk.length();
@@ -144,7 +243,7 @@ public final class ReferenceModel {
             }
             cached += t;
             float[] normed = new float[t * h];
-            float[] norm = w(SourceTensor.NORM, 0);
+            float[] norm = vector(SourceTensor.NORM, 0);
             for (int i = 0; i < t; i++) {
                 Kernels.rmsNorm(x, i * h, norm, (float) c.rmsNormEps(), normed, i * h, h);
             }
@@ -165,21 +264,23 @@ public final class ReferenceModel {
             int h = c.hiddenSize();
             int t = in.length();
             float[] x = new float[t * h];
-            float[] text = w(SourceTensor.EMBED_TOKENS, 0);
-            float[] codebooks = w(SourceTensor.AUDIO_EMBED, 0);
+            Matrix text = w(SourceTensor.EMBED_TOKENS, 0);
+            Matrix codebooks = w(SourceTensor.AUDIO_EMBED, 0);
+            float[] row = new float[h];
             int frame = 0;
             for (int i = 0; i < t; i++) {
                 boolean isAudio = in.inputIds() == null || c.audioTokenIds().contains(in.inputIds()[i]);
                 audio[i] = isAudio;
                 if (!isAudio) {
-                    System.arraycopy(text, in.inputIds()[i] * h, x, i * h, h);
+                    text.read(in.inputIds()[i], 1, row);
+                    System.arraycopy(row, 0, x, i * h, h);
                     continue;
                 }
                 int[] codes = in.audioFrames()[frame++];
                 for (int k = 0; k < codes.length; k++) {
-                    int row = (k * c.codebookSize() + codes[k]) * h;
+                    codebooks.read(k * c.codebookSize() + codes[k], 1, row);
                     for (int j = 0; j < h; j++) {
-                        x[i * h + j] += codebooks[row + j];
+                        x[i * h + j] += row[j];
                     }
                 }
             }
@@ -194,8 +295,10 @@ public final class ReferenceModel {
             int kvDim = c.numKvHeads() * hd;
             float eps = (float) c.rmsNormEps();
             float[] hn = new float[t * h];
+            float[] textNorm = vector(SourceTensor.INPUT_LN, layer);
+            float[] audioNorm = c.isDualFfn(layer) ? vector(SourceTensor.AUDIO_INPUT_LN, layer) : textNorm;
             for (int i = 0; i < t; i++) {
-                float[] weight = audio[i] ? w(SourceTensor.AUDIO_INPUT_LN, layer) : w(SourceTensor.INPUT_LN, layer);
+                float[] weight = audio[i] ? audioNorm : textNorm;
                 Kernels.rmsNorm(x, i * h, weight, eps, hn, i * h, h);
             }
             float[] q = new float[t * qDim];
@@ -235,11 +338,12 @@ public final class ReferenceModel {
             for (int i = 0; i < t; i++) {
                 routed[i] = audio[i] == audioPath;
             }
-            FeedForward.addPath(x, t, routed, w(audioPath ? SourceTensor.AUDIO_POST_LN : SourceTensor.POST_LN, layer),
-                    (float) c.rmsNormEps(), w(audioPath ? SourceTensor.AUDIO_GATE : SourceTensor.GATE, layer),
+            FeedForward.PathWeights pw = new FeedForward.PathWeights(
+                    vector(audioPath ? SourceTensor.AUDIO_POST_LN : SourceTensor.POST_LN, layer),
+                    w(audioPath ? SourceTensor.AUDIO_GATE : SourceTensor.GATE, layer),
                     w(audioPath ? SourceTensor.AUDIO_UP : SourceTensor.UP, layer),
-                    w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer), c.hiddenSize(), c.intermediateSize(),
-                    hook, layer, audioPath);
+                    w(audioPath ? SourceTensor.AUDIO_DOWN : SourceTensor.DOWN, layer));
+            FeedForward.addPath(x, t, routed, pw, (float) c.rmsNormEps(), new FeedForward.Site(hook, layer, audioPath));
         }
 
         /** Rotates pairs (i, i + d/2) of each head by position * invFreq[i] (GPT-NeoX style). */

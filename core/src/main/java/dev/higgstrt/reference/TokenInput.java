@@ -115,14 +115,14 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
     public static TokenInput read(Path file) throws IOException {
         long size = Files.size(file);
         if (size > MAX_FILE_BYTES) {
-            throw new IllegalArgumentException(file.getFileName() + ": " + size + " bytes exceeds the limit of " + MAX_FILE_BYTES);
+            throw new IllegalArgumentException(file + ": " + size + " bytes exceeds the limit of " + MAX_FILE_BYTES);
         }
         try {
             return parse(Json.readUtf8(Json.STRICT, Files.readAllBytes(file)));
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file.getFileName() + ": not valid JSON: " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file.getFileName() + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
     }
 

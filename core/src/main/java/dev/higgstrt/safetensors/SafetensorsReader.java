@@ -83,8 +83,8 @@ public final class SafetensorsReader implements AutoCloseable {
             readFully(ch, len, 0);
             long headerLength = len.getLong(0);
             if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
-                throw new SafetensorsFormatException(file, "header length " + Long.toUnsignedString(headerLength)
-                        + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
+                throw new SafetensorsFormatException(file, "not a safetensors file: header length "
+                        + Long.toUnsignedString(headerLength) + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
             }
             if (headerLength > size - 8) {
                 throw new SafetensorsFormatException(file, "header length " + headerLength + " exceeds the file ("

@@ -44,8 +44,89 @@ public final class SyntheticCheckpoint {
     private SyntheticCheckpoint() {
     }
 
-    /** The weights of a random model, in transformers (canonical) names, as lazy sources. */
-    public static WeightMap weights(HiggsAudioConfig c, long seed, boolean textHead, DType dtype) {
+    /**
+     * What to write: the geometry, the layout of the files, the seed, whether to include a text
+     * head, the dtype and the shard size. {@code Spec.of(config)} gives the transformers layout,
+     * seed 1, no text head, BF16 and {@link #SHARD_BYTES}; the {@code with} methods change one.
+     *
+     * @param config     the model geometry
+     * @param format     the source layout of the files (transformers or boson)
+     * @param seed       the random seed
+     * @param textHead   whether to write a text LM head
+     * @param dtype      the dtype of every tensor
+     * @param shardBytes the largest shard (one tensor may exceed it)
+     */
+    public record Spec(HiggsAudioConfig config, SourceLayout format, long seed, boolean textHead, DType dtype,
+                       long shardBytes) {
+        /** Canonical constructor: checks the layout and shard size. */
+        public Spec {
+            java.util.Objects.requireNonNull(config, "config");
+            if (format == SourceLayout.TRTLLM) {
+                throw new IllegalArgumentException("synthetic checkpoints are written in the transformers or boson layout");
+            }
+            if (shardBytes <= 0) {
+                throw new IllegalArgumentException("shard size must be positive");
+            }
+        }
+
+        /**
+         * @param config the model geometry
+         * @return the defaults for {@code config}
+         */
+        public static Spec of(HiggsAudioConfig config) {
+            return new Spec(config, SourceLayout.TRANSFORMERS, 1, false, DType.BF16, SHARD_BYTES);
+        }
+
+        /**
+         * @param f the layout
+         * @return this spec in layout {@code f}
+         */
+        public Spec withFormat(SourceLayout f) {
+            return new Spec(config, f, seed, textHead, dtype, shardBytes);
+        }
+
+        /**
+         * @param s the seed
+         * @return this spec with seed {@code s}
+         */
+        public Spec withSeed(long s) {
+            return new Spec(config, format, s, textHead, dtype, shardBytes);
+        }
+
+        /**
+         * @param include whether to write a text head
+         * @return this spec with or without a text head
+         */
+        public Spec withTextHead(boolean include) {
+            return new Spec(config, format, seed, include, dtype, shardBytes);
+        }
+
+        /**
+         * @param d the dtype
+         * @return this spec in dtype {@code d}
+         */
+        public Spec withDtype(DType d) {
+            return new Spec(config, format, seed, textHead, d, shardBytes);
+        }
+
+        /**
+         * @param bytes the largest shard
+         * @return this spec with shards of at most {@code bytes}
+         */
+        public Spec withShardBytes(long bytes) {
+            return new Spec(config, format, seed, textHead, dtype, bytes);
+        }
+    }
+
+    /**
+     * @param spec what to make (the layout and shard size are not used)
+     * @return the weights of a random model, in transformers (canonical) names, as lazy sources
+     */
+    public static WeightMap weights(Spec spec) {
+        HiggsAudioConfig c = spec.config();
+        long seed = spec.seed();
+        boolean textHead = spec.textHead();
+        DType dtype = spec.dtype();
         WeightMap.Builder b = WeightMap.builder();
         for (SourceTensor t : SourceTensor.values()) {
             if (t == SourceTensor.TEXT_HEAD && !textHead) {
@@ -68,25 +149,23 @@ public final class SyntheticCheckpoint {
     }
 
     /**
-     * Writes a checkpoint folder: {@code config.json} of {@code format}'s flavour and the weights,
-     * one {@code model.safetensors} or shards of at most {@link #SHARD_BYTES} with an index.
+     * Writes a checkpoint folder: {@code config.json} of the spec's flavour and the weights, one
+     * {@code model.safetensors} or shards of at most {@code spec.shardBytes()} with an index.
      *
+     * @param dir      the folder (created if missing)
+     * @param spec     what to write
+     * @param progress receives tensor bytes as they are written
      * @return total bytes of tensor data
+     * @throws IOException when a file cannot be written
      */
-    public static long write(Path dir, HiggsAudioConfig config, SourceLayout format, long seed, boolean textHead,
-                             DType dtype, LongConsumer progress) throws IOException {
-        return write(dir, config, format, seed, textHead, dtype, SHARD_BYTES, progress);
-    }
-
-    /** As above, with shards of at most {@code shardBytes} (one tensor may exceed it). */
-    public static long write(Path dir, HiggsAudioConfig config, SourceLayout format, long seed, boolean textHead,
-                             DType dtype, long shardBytes, LongConsumer progress) throws IOException {
-        if (format == SourceLayout.TRTLLM) {
-            throw new IllegalArgumentException("synthetic checkpoints are written in the transformers or boson layout");
-        }
+    public static long write(Path dir, Spec spec, LongConsumer progress) throws IOException {
+        HiggsAudioConfig config = spec.config();
+        SourceLayout format = spec.format();
+        DType dtype = spec.dtype();
+        long shardBytes = spec.shardBytes();
         Files.createDirectories(dir);
         HiggsAudioConfig c = config.withLayout(format);
-        WeightMap weights = HiggsAudioLayout.renameTo(weights(config, seed, textHead, dtype), format);
+        WeightMap weights = HiggsAudioLayout.renameTo(weights(spec), format);
         ObjectNode json = format == SourceLayout.BOSON ? c.toBosonJson() : c.toTransformersJson();
         json.put("torch_dtype", dtype.torchName());
         writeAtomically(dir.resolve(HiggsAudioConfig.FILE_NAME), Json.PRETTY.writeValueAsString(json) + "\n");

@@ -160,7 +160,7 @@ public final class WeightMap implements Iterable<Weight> {
         }
         TreeMap<String, Weight> m = new TreeMap<>(weights);
         m.remove(from);
-        m.put(to, new Weight(to, w.tensor(), w.provenance()));
+        m.put(to, w.renamed(to));
         return new WeightMap(m);
     }
 
@@ -169,7 +169,7 @@ public final class WeightMap implements Iterable<Weight> {
         TreeMap<String, Weight> m = new TreeMap<>();
         for (Weight w : weights.values()) {
             String to = renamer.apply(w.name());
-            Weight previous = m.put(to, new Weight(to, w.tensor(), w.provenance()));
+            Weight previous = m.put(to, w.renamed(to));
             if (previous != null) {
                 throw new IllegalArgumentException("renaming gives two weights the name '" + to + "'");
             }
@@ -181,25 +181,40 @@ public final class WeightMap implements Iterable<Weight> {
     public WeightMap cast(DType dtype) {
         TreeMap<String, Weight> m = new TreeMap<>();
         for (Weight w : weights.values()) {
-            boolean convert = w.dtype().isFloatingPoint() && w.dtype() != dtype;
-            m.put(w.name(), convert
-                    ? new Weight(w.name(), w.tensor().cast(dtype), Provenance.derived("cast " + dtype, List.of(w.provenance())))
-                    : w);
+            m.put(w.name(), cast(w, dtype));
         }
         return new WeightMap(m);
     }
 
+    private static Weight cast(Weight w, DType dtype) {
+        if (!w.dtype().isFloatingPoint() || w.dtype() == dtype) {
+            return w;
+        }
+        return new Weight(w.name(), w.tensor().cast(dtype), Provenance.derived("cast " + dtype, List.of(w.provenance())),
+                w.fusion().map(f -> new Weight.Fusion(f.axis(), f.parts().stream().map(p -> cast(p, dtype)).toList())));
+    }
+
     /**
      * Concatenates the named weights along {@code dim} into one weight called {@code newName};
-     * the inputs are removed from the result.
+     * the inputs are removed from the result. The fused weight remembers its parts, so that
+     * {@link #shard} along the same axis shards each part (tensor parallelism's rule for q/k/v
+     * and gate/up: fuse per rank) instead of cutting across them.
+     *
+     * @param names   the weights to concatenate, in order
+     * @param dim     the axis (negative counts from the last)
+     * @param newName the fused weight's name
+     * @return this map with the parts replaced by the fused weight
      *
      * @throws WeightShapeException when ranks, dtypes or any other dimension differ, for
      *                              example {@code cannot fuse q_proj [3072,3072] with k_proj
      *                              [1024,2048] along dim 0: dim 1 differs}
      */
     public WeightMap fuse(List<String> names, int dim, String newName) {
-        Weight fused = concat(names.stream().map(this::get).toList(), dim, newName, "fuse");
-        return without(names).with(fused);
+        List<Weight> parts = names.stream().map(this::get).toList();
+        Weight fused = concat(parts, dim, newName, "fuse");
+        Weight withParts = new Weight(newName, fused.tensor(), fused.provenance(),
+                Optional.of(new Weight.Fusion(fused.shape().axis(dim), parts)));
+        return without(names).with(withParts);
     }
 
     /**
@@ -221,20 +236,41 @@ public final class WeightMap implements Iterable<Weight> {
     }
 
     /**
-     * The part of weight {@code name} held by tensor-parallel rank {@code rank} of {@code size}:
-     * part {@code rank} of {@code size} equal parts along {@code dim} (a lazy view).
+     * The part of weight {@code name} held by one tensor-parallel rank: part {@code shard.rank()}
+     * of {@code shard.size()} equal parts along {@code shard.dim()} (a lazy view). A weight fused
+     * from parts along that axis is sharded part by part and fused again, so rank r of a fused
+     * q/k/v holds {@code [q_r; k_r; v_r]}.
+     *
+     * @param name  the weight
+     * @param shard which part
+     * @return the rank's part, named {@code name}
+     * @throws WeightShapeException when the axis (or a fused part's) does not divide by the size
      */
-    public Weight shard(String name, int dim, int rank, int size) {
-        Weight w = get(name);
-        long n = dimOf(w, dim);
-        if (size <= 0 || n % size != 0) {
-            throw new WeightShapeException("cannot shard " + w.describe() + " over " + size
-                    + " ranks along dim " + dim + ": " + n + " is not divisible by " + size);
+    public Weight shard(String name, Shard shard) {
+        return shardOf(get(name), shard);
+    }
+
+    private static Weight shardOf(Weight w, Shard shard) {
+        long n = dimOf(w, shard.dim());
+        int axis = w.shape().axis(shard.dim());
+        if (w.fusion().isPresent() && w.fusion().get().axis() == axis) {
+            List<Weight> parts = new ArrayList<>();
+            for (Weight p : w.fusion().get().parts()) {
+                if (p.shape().dim(axis) % shard.size() != 0) {
+                    throw new WeightShapeException("cannot shard " + w.describe() + " over " + shard.size()
+                            + " ranks along dim " + shard.dim() + ": its fused part " + p.describe() + " is not divisible by "
+                            + shard.size());
+                }
+                parts.add(shardOf(p, shard));
+            }
+            Weight fused = concat(parts, axis, w.name(), "fuse");
+            return new Weight(w.name(), fused.tensor(), fused.provenance(), Optional.of(new Weight.Fusion(axis, parts)));
         }
-        if (rank < 0 || rank >= size) {
-            throw new IllegalArgumentException("rank " + rank + " out of range [0," + size + ")");
+        if (n % shard.size() != 0) {
+            throw new WeightShapeException("cannot shard " + w.describe() + " over " + shard.size()
+                    + " ranks along dim " + shard.dim() + ": " + n + " is not divisible by " + shard.size());
         }
-        return part(w, dim, rank, size, name);
+        return part(w, shard.dim(), shard.rank(), shard.size(), w.name());
     }
 
     private static Weight part(Weight w, int dim, int index, int parts, String newName) {

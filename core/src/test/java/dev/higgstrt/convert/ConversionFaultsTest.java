@@ -93,9 +93,14 @@ class ConversionFaultsTest {
             assertThat(out).doesNotExist();
             assertThat(leftover).exists();
         }
+        assertThat(lockFile).as("a lock file nobody holds, as a killed run leaves it").exists();
         Converter.convert(src, out, ConversionOptions.of(1, 1), n -> { });
         assertThat(out.resolve("rank0.safetensors")).exists();
         assertThat(leftover).doesNotExist();
+        assertThat(lockFile).as("taken over, then removed at the end").doesNotExist();
+        assertThatThrownBy(() -> Converter.convert(src.resolve("config.json"), tmp.resolve("o2"), ConversionOptions.of(1, 1), n -> { }))
+                .hasMessage(src.resolve("config.json") + ": a file, not a folder (expected a checkpoint folder holding config.json and the weights)");
+        assertThat(tmp.resolve(".o2.lock")).doesNotExist();
     }
 
     @Test

@@ -29,7 +29,7 @@ public final class TestModels {
     /** Writes a synthetic checkpoint of {@code c} in {@code format} to {@code dir}. */
     public static Path write(Path dir, HiggsAudioConfig c, SourceLayout format, boolean textHead, DType dtype)
             throws IOException {
-        SyntheticCheckpoint.write(dir, c, format, 42, textHead, dtype, n -> { });
+        SyntheticCheckpoint.write(dir, SyntheticCheckpoint.Spec.of(c).withFormat(format).withSeed(42).withTextHead(textHead).withDtype(dtype), n -> { });
         return dir;
     }
 }

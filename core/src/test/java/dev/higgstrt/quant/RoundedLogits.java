@@ -20,8 +20,8 @@ record RoundedLogits(float weightsOnly, float full) {
         float weightsOnly = 0;
         float full = 0;
         for (int i = 0; i < inputs.size(); i++) {
-            weightsOnly = Math.max(weightsOnly, rounded.forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
-            full = Math.max(full, rounded.newSession(simulation).forward(inputs.get(i), false).maxAbsDiff(expected.get(i)));
+            weightsOnly = Math.max(weightsOnly, rounded.forward(inputs.get(i)).maxAbsDiff(expected.get(i)));
+            full = Math.max(full, rounded.newSession(simulation).forward(inputs.get(i)).maxAbsDiff(expected.get(i)));
         }
         return new RoundedLogits(weightsOnly, full);
     }

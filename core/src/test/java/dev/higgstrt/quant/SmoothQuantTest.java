@@ -1,5 +1,7 @@
 package dev.higgstrt.quant;
 
+import dev.higgstrt.reference.Heads;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
@@ -99,7 +101,7 @@ class SmoothQuantTest {
                         .withQuant(QuantOptions.NONE.withSmoothing(new SmoothQuant.Settings(0.5, stats, 100))), n -> { });
                 ReferenceModel folded = ReferenceModel.load(out);
                 for (TokenInput in : e.getValue()) {
-                    float err = folded.forward(in, true).maxAbsDiff(original.forward(in, true));
+                    float err = folded.forward(in, Heads.AUDIO_AND_TEXT).maxAbsDiff(original.forward(in, Heads.AUDIO_AND_TEXT));
                     assertThat(err).as("%s tp %d", e.getKey().getFileName(), tp).isLessThanOrEqualTo(1e-4f);
                 }
                 try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(out.resolve("rank0.safetensors"))) {
@@ -192,7 +194,7 @@ class SmoothQuantTest {
             List<TokenInput> inputs = goldenInputs(model);
             ReferenceModel original = ReferenceModel.load(Goldens.path(model));
             ActivationStats stats = ActivationStats.collect(original, inputs);
-            List<Logits> expected = inputs.stream().map(t -> original.forward(t, false)).toList();
+            List<Logits> expected = inputs.stream().map(t -> original.forward(t)).toList();
             float maxLogit = RoundedLogits.maxAbs(expected);
             for (QuantFormat f : List.of(QuantFormat.SQ, QuantFormat.SQ_PER_TENSOR)) {
                 Path out = tmp.resolve(model + "-" + f.id());

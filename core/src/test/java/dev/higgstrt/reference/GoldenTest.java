@@ -54,7 +54,7 @@ class GoldenTest {
     void logitsEqualTransformersWithin1e4(String model, String input) throws IOException {
         ReferenceModel m = ReferenceModel.load(Goldens.path(model));
         TokenInput tokens = TokenInput.read(Goldens.path(model).resolve(input + ".json"));
-        Logits logits = m.forward(tokens, true);
+        Logits logits = m.forward(tokens, Heads.AUDIO_AND_TEXT);
         float[] expected = expected(model, input, "logits");
         assertThat(logits.audio()).hasSameSizeAs(expected);
         assertThat(Logits.maxAbsDiff(logits.audio(), expected)).as("audio logits").isLessThanOrEqualTo(TOLERANCE);
@@ -70,13 +70,13 @@ class GoldenTest {
     void convertedTp2Pp2AndBosonLayoutsGiveTheSameBits(String model, String input) throws IOException {
         Path src = Goldens.path(model);
         TokenInput tokens = TokenInput.read(src.resolve(input + ".json"));
-        Logits source = ReferenceModel.load(src).forward(tokens, true);
+        Logits source = ReferenceModel.load(src).forward(tokens, Heads.AUDIO_AND_TEXT);
 
         HiggsAudioConfig c = HiggsAudioConfig.read(src);
         int tp = c.numKvHeads() >= 2 || c.numHeads() % 2 == 0 ? 2 : 1;
         Path converted = tmp.resolve("trtllm");
         Converter.convert(src, converted, ConversionOptions.of(tp, 2), n -> { });
-        Logits fromConverted = ReferenceModel.load(converted).forward(tokens, true);
+        Logits fromConverted = ReferenceModel.load(converted).forward(tokens, Heads.AUDIO_AND_TEXT);
         assertThat(fromConverted.audio()).as("converted at tp %d x pp 2", tp).isEqualTo(source.audio());
         assertThat(fromConverted.text().isPresent()).isEqualTo(source.text().isPresent());
         source.text().ifPresent(t -> assertThat(fromConverted.text().orElseThrow()).isEqualTo(t));
@@ -86,7 +86,7 @@ class GoldenTest {
         try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(src)) {
             SafetensorsWriter.write(boson.resolve("model.safetensors"), HiggsAudioLayout.renameTo(ck.weights(), SourceLayout.BOSON), Map.of());
         }
-        Logits fromBoson = ReferenceModel.load(boson).forward(tokens, true);
+        Logits fromBoson = ReferenceModel.load(boson).forward(tokens, Heads.AUDIO_AND_TEXT);
         assertThat(fromBoson.audio()).as("boson layout").isEqualTo(source.audio());
     }
 
@@ -95,13 +95,13 @@ class GoldenTest {
     void incrementalDecodingWithTheKvCacheEqualsTheFullForward(String model, String input) throws IOException {
         ReferenceModel m = ReferenceModel.load(Goldens.path(model));
         TokenInput tokens = TokenInput.read(Goldens.path(model).resolve(input + ".json"));
-        Logits full = m.forward(tokens, true);
+        Logits full = m.forward(tokens, Heads.AUDIO_AND_TEXT);
         ReferenceModel.Session s = m.newSession();
         int prefill = tokens.length() / 2;
         List<Logits> parts = new ArrayList<>();
-        parts.add(s.forward(tokens.slice(m.config(), 0, prefill), true));
+        parts.add(s.forward(tokens.slice(m.config(), 0, prefill), Heads.AUDIO_AND_TEXT));
         for (int i = prefill; i < tokens.length(); i++) {
-            parts.add(s.forward(tokens.slice(m.config(), i, i + 1), true));
+            parts.add(s.forward(tokens.slice(m.config(), i, i + 1), Heads.AUDIO_AND_TEXT));
         }
         assertThat(s.length()).isEqualTo(tokens.length());
         int a = full.audioWidth();
@@ -118,13 +118,13 @@ class GoldenTest {
     void theAudioMaskRoutesExactlyThePlaceholderPositions() throws IOException {
         ReferenceModel m = ReferenceModel.load(Goldens.path("gqa_llama3_texthead"));
         TokenInput mixed = TokenInput.read(Goldens.path("gqa_llama3_texthead").resolve("mixed.json"));
-        Logits l = m.forward(mixed, false);
+        Logits l = m.forward(mixed);
         for (int i = 0; i < mixed.length(); i++) {
             int id = mixed.inputIds()[i];
             assertThat(l.audioMask()[i]).as("position %d (id %d)", i, id).isEqualTo(id == 290 || id == 291);
         }
         assertThat(l.text()).isEmpty();
-        Logits audioOnly = m.forward(TokenInput.read(Goldens.path("gqa_llama3_texthead").resolve("audio_only.json")), false);
+        Logits audioOnly = m.forward(TokenInput.read(Goldens.path("gqa_llama3_texthead").resolve("audio_only.json")));
         assertThat(audioOnly.audioMask()).containsOnly(true);
     }
 
@@ -133,8 +133,8 @@ class GoldenTest {
         // the same frames as audio positions vs the same ids treated as text give different logits:
         // proves the audio path is taken (and differs) rather than ignored
         ReferenceModel m = ReferenceModel.load(Goldens.path("gqa_llama3_texthead"));
-        Logits asAudio = m.forward(TokenInput.audio(new int[]{1, 2, 3, 4}, new int[]{5, 6, 7, 8}), false);
-        Logits asText = m.forward(TokenInput.text(290 - 10, 290 - 11), false);
+        Logits asAudio = m.forward(TokenInput.audio(new int[]{1, 2, 3, 4}, new int[]{5, 6, 7, 8}));
+        Logits asText = m.forward(TokenInput.text(290 - 10, 290 - 11));
         assertThat(asAudio.maxAbsDiff(asText)).isGreaterThan(0.01f);
     }
 }

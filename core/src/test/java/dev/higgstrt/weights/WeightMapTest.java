@@ -66,6 +66,42 @@ class WeightMapTest {
     }
 
     @Test
+    void shardingAFusedWeightShardsEachPart() {
+        WeightMap w = qkv();
+        WeightMap fused = w.fuse(List.of("q_proj", "k_proj", "v_proj"), 0, "qkv");
+        for (int r = 0; r < 2; r++) {
+            Shard shard = Shard.rows(r, 2);
+            Tensor got = fused.shard("qkv", shard).tensor().materialize(arena);
+            WeightMap perPart = WeightMap.builder()
+                    .put(w.shard("q_proj", shard).renamed("q"))
+                    .put(w.shard("k_proj", shard).renamed("k"))
+                    .put(w.shard("v_proj", shard).renamed("v"))
+                    .build();
+            Tensor expected = perPart.fuse(List.of("q", "k", "v"), 0, "qkv").tensor("qkv").materialize(arena);
+            assertThat(got.shape()).isEqualTo(Shape.of(8, 6));
+            assertThat(got.contentEquals(expected)).as("rank %d is [q_r; k_r; v_r]", r).isTrue();
+            // the naive cut of the fused rows: rank 1 would be concat(k, v) (rows 8..16)
+            Tensor naive = ((Tensor) fused.tensor("qkv").materialize(arena)).slice(0, 8 * r, 8 * r + 8);
+            assertThat(got.contentEquals(naive)).isEqualTo(false);
+        }
+        // across the other axis the fused weight is cut as a whole, which is the same thing
+        Tensor cols = fused.shard("qkv", Shard.columns(1, 2)).tensor().materialize(arena);
+        Tensor whole = fused.tensor("qkv").materialize(arena);
+        assertThat(cols.contentEquals(whole.slice(1, 3, 6))).isTrue();
+        // a part that does not divide is refused, naming it
+        WeightMap odd = WeightMap.builder().put("a", rnd(5, 3, 6), Provenance.memory("a"))
+                .put("b", rnd(6, 5, 6), Provenance.memory("b")).build().fuse(List.of("a", "b"), 0, "ab");
+        assertThatThrownBy(() -> odd.shard("ab", Shard.rows(0, 2)))
+                .isInstanceOf(WeightShapeException.class)
+                .hasMessage("cannot shard ab [8,6] over 2 ranks along dim 0: its fused part a [3,6] is not divisible by 2");
+        // the parts survive a cast and a rename
+        WeightMap castRenamed = fused.cast(DType.F32).rename("qkv", "qkv2");
+        Tensor castShard = castRenamed.shard("qkv2", Shard.rows(1, 2)).tensor().materialize(arena);
+        assertThat(castShard.contentEquals(fused.shard("qkv", Shard.rows(1, 2)).tensor().cast(DType.F32).materialize(arena)))
+                .isTrue();
+    }
+
+    @Test
     void splitShardAndMergeAreInverse() {
         WeightMap w = qkv();
         List<Weight> parts = w.split("q_proj", 1, 3);
@@ -74,22 +110,22 @@ class WeightMapTest {
         Tensor merged = WeightMap.merge(parts, 1, "q").tensor().materialize(arena);
         assertThat(merged.contentEquals((Tensor) w.tensor("q_proj"))).isTrue();
 
-        Weight shard = w.shard("q_proj", 0, 1, 2);
+        Weight shard = w.shard("q_proj", new Shard(0, 1, 2));
         assertThat(shard.shape()).isEqualTo(Shape.of(4, 6));
         assertThat(shard.tensor().materialize(arena).contentEquals(((Tensor) w.tensor("q_proj")).slice(0, 4, 8))).isTrue();
-        assertThatThrownBy(() -> w.shard("k_proj", 1, 0, 4))
+        assertThatThrownBy(() -> w.shard("k_proj", new Shard(1, 0, 4)))
                 .hasMessage("cannot shard k_proj [4,6] over 4 ranks along dim 1: 6 is not divisible by 4");
         assertThatThrownBy(() -> w.split("norm", 0, 4))
                 .hasMessage("cannot split norm [6] into 4 equal parts along dim 0: 6 is not divisible by 4");
-        assertThatThrownBy(() -> w.shard("norm", 2, 0, 1)).hasMessage("norm [6] has no dim 2");
+        assertThatThrownBy(() -> w.shard("norm", new Shard(2, 0, 1))).hasMessage("norm [6] has no dim 2");
     }
 
     @Test
     void mergeShardsRebuildsTheWholeMap() {
         WeightMap w = qkv();
         List<WeightMap> ranks = List.of(0, 1).stream().map(r -> WeightMap.builder()
-                .put(w.shard("q_proj", 0, r, 2))
-                .put(w.shard("k_proj", 1, r, 2))
+                .put(w.shard("q_proj", new Shard(0, r, 2)))
+                .put(w.shard("k_proj", new Shard(1, r, 2)))
                 .put(w.get("norm"))
                 .build()).toList();
         WeightMap merged = WeightMap.mergeShards(ranks, n -> switch (n) {
@@ -157,9 +193,9 @@ class WeightMapTest {
         };
         WeightMap w = WeightMap.builder().put("x", counting, Provenance.memory("x")).put("y", base, Provenance.memory("y")).build();
         WeightMap derived = w.fuse(List.of("x", "y"), 1, "xy").cast(DType.F32);
-        derived.shard("xy", 1, 1, 2);
+        derived.shard("xy", new Shard(1, 1, 2));
         assertThat(reads[0]).isZero();
-        derived.shard("xy", 0, 1, 2).tensor().materialize(arena);
+        derived.shard("xy", new Shard(0, 1, 2)).tensor().materialize(arena);
         assertThat(reads[0]).isPositive();
     }
 }

@@ -14,8 +14,10 @@ import java.util.concurrent.Callable;
 
 /** {@code higgs-trt build}: a TensorRT engine from a converted checkpoint. */
 @Command(name = "build", mixinStandardHelpOptions = true,
-        description = {"Build the TensorRT engine of a converted checkpoint (tp 1, pp 1) and write it to a file",
-                "that records the checkpoint it was built from. Needs an NVIDIA GPU and TensorRT 10 (docs/gpu.md)."})
+        description = {"Build the TensorRT engine of a converted checkpoint.",
+                "A tp 1, pp 1 checkpoint gives one engine file; a checkpoint of tp x pp > 1 gives a folder of one",
+                "engine per rank. Each records the checkpoint it was built from. Needs an NVIDIA GPU and TensorRT 10",
+                "(docs/gpu.md)."})
 final class BuildCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR", description = "A converted checkpoint folder.")
     Path checkpoint;

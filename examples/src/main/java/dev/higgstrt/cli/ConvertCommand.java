@@ -23,8 +23,9 @@ import java.util.concurrent.Callable;
 
 /** {@code higgs-trt convert}: a Higgs Audio v2 checkpoint into the TensorRT-LLM checkpoint layout. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = {"Convert a Higgs Audio v2 checkpoint (transformers or Boson layout) into a TensorRT-LLM",
-                "checkpoint folder: config.json and rank{N}.safetensors for tp x pp ranks."})
+        description = {"Convert a checkpoint into the TensorRT-LLM checkpoint layout.",
+                "Reads a Higgs Audio v2 checkpoint (transformers or Boson layout) and writes a folder of config.json",
+                "and rank{N}.safetensors for tp x pp ranks (docs/layout.md)."})
 final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--input", required = true, paramLabel = "DIR", description = "The source checkpoint folder.")
     Path input;
@@ -114,6 +115,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         o = o.withQuant(q);
         PrintWriter out = spec.commandLine().getOut();
+        CliPaths.folder(input, "a checkpoint folder");
         if (dryRun) {
             Converter.Plan plan = Converter.plan(input, o);
             if (json) {
@@ -131,29 +133,34 @@ final class ConvertCommand implements Callable<Integer> {
         if (output == null) {
             throw new IllegalArgumentException("--output is required (or use --dry-run)");
         }
+        CliPaths.outputFolder(output, "the output folder");
         Converter.Plan plan = Converter.plan(input, o);
-        long total = plan.ranks().stream().flatMap(r -> r.tensors().values().stream())
-                .mapToLong(s -> s.shape().elementCount() * s.dtype().byteSize()).sum();
         Converter.Report report;
-        try (ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), total)) {
+        try (ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), plan.tensorBytes())) {
             report = Converter.convert(input, output, o, bar);
         }
+        String types = report.plan().quant() == QuantFormat.NONE ? report.plan().dtype().torchName()
+                : report.plan().quant().id() + " weights, " + report.plan().dtype().torchName() + " otherwise";
         if (json) {
             ObjectNode n = Json.PRETTY.createObjectNode();
             n.put("output", output.toString());
             n.put("tensors", report.plan().tensorCount());
             n.put("ranks", report.plan().ranks().size());
+            n.put("tp", tp);
+            n.put("pp", pp);
             n.put("bytes", report.bytes());
+            n.put("file_bytes", report.fileBytes());
             n.put("seconds", report.seconds());
             n.put("dtype", report.plan().dtype().torchName());
+            n.put("quant", report.plan().quant().id());
             var notes = n.putArray("notes");
             report.plan().notes().forEach(notes::add);
             out.println(Json.PRETTY.writeValueAsString(n));
         } else {
             report.plan().notes().forEach(n -> out.println("note: " + n));
-            out.printf("converted %d tensors into %d ranks (%s, tp %d, pp %d): %.2f GB in %.2f s (%.2f GB/s) -> %s%n",
-                    report.plan().tensorCount(), report.plan().ranks().size(), report.plan().dtype().torchName(), tp, pp,
-                    report.bytes() / 1e9, report.seconds(), report.bytes() / 1e9 / report.seconds(), output);
+            out.printf("converted %d tensors into %s (%s; tp %d, pp %d): %s written in %.2f s -> %s%n",
+                    report.plan().tensorCount(), Sizes.count(report.plan().ranks().size(), "rank"), types, tp, pp,
+                    Sizes.bytes(report.fileBytes()), report.seconds(), output);
         }
         return 0;
     }
@@ -203,7 +210,10 @@ final class ConvertCommand implements Callable<Integer> {
                 inputs.add(TokenInput.read(f));
             }
             spec.commandLine().getErr().printf("calibrating on %d inputs with the CPU reference...%n", inputs.size());
-            ActivationStats stats = ActivationStats.collect(ReferenceModel.load(input), inputs);
+            ActivationStats stats;
+            try (ReferenceModel model = ReferenceModel.load(input)) {
+                stats = ActivationStats.collect(model, inputs);
+            }
             if (saveStats != null) {
                 stats.write(saveStats);
             }

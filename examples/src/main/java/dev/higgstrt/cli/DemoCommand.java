@@ -1,5 +1,7 @@
 package dev.higgstrt.cli;
 
+import dev.higgstrt.reference.Heads;
+
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.convert.Mapping;
@@ -37,7 +39,8 @@ import java.util.concurrent.Callable;
  * CPU reference on the source and on the converted checkpoint.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run the whole path on a small synthetic model and report (seconds).")
+        description = {"Run the whole path on a small synthetic model.",
+                "Writes, converts and runs an embedded model and reports each stage (seconds)."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--keep", paramLabel = "DIR", description = "Work in DIR and keep the files (default: a temporary folder, deleted).")
     Path keep;
@@ -65,8 +68,8 @@ final class DemoCommand implements Callable<Integer> {
                     config.codebookSize());
             Path tf = work.resolve("source-transformers");
             Path boson = work.resolve("source-boson");
-            long bytes = SyntheticCheckpoint.write(tf, config, SourceLayout.TRANSFORMERS, 7, true, DType.BF16, n -> { });
-            SyntheticCheckpoint.write(boson, config, SourceLayout.BOSON, 7, true, DType.BF16, n -> { });
+            long bytes = SyntheticCheckpoint.write(tf, SyntheticCheckpoint.Spec.of(config).withSeed(7).withTextHead(true), n -> { });
+            SyntheticCheckpoint.write(boson, SyntheticCheckpoint.Spec.of(config).withFormat(SourceLayout.BOSON).withSeed(7).withTextHead(true), n -> { });
             out.printf("  1. wrote the checkpoint in both layouts (%.1f kB of weights each)%n", bytes / 1e3);
 
             ConversionOptions o = ConversionOptions.of(tp, pp);
@@ -121,11 +124,11 @@ final class DemoCommand implements Callable<Integer> {
         }
         TokenInput prompt = new TokenInput(ids, frames);
         long t0 = System.nanoTime();
-        Logits fromTf = ReferenceModel.load(tf).forward(prompt, true);
+        Logits fromTf = ReferenceModel.load(tf).forward(prompt, Heads.AUDIO_AND_TEXT);
         double s = (System.nanoTime() - t0) / 1e9;
-        Logits fromBoson = ReferenceModel.load(boson).forward(prompt, true);
+        Logits fromBoson = ReferenceModel.load(boson).forward(prompt, Heads.AUDIO_AND_TEXT);
         ReferenceModel convertedModel = ReferenceModel.load(converted);
-        Logits fromConverted = convertedModel.forward(prompt, true);
+        Logits fromConverted = convertedModel.forward(prompt, Heads.AUDIO_AND_TEXT);
         float dBoson = fromTf.maxAbsDiff(fromBoson);
         float dConverted = fromTf.maxAbsDiff(fromConverted);
         out.printf("  5. CPU reference on a %d-position prompt (%d audio frames): logits [%d,%d] in %.3f s%n",
@@ -134,8 +137,8 @@ final class DemoCommand implements Callable<Integer> {
                 dBoson, tp, pp, dConverted);
         check(dBoson == 0 && dConverted == 0, "the reference gives the same logits on every layout");
         ReferenceModel.Session session = convertedModel.newSession();
-        session.forward(prompt, false);
-        Logits step = session.forward(TokenInput.text(2), false);
+        session.forward(prompt);
+        Logits step = session.forward(TokenInput.text(2));
         out.printf("     one decode step through the KV cache: position %d, %d audio logits%n", session.length() - 1, step.audio().length);
     }
 

@@ -29,9 +29,11 @@ public final class HiggsTrtCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** A bare {@code higgs-trt} is a usage error: the usage goes to stderr, exit 2. */
     @Override
     public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+        spec.commandLine().usage(spec.commandLine().getErr());
+        throw new CommandLine.ParameterException(spec.commandLine(), "no command given");
     }
 
     /** Runs the command line and returns its exit status. */
@@ -50,11 +52,23 @@ public final class HiggsTrtCommand implements Runnable {
             return EXIT_BAD_INPUT;
         });
         cl.setParameterExceptionHandler((ex, args1) -> {
-            ex.getCommandLine().getErr().println("error: " + ex.getMessage());
-            ex.getCommandLine().usage(ex.getCommandLine().getErr());
+            CommandLine at = ex.getCommandLine();
+            String command = at.getCommandSpec().qualifiedName();
+            at.getErr().println("error: " + ex.getMessage() + " (see '" + command + " --help')");
             return EXIT_BAD_INPUT;
         });
-        int status = cl.execute(args);
+        int status;
+        try {
+            status = cl.execute(args);
+        } catch (Throwable t) {
+            // picocli hands Exceptions to the handler above; an Error (out of memory, a linkage
+            // error) would otherwise end the JVM with a raw stack trace
+            err.println("error: " + ErrorMessages.describe(t));
+            if (root.debug || java.util.Arrays.asList(args).contains("--debug")) {
+                t.printStackTrace(err);
+            }
+            status = EXIT_BAD_INPUT;
+        }
         out.flush();
         err.flush();
         return status;

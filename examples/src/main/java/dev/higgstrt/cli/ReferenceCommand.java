@@ -1,5 +1,6 @@
 package dev.higgstrt.cli;
 
+import dev.higgstrt.reference.Heads;
 import dev.higgstrt.reference.Logits;
 import dev.higgstrt.reference.ReferenceModel;
 import dev.higgstrt.reference.TokenInput;
@@ -18,9 +19,9 @@ import java.util.concurrent.Callable;
 
 /** {@code higgs-trt reference}: the CPU reference forward of a checkpoint on a token file. */
 @Command(name = "reference", mixinStandardHelpOptions = true,
-        description = {"Run the float32 CPU reference forward of a checkpoint (transformers, Boson or converted)",
-                "on a token file and write the logits as safetensors (logits F32 [T, num_codebooks*codebook_size],",
-                "and with --text text_logits F32 [T, vocab_size])."})
+        description = {"Run the float32 CPU reference forward on a token file.",
+                "Reads a checkpoint of any layout (transformers, Boson or converted) and writes the logits as",
+                "safetensors: logits F32 [T, num_codebooks*codebook_size], and with --text text_logits F32 [T, vocab_size]."})
 final class ReferenceCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR", description = "Checkpoint folder of any layout.")
     Path checkpoint;
@@ -40,31 +41,39 @@ final class ReferenceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CliPaths.folder(checkpoint, "a checkpoint folder");
+        CliPaths.file(tokens, "a token file (JSON)");
+        CliPaths.outputFile(output, "a .safetensors file");
         TokenInput input = TokenInput.read(tokens);
-        ReferenceModel model = ReferenceModel.load(checkpoint);
-        if (text && !model.hasTextHead()) {
-            throw new IllegalArgumentException(checkpoint + ": --text, but the model has no text head");
+        if (input.length() == 0) {
+            throw new CliPaths.BadInput(tokens + ": no positions (input_ids and audio_input_ids are empty)");
         }
-        try {
-            input.validate(model.config());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(tokens.getFileName() + ": " + e.getMessage(), e);
+        try (ReferenceModel model = ReferenceModel.load(checkpoint)) {
+            if (text && !model.hasTextHead()) {
+                throw new IllegalArgumentException(checkpoint + ": --text, but the model has no text head");
+            }
+            try {
+                input.validate(model.config());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(tokens + ": " + e.getMessage(), e);
+            }
+            long t0 = System.nanoTime();
+            Logits logits = model.forward(input, text ? Heads.AUDIO_AND_TEXT : Heads.AUDIO);
+            double s = (System.nanoTime() - t0) / 1e9;
+            try (Arena arena = Arena.ofConfined()) {
+                Map<String, TensorSource> out = new LinkedHashMap<>();
+                out.put("logits", logits.audioTensor(arena));
+                logits.textTensor(arena).ifPresent(t -> out.put("text_logits", t));
+                SafetensorsWriter.write(output, out, Map.of("format", "pt", "producer", "higgs-trt reference"), n -> { });
+            }
+            int audio = 0;
+            for (boolean a : logits.audioMask()) {
+                audio += a ? 1 : 0;
+            }
+            spec.commandLine().getOut().printf("%d positions (%d audio) -> %s: logits [%d,%d]%s in %.3f s%n", logits.tokens(), audio,
+                    output, logits.tokens(), logits.audioWidth(),
+                    text ? ", text_logits [" + logits.tokens() + "," + logits.textWidth() + "]" : "", s);
         }
-        long t0 = System.nanoTime();
-        Logits logits = model.forward(input, text);
-        double s = (System.nanoTime() - t0) / 1e9;
-        try (Arena arena = Arena.ofConfined()) {
-            Map<String, TensorSource> out = new LinkedHashMap<>();
-            out.put("logits", logits.audioTensor(arena));
-            logits.textTensor(arena).ifPresent(t -> out.put("text_logits", t));
-            SafetensorsWriter.write(output, out, Map.of("format", "pt", "producer", "higgs-trt reference"), n -> { });
-        }
-        int audio = 0;
-        for (boolean a : logits.audioMask()) {
-            audio += a ? 1 : 0;
-        }
-        spec.commandLine().getOut().printf("%d positions (%d audio) -> %s: logits [%d,%d]%s in %.3f s%n", logits.tokens(), audio,
-                output, logits.tokens(), logits.audioWidth(), text ? ", text_logits [" + logits.tokens() + "," + logits.textWidth() + "]" : "", s);
         return 0;
     }
 }

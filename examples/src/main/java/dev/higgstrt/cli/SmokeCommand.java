@@ -15,9 +15,10 @@ import java.util.concurrent.Callable;
 
 /** {@code higgs-trt smoke}: an engine against the CPU reference, with its speed. */
 @Command(name = "smoke", mixinStandardHelpOptions = true,
-        description = {"Run a prefill of mixed text/audio positions and N decode steps on an engine, compare every",
-                "logit with the CPU reference, print the error and the speed; exit 1 when the error exceeds the",
-                "bound of the engine's dtype (docs/gpu.md)."})
+        description = {"Check an engine against the CPU reference, with its speed.",
+                "Runs a prefill of mixed text/audio positions and N decode steps, compares every logit with the CPU",
+                "reference and prints the error and the speed; exits 1 when the error exceeds the bound of the",
+                "engine's dtype (docs/gpu.md)."})
 final class SmokeCommand implements Callable<Integer> {
     @Option(names = "--engine", required = true, paramLabel = "PATH",
             description = "An engine file from higgs-trt build, or its folder of rank engines (tp x pp > 1).")

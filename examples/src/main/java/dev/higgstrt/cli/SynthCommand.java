@@ -17,7 +17,8 @@ import java.util.concurrent.Callable;
 
 /** {@code higgs-trt synth}: writes a checkpoint with random weights. */
 @Command(name = "synth", mixinStandardHelpOptions = true,
-        description = "Write a synthetic Higgs Audio v2 checkpoint with random weights (sharded with an index above 2 GB).")
+        description = {"Write a checkpoint with random weights.",
+                "A Higgs Audio v2 checkpoint of a preset or config geometry, sharded with an index above 2 GB."})
 final class SynthCommand implements Callable<Integer> {
     static final class Geometry {
         @Option(names = "--preset", description = "tiny, small or full (the real geometry, ~11 GB in BF16).")
@@ -47,6 +48,9 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--dual-ffn-layers", split = ",", paramLabel = "L", description = "Layers with the audio path (default: all).")
     List<Integer> dualFfnLayers;
 
+    @Option(names = "--force", description = "Write into a non-empty output folder, replacing the checkpoint files there.")
+    boolean force;
+
     @Spec
     CommandSpec spec;
 
@@ -57,15 +61,47 @@ final class SynthCommand implements Callable<Integer> {
             config = config.withDualFfnLayers(dualFfnLayers);
         }
         SourceLayout layout = SourceLayout.fromId(format);
-        DType d = DType.parse(dtype);
+        CliPaths.outputFolder(output, "a folder for the checkpoint");
+        prepareOutput(output, force);
+        SyntheticCheckpoint.Spec what = SyntheticCheckpoint.Spec.of(config).withFormat(layout).withSeed(seed)
+                .withTextHead(textHead).withDtype(DType.parse(dtype));
         long t0 = System.nanoTime();
         long bytes;
-        long total = SyntheticCheckpoint.weights(config, seed, textHead, d).byteSize();
+        long total = SyntheticCheckpoint.weights(what).byteSize();
         try (ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), total)) {
-            bytes = SyntheticCheckpoint.write(output, config, layout, seed, textHead, d, bar);
+            bytes = SyntheticCheckpoint.write(output, what, bar);
         }
         double s = (System.nanoTime() - t0) / 1e9;
-        spec.commandLine().getOut().printf("wrote %s checkpoint to %s: %.2f GB in %.1f s%n", layout.id(), output, bytes / 1e9, s);
+        spec.commandLine().getOut().printf("wrote %s checkpoint to %s: %s in %.1f s%n", layout.id(), output, Sizes.bytes(bytes), s);
         return 0;
+    }
+
+    /**
+     * Refuses a non-empty folder unless {@code force}; with it, removes the checkpoint files there
+     * (config, safetensors, their index, a tokenizer) so that nothing stale stays beside the new ones.
+     */
+    static void prepareOutput(Path output, boolean force) throws java.io.IOException {
+        if (!java.nio.file.Files.isDirectory(output)) {
+            return;
+        }
+        java.util.List<Path> present;
+        try (var s = java.nio.file.Files.list(output)) {
+            present = s.toList();
+        }
+        if (present.isEmpty()) {
+            return;
+        }
+        if (!force) {
+            throw new CliPaths.BadInput(output + ": not empty (" + present.size() + " entries); choose an empty or new folder, "
+                    + "or add --force to replace the checkpoint there");
+        }
+        for (Path p : present) {
+            String n = p.getFileName().toString();
+            if (java.nio.file.Files.isRegularFile(p) && (n.endsWith(".safetensors") || n.equals("config.json")
+                    || n.equals(dev.higgstrt.safetensors.ShardIndex.FILE_NAME) || n.equals("tokenizer.json")
+                    || n.equals("generation_config.json"))) {
+                java.nio.file.Files.delete(p);
+            }
+        }
     }
 }

@@ -32,11 +32,7 @@ class ConversionKilledOrOutOfSpaceTest {
     Path tmp;
 
     private static List<String> cli(String... args) {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), HiggsTrtCommand.class.getName()));
-        cmd.addAll(List.of(args));
-        return cmd;
+        return ChildCli.command(List.of(), args);
     }
 
     private static Map<String, byte[]> contents(Path dir) throws IOException {
@@ -52,7 +48,7 @@ class ConversionKilledOrOutOfSpaceTest {
     @Test
     void aConversionKilledAtAnyMomentLeavesThePreviousOutputOrNone() throws Exception {
         Path src = tmp.resolve("src");
-        SyntheticCheckpoint.write(src, Presets.small(), SourceLayout.TRANSFORMERS, 5, false, DType.BF16, n -> { });
+        SyntheticCheckpoint.write(src, SyntheticCheckpoint.Spec.of(Presets.small()).withSeed(5), n -> { });
         Path out = tmp.resolve("out");
         String[] convert = {"convert", "--input", src.toString(), "--output", out.toString(), "--tp", "2", "--dtype", "float32"};
         Process first = new ProcessBuilder(cli(convert)).redirectErrorStream(true).start();
@@ -100,7 +96,7 @@ class ConversionKilledOrOutOfSpaceTest {
         boolean namespaces = probe.waitFor(10, TimeUnit.SECONDS) && probe.exitValue() == 0;
         assumeTrue(namespaces, "full-disk test skipped: 'unshare -rm' (user and mount namespaces, to mount a small tmpfs) is not available");
         Path src = tmp.resolve("src");
-        SyntheticCheckpoint.write(src, Presets.tiny(), SourceLayout.TRANSFORMERS, 5, false, DType.F32, n -> { });
+        SyntheticCheckpoint.write(src, SyntheticCheckpoint.Spec.of(Presets.tiny()).withSeed(5).withDtype(DType.F32), n -> { });
         Path disk = Files.createDirectories(tmp.resolve("disk"));
         String convert = String.join(" ", cli("convert", "--input", src.toString(), "--output", disk.resolve("out").toString())
                 .stream().map(a -> "'" + a + "'").toList());

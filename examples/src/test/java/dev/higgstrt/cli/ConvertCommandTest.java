@@ -33,7 +33,7 @@ class ConvertCommandTest {
         Path out = tmp.resolve("out");
         CliRun convert = CliRun.of("convert", "--input", src.toString(), "--output", out.toString(), "--tp", "2", "--pp", "2");
         assertThat(convert.status()).as(convert.err()).isZero();
-        assertThat(convert.out()).contains("converted 98 tensors into 4 ranks (bfloat16, tp 2, pp 2)").contains("GB/s");
+        assertThat(convert.out()).contains("converted 98 tensors into 4 ranks (bfloat16; tp 2, pp 2): ").contains(" kB written in ");
         CliRun inspect = CliRun.of("inspect", out.resolve("rank3.safetensors").toString());
         assertThat(inspect.out()).contains("lm_head.weight BF16 [68,64]").contains("text_lm_head.weight BF16 [192,64]")
                 .contains("transformer.layers.1.mlp.gate_up_proj.weight BF16 [160,64]");
@@ -82,8 +82,8 @@ class ConvertCommandTest {
                 "--sq-fold-only", "--calib-stats", stats.toString());
         assertThat(fold.status()).as(fold.err()).isZero();
         var in = dev.higgstrt.reference.TokenInput.read(calib);
-        var original = dev.higgstrt.reference.ReferenceModel.load(src).forward(in, false);
-        assertThat(dev.higgstrt.reference.ReferenceModel.load(folded).forward(in, false).maxAbsDiff(original)).isLessThan(1e-4f);
+        var original = dev.higgstrt.reference.ReferenceModel.load(src).forward(in);
+        assertThat(dev.higgstrt.reference.ReferenceModel.load(folded).forward(in).maxAbsDiff(original)).isLessThan(1e-4f);
 
         Path fp8 = tmp.resolve("fp8");
         CliRun calibrated = CliRun.of("convert", "--input", src.toString(), "--output", fp8.toString(), "--quant", "fp8",
@@ -112,7 +112,7 @@ class ConvertCommandTest {
     @Test
     void dryRunReadsOnlyConfigAndIndex() throws IOException {
         Path src = tmp.resolve("src");
-        SyntheticCheckpoint.write(src, Presets.tiny(), SourceLayout.TRANSFORMERS, 3, false, DType.BF16, 200_000, n -> { });
+        SyntheticCheckpoint.write(src, SyntheticCheckpoint.Spec.of(Presets.tiny()).withSeed(3).withShardBytes(200_000), n -> { });
         ShardIndex index = ShardIndex.read(src.resolve(ShardIndex.FILE_NAME));
         assertThat(index.shards().size()).isGreaterThan(1);
         for (String shard : index.shards()) {
@@ -137,7 +137,7 @@ class ConvertCommandTest {
     @Test
     void errorsExitWith2AndOneLineNamingTheTensor() throws IOException {
         Path src = tmp.resolve("src");
-        SyntheticCheckpoint.write(src, Presets.tiny(), SourceLayout.TRANSFORMERS, 3, false, DType.BF16, n -> { });
+        SyntheticCheckpoint.write(src, SyntheticCheckpoint.Spec.of(Presets.tiny()).withSeed(3), n -> { });
         CliRun tp = CliRun.of("convert", "--input", src.toString(), "--output", tmp.resolve("o").toString(), "--tp", "3");
         assertThat(tp.status()).isEqualTo(2);
         assertThat(tp.err().lines()).containsExactly("error: tp 3 does not divide num_attention_heads 4");

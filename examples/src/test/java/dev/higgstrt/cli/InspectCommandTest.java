@@ -44,7 +44,8 @@ class InspectCommandTest {
         assertThat(run.status()).isZero();
         assertThat(run.err()).isEmpty();
         assertThat(run.out().lines()).containsExactly(
-                "embed F16 [5,4]", "lm_head.weight F32 [3,4]", "model.norm.weight BF16 [4]");
+                "embed F16 [5,4] a.safetensors", "lm_head.weight F32 [3,4] b.safetensors",
+                "model.norm.weight BF16 [4] b.safetensors");
     }
 
     @Test
@@ -64,7 +65,7 @@ class InspectCommandTest {
     void singleFile() throws IOException {
         twoFiles();
         CliRun run = CliRun.of("inspect", dir.resolve("a.safetensors").toString());
-        assertThat(run.out()).isEqualTo("embed F16 [5,4]" + System.lineSeparator());
+        assertThat(run.out()).isEqualTo("embed F16 [5,4] a.safetensors" + System.lineSeparator());
     }
 
     @Test
@@ -75,7 +76,7 @@ class InspectCommandTest {
         assertThat(run.status()).isEqualTo(2);
         assertThat(run.out()).isEmpty();
         assertThat(run.err().lines()).containsExactly(
-                "error: bad.safetensors: tensor 'w': data_offsets [0,10] hold 10 bytes, BF16 [3,3] needs 18");
+                "error: " + dir.resolve("bad.safetensors") + ": tensor 'w': data_offsets [0,10] hold 10 bytes, BF16 [3,3] needs 18");
 
         CliRun debug = CliRun.of("inspect", "--debug", dir.resolve("bad.safetensors").toString());
         assertThat(debug.status()).isEqualTo(2);
@@ -89,14 +90,15 @@ class InspectCommandTest {
         CliRun run = CliRun.of("inspect", dir.toString());
         assertThat(run.status()).isEqualTo(2);
         assertThat(run.err().lines()).containsExactly(
-                "error: c.safetensors: file of 3 bytes is too short for the 8-byte header length");
+                "error: " + dir.resolve("c.safetensors") + ": file of 3 bytes is too short for the 8-byte header length");
     }
 
     @Test
     void missingPathAndBadUsage() {
         CliRun run = CliRun.of("inspect", dir.resolve("nope").toString());
         assertThat(run.status()).isEqualTo(2);
-        assertThat(run.err().strip()).isEqualTo("error: " + dir.resolve("nope") + ": no such file or folder");
+        assertThat(run.err().strip()).isEqualTo("error: " + dir.resolve("nope")
+                + ": no such file or folder (expected a .safetensors file or a checkpoint folder)");
         CliRun usage = CliRun.of("inspect");
         assertThat(usage.status()).isEqualTo(2);
         assertThat(usage.err()).contains("Missing required parameter: 'PATH'");

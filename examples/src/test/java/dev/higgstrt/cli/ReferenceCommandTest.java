@@ -57,7 +57,7 @@ class ReferenceCommandTest {
                     "--output", tmp.resolve("o.safetensors").toString());
             assertThat(run.status()).as(cases[i]).isEqualTo(2);
             assertThat(run.err().lines()).as(cases[i]).hasSize(1);
-            assertThat(run.err()).as(cases[i]).startsWith("error: " + cases[i + 1]);
+            assertThat(run.err()).as(cases[i]).startsWith("error: " + tmp + "/" + cases[i + 1]);
         }
         assertThat(tmp.resolve("o.safetensors")).doesNotExist();
         Files.writeString(tokens, "{\"input_ids\": [1, 2]}");

@@ -149,7 +149,7 @@ public final class HiggsEngine implements AutoCloseable {
                                  DType dtype, int maxSequence, FfnMode ffn) throws IOException {
         FfnMode mode = resolve(ffn);
         DualFfnPlugin plugin = mode == FfnMode.PLUGIN ? DualFfnPlugin.get() : null;
-        HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
+        HiggsAudioConfig config = HiggsAudioConfig.readFolder(checkpoint);
         if (config.layout() != SourceLayout.TRTLLM) {
             throw new IllegalArgumentException(checkpoint + ": not a converted checkpoint (run higgs-trt convert first)");
         }
@@ -345,7 +345,7 @@ public final class HiggsEngine implements AutoCloseable {
             if (ffn == FfnMode.PLUGIN) {
                 DualFfnPlugin.get();   // the plan refers to the plugin's creator by name
             }
-            HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
+            HiggsAudioConfig config = HiggsAudioConfig.readFolder(checkpoint);
             JsonNode mapping = meta.path("mapping");
             dev.higgstrt.convert.Mapping m = new dev.higgstrt.convert.Mapping(mapping.path("tp_size").asInt(1),
                     mapping.path("pp_size").asInt(1), mapping.path("rank").asInt(0));

@@ -175,7 +175,7 @@ public final class ParallelEngine implements AutoCloseable {
         int[] tpPp = Converter.readMapping(checkpoint);
         int tp = tpPp[0];
         int pp = tpPp[1];
-        HiggsAudioConfig config = HiggsAudioConfig.read(checkpoint);
+        HiggsAudioConfig config = HiggsAudioConfig.readFolder(checkpoint);
         List<HiggsEngine> engines = new ArrayList<>();
         List<ReduceGroup> groups = new ArrayList<>();
         try {

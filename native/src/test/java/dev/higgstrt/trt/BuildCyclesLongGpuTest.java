@@ -52,7 +52,7 @@ class BuildCyclesLongGpuTest {
     void tinyBlockEngineCyclesKeepDeviceAndHostMemoryFlat() throws IOException {
         assumeSelected("block");
         HiggsAudioConfig c = Presets.tiny();
-        WeightMap w = SyntheticCheckpoint.weights(c, 5, false, DType.F32);
+        WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(5).withDtype(DType.F32));
         FfnBlockEngine.Variant variant = DualFfnPlugin.isAvailable() ? FfnBlockEngine.Variant.PLUGIN : FfnBlockEngine.Variant.COMPUTE_BOTH;
         float[] hidden = new float[16 * c.hiddenSize()];
         boolean[] audio = new boolean[16];

@@ -151,7 +151,7 @@ class DualFfnPluginGpuTest {
     @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
     void everyTokenPatternMatchesTheReference(DType dtype) {
         HiggsAudioConfig c = geometry(256, 704);
-        WeightMap w = SyntheticCheckpoint.weights(c, 11, false, DType.F32);
+        WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(11).withDtype(DType.F32));
         List<String> failures = new ArrayList<>();
         try (FfnBlockEngine block = FfnBlockEngine.build(c, w, 0, dtype, 2048, FfnBlockEngine.Variant.PLUGIN, false)) {
             long seed = 1;
@@ -175,7 +175,7 @@ class DualFfnPluginGpuTest {
     @Test
     void rowsThatAreNotMultiplesOfTheVectorWidthAndAnIntMaskWork() {
         HiggsAudioConfig c = geometry(100, 36);
-        WeightMap w = SyntheticCheckpoint.weights(c, 5, false, DType.F32);
+        WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(5).withDtype(DType.F32));
         try (FfnBlockEngine block = FfnBlockEngine.build(c, w, 0, DType.F32, 64, FfnBlockEngine.Variant.PLUGIN, true)) {
             for (boolean[] audio : List.of(flags(3, i -> i == 1), flags(41, i -> i % 5 < 2))) {
                 float[] hidden = randomHidden(audio.length, c.hiddenSize(), audio.length);
@@ -190,7 +190,7 @@ class DualFfnPluginGpuTest {
     @Test
     void pluginAndComputeBothBlocksAgree() {
         HiggsAudioConfig c = geometry(512, 1536);
-        WeightMap w = SyntheticCheckpoint.weights(c, 3, false, DType.F32);
+        WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(3).withDtype(DType.F32));
         boolean[] audio = flags(300, i -> i % 2 == 0);
         float[] hidden = randomHidden(audio.length, c.hiddenSize(), 9);
         float[] expected = reference(c, w, DType.BF16, hidden, audio);
@@ -209,7 +209,7 @@ class DualFfnPluginGpuTest {
     @Test
     void unsupportedShapesAndTypesFailTheBuildWithAMessage() {
         HiggsAudioConfig c = geometry(64, 96);
-        WeightMap w = SyntheticCheckpoint.weights(c, 2, false, DType.F32);
+        WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(2).withDtype(DType.F32));
         // the plugin is told another intermediate size than its weights have
         assertThatThrownBy(() -> PluginNetworks.buildWithWrongIntermediate(plugin, c, w))
                 .isInstanceOf(TrtException.class)

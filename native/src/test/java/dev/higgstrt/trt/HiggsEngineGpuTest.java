@@ -65,21 +65,21 @@ class HiggsEngineGpuTest {
         TokenInput tokens = TokenInput.read(golden.resolve("mixed.json"));
         try (HiggsEngine engine = HiggsEngine.build(ckpt, DType.F32, 64); EngineSession s = engine.newSession()) {
             Logits prefill = s.forward(tokens);
-            float d = prefill.maxAbsDiff(ref.forward(tokens, false));
+            float d = prefill.maxAbsDiff(ref.forward(tokens));
             report("fp32 prefill (14 positions)", d);
             assertThat(d).isLessThanOrEqualTo(FP32_BOUND);
 
             try (EngineSession inc = engine.newSession()) {
                 ReferenceModel.Session refInc = ref.newSession();
                 int half = tokens.length() / 2;
-                float worst = inc.forward(tokens.slice(ref.config(), 0, half)).maxAbsDiff(refInc.forward(tokens.slice(ref.config(), 0, half), false));
+                float worst = inc.forward(tokens.slice(ref.config(), 0, half)).maxAbsDiff(refInc.forward(tokens.slice(ref.config(), 0, half)));
                 for (int i = half; i < tokens.length(); i++) {
                     TokenInput step = tokens.slice(ref.config(), i, i + 1);
-                    worst = Math.max(worst, inc.forward(step).maxAbsDiff(refInc.forward(step, false)));
+                    worst = Math.max(worst, inc.forward(step).maxAbsDiff(refInc.forward(step)));
                 }
                 for (int i = 0; i < 32; i++) {
                     TokenInput step = i % 2 == 0 ? TokenInput.text(3 + i) : new TokenInput(new int[]{290}, new int[][]{{i % 18, 1, 2, 3}});
-                    worst = Math.max(worst, inc.forward(step).maxAbsDiff(refInc.forward(step, false)));
+                    worst = Math.max(worst, inc.forward(step).maxAbsDiff(refInc.forward(step)));
                 }
                 report("fp32 decode (7 + 32 steps through the KV cache)", worst);
                 assertThat(worst).isLessThanOrEqualTo(FP32_BOUND);
@@ -97,7 +97,7 @@ class HiggsEngineGpuTest {
             for (String input : new String[]{"mixed", "audio_only"}) {
                 TokenInput tokens = TokenInput.read(golden.resolve(input + ".json"));
                 try (EngineSession s = engine.newSession()) {
-                    Logits expected = ref.forward(tokens, false);
+                    Logits expected = ref.forward(tokens);
                     float maxLogit = 0;
                     for (float v : expected.audio()) {
                         maxLogit = Math.max(maxLogit, Math.abs(v));
@@ -122,7 +122,7 @@ class HiggsEngineGpuTest {
              EngineSession a = plugin.newSession(); EngineSession b = both.newSession()) {
             assertThat(plugin.ffnMode()).isEqualTo(FfnMode.PLUGIN);
             ReferenceModel.Session r = ref.newSession();
-            Logits expected = r.forward(tokens, false);
+            Logits expected = r.forward(tokens);
             float maxLogit = 0;
             for (float v : expected.audio()) {
                 maxLogit = Math.max(maxLogit, Math.abs(v));
@@ -136,7 +136,7 @@ class HiggsEngineGpuTest {
                 TokenInput step = i % 3 == 0 ? TokenInput.text(7 + i) : new TokenInput(new int[]{290}, new int[][]{{i % 18, 2, 1, 0}});
                 Logits sa = a.forward(step);
                 between = Math.max(between, sa.maxAbsDiff(b.forward(step)));
-                toRef = Math.max(toRef, sa.maxAbsDiff(r.forward(step, false)));
+                toRef = Math.max(toRef, sa.maxAbsDiff(r.forward(step)));
             }
             System.out.printf("GPU %s plugin engine, prefill + 16 decode steps: |plugin - compute-both| = %.3e, "
                     + "|plugin - reference| = %.3e (bound %.3e)%n", dtype.torchName(), between, toRef, bound);

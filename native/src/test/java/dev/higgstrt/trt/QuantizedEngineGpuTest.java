@@ -119,7 +119,7 @@ class QuantizedEngineGpuTest {
     @Test
     void smallModelSmokeRunsPassQuantized() throws IOException {
         Path src = tmp.resolve("small-src");
-        SyntheticCheckpoint.write(src, Presets.small(), SourceLayout.TRANSFORMERS, 7, false, DType.BF16, n -> { });
+        SyntheticCheckpoint.write(src, SyntheticCheckpoint.Spec.of(Presets.small()).withSeed(7), n -> { });
         ActivationStats stats = ActivationStats.collect(ReferenceModel.load(src),
                 List.of(SmokeRun.prompt(Presets.small(), 48, 11), SmokeRun.prompt(Presets.small(), 32, 12)));
         Map<String, QuantOptions> variants = new LinkedHashMap<>();
