@@ -24,8 +24,9 @@ case "${1:-}" in
     (cd "$root/native" && mvn -B -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$cp_dir/lib" \
         -DexcludeGroupIds=org.bytedeco,dev.higgstrt)
     rm -f "$cp_dir"/lib/junit-*.jar "$cp_dir"/lib/opentest4j-*.jar "$cp_dir"/lib/apiguardian-*.jar   # in the console jar
-    m2="${HOME}/.m2/repository"
-    cp "$m2/org/junit/platform/junit-platform-console-standalone/1.13.4/junit-platform-console-standalone-1.13.4.jar" "$cp_dir/lib/"
+    # the console launcher is no dependency of the build: Maven fetches it (also into an empty ~/.m2)
+    (cd "$root/native" && mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \
+        -DoutputDirectory="$cp_dir/lib")
     du -sh "$cp_dir"
     ;;
   run)

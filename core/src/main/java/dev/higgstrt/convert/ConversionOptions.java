@@ -17,7 +17,15 @@ import java.util.Optional;
  */
 public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads, QuantOptions quant,
                                 boolean allowNonFinite) {
-    /** Options that refuse NaN and infinity in the source weights. */
+    /**
+     * Options that refuse NaN and infinity in the source weights.
+     *
+     * @param tp      the tensor-parallel size
+     * @param pp      the pipeline-parallel size
+     * @param dtype   the element type
+     * @param threads the threads
+     * @param quant   the quantization
+     */
     public ConversionOptions(int tp, int pp, Optional<DType> dtype, int threads, QuantOptions quant) {
         this(tp, pp, dtype, threads, quant, false);
     }
@@ -38,23 +46,44 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
         });
     }
 
-    /** tp x pp, keeping the dtype, one rank at a time per core (at most 4). */
+    /**
+     * tp x pp, keeping the dtype, one rank at a time per core (at most 4).
+     *
+     * @param tp the tensor-parallel size
+     * @param pp the pipeline-parallel size
+     * @return the result: tp x pp, keeping the dtype, one rank at a time per core (at most 4)
+     */
     public static ConversionOptions of(int tp, int pp) {
         return new ConversionOptions(tp, pp, Optional.empty(), Math.min(4, Runtime.getRuntime().availableProcessors()),
                 QuantOptions.NONE);
     }
 
-    /** These options with another target dtype. */
+    /**
+     * These options with another target dtype.
+     *
+     * @param d the d
+     * @return the result: these options with another target dtype
+     */
     public ConversionOptions withDtype(DType d) {
         return new ConversionOptions(tp, pp, Optional.of(d), threads, quant, allowNonFinite);
     }
 
-    /** These options with another quantization. */
+    /**
+     * These options with another quantization.
+     *
+     * @param q the q
+     * @return the result: these options with another quantization
+     */
     public ConversionOptions withQuant(QuantOptions q) {
         return new ConversionOptions(tp, pp, dtype, threads, q, allowNonFinite);
     }
 
-    /** These options writing {@code n} ranks at once. */
+    /**
+     * These options writing {@code n} ranks at once.
+     *
+     * @param n the number of elements
+     * @return the result: these options writing {@code n} ranks at once
+     */
     public ConversionOptions withThreads(int n) {
         return new ConversionOptions(tp, pp, dtype, n, quant, allowNonFinite);
     }
@@ -62,6 +91,8 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
     /**
      * These options converting weights that hold NaN or infinity as they are (by default such a
      * weight fails the conversion with a {@link NonFiniteWeightException} naming it).
+     *
+     * @return the result: these options converting weights that hold NaN or infinity as they are (by default such a weight fails the conversion with a {@link NonFiniteWeightException} naming it)
      */
     public ConversionOptions withNonFiniteAllowed() {
         return new ConversionOptions(tp, pp, dtype, threads, quant, true);

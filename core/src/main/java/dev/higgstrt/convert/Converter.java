@@ -58,11 +58,21 @@ public final class Converter {
     private Converter() {
     }
 
-    /** dtype and shape of one target tensor. */
+    /**
+     * dtype and shape of one target tensor.
+     *
+     * @param dtype the element type
+     * @param shape the shape
+     */
     public record TensorSpec(DType dtype, Shape shape) {
     }
 
-    /** The tensors one rank will hold. */
+    /**
+     * The tensors one rank will hold.
+     *
+     * @param mapping the rank mapping
+     * @param tensors the tensors by name
+     */
     public record RankPlan(Mapping mapping, SortedMap<String, TensorSpec> tensors) {
     }
 
@@ -77,12 +87,18 @@ public final class Converter {
      */
     public record Plan(HiggsAudioConfig config, HiggsAudioLayout.Resolution resolution, DType dtype, QuantFormat quant,
                        List<RankPlan> ranks) {
-        /** @return tensors over all ranks */
+        /**
+         * Counts the tensors.
+         *
+         * @return tensors over all ranks
+         */
         public int tensorCount() {
             return ranks.stream().mapToInt(r -> r.tensors().size()).sum();
         }
 
         /**
+         * Sums the tensor data the conversion writes.
+         *
          * @return the tensor data bytes the conversion writes over all ranks: the total of what
          *         {@link #convert}'s progress receives and of {@link Report#bytes()}
          */
@@ -91,7 +107,11 @@ public final class Converter {
                     .mapToLong(t -> t.shape().elementCount() * t.dtype().byteSize()).sum();
         }
 
-        /** Remarks for the user: tied head, skipped tensors. */
+        /**
+         * Remarks for the user: tied head, skipped tensors.
+         *
+         * @return the result: remarks for the user: tied head, skipped tensors
+         */
         public List<String> notes() {
             List<String> notes = new ArrayList<>();
             if (resolution.textHeadTied()) {
@@ -124,6 +144,11 @@ public final class Converter {
     /**
      * The plan for converting {@code input}, from its {@code config.json} and tensor names only:
      * a folder's shard index, or the header of a single file. No tensor data is read.
+     *
+     * @param input   the input
+     * @param options the options
+     * @return the plan for converting {@code input}, from its {@code config.json} and tensor names only: a folder's shard index, or the header of a single file
+     * @throws IOException when a file cannot be read or written
      */
     public static Plan plan(Path input, ConversionOptions options) throws IOException {
         HiggsAudioConfig config = HiggsAudioConfig.readFolder(input);
@@ -181,6 +206,11 @@ public final class Converter {
      * @param progress receives bytes written, from several threads
      * @throws dev.higgstrt.model.ConfigException for an unsupported or invalid config
      * @throws LayoutException                    for missing, unexpected or misshapen tensors
+     * @param input   the input
+     * @param output  the output
+     * @param options the options
+     * @return the result: converts {@code input} into the folder {@code output}
+     * @throws IOException when a file cannot be read or written
      */
     public static Report convert(Path input, Path output, ConversionOptions options, LongConsumer progress)
             throws IOException {
@@ -229,7 +259,7 @@ public final class Converter {
             try {
                 long bytes = writeRanks(r, canonical, smoothed, plan, options, temp, progress);
                 Files.writeString(temp.resolve(HiggsAudioConfig.FILE_NAME),
-                        Json.PRETTY.writeValueAsString(trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead(),
+                        (trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead(),
                                 options.quant())) + "\n");
                 replace(temp, output);
                 return new Report(plan, output, plan.tensorBytes(), bytes, (System.nanoTime() - t0) / 1e9);
@@ -273,14 +303,37 @@ public final class Converter {
         }
     }
 
-    /** TensorRT-LLM's {@code PretrainedConfig} for the converted model, unquantized. */
-    public static ObjectNode trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead) {
+    /**
+     * TensorRT-LLM's {@code PretrainedConfig} for the converted model, unquantized.
+     *
+     * @param c        the model config
+     * @param tp       the tensor-parallel size
+     * @param pp       the pipeline-parallel size
+     * @param dtype    the element type
+     * @param textHead whether the model has a text head
+     * @return the result: tensorRT-LLM's {@code PretrainedConfig} for the converted model, unquantized
+     */
+    public static String trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead) {
         return trtllmConfig(c, tp, pp, dtype, textHead, QuantOptions.NONE);
     }
 
-    /** TensorRT-LLM's {@code PretrainedConfig} for the converted model. */
-    public static ObjectNode trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead,
-                                          QuantOptions quant) {
+    /**
+     * TensorRT-LLM's {@code PretrainedConfig} for the converted model.
+     *
+     * @param c        the model config
+     * @param tp       the tensor-parallel size
+     * @param pp       the pipeline-parallel size
+     * @param dtype    the element type
+     * @param textHead whether the model has a text head
+     * @param quant    the quantization
+     * @return the result: tensorRT-LLM's {@code PretrainedConfig} for the converted model
+     */
+    public static String trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead,
+                                      QuantOptions quant) {
+        return Json.pretty(trtllmTree(c, tp, pp, dtype, textHead, quant));
+    }
+
+    private static ObjectNode trtllmTree(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead, QuantOptions quant) {
         ObjectNode n = Json.PRETTY.createObjectNode();
         n.put("architecture", HiggsAudioConfig.TRTLLM_ARCHITECTURE);
         n.put("dtype", dtype.torchName());
@@ -345,7 +398,13 @@ public final class Converter {
         return n;
     }
 
-    /** A converted folder's parallel layout, from its config.json. */
+    /**
+     * A converted folder's parallel layout, from its config.json.
+     *
+     * @param folder the folder
+     * @return a converted folder's parallel layout, from its config.json
+     * @throws IOException when a file cannot be read or written
+     */
     public static int[] readMapping(Path folder) throws IOException {
         return mapping(Json.readUtf8(Json.CONFIG, Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME))));
     }
@@ -355,7 +414,14 @@ public final class Converter {
         return new int[]{m.path("tp_size").asInt(1), m.path("pp_size").asInt(1)};
     }
 
-    /** Opens the rank files of a converted folder and merges them into the canonical source. */
+    /**
+     * Opens the rank files of a converted folder and merges them into the canonical source.
+     *
+     * @param folder      the folder
+     * @param openedRanks the opened ranks
+     * @return the rank files of a converted folder and merges them into the canonical source
+     * @throws IOException when a file cannot be read or written
+     */
     public static WeightMap readConverted(Path folder, List<SafetensorsCheckpoint> openedRanks) throws IOException {
         HiggsAudioConfig c = HiggsAudioConfig.read(folder);
         if (c.layout() != SourceLayout.TRTLLM) {
@@ -382,7 +448,13 @@ public final class Converter {
     public record Stored(int tp, int pp, QuantFormat quant, DType dtype) {
     }
 
-    /** Reads {@link Stored} from the {@code config.json} of a converted {@code folder}. */
+    /**
+     * Reads {@link Stored} from the {@code config.json} of a converted {@code folder}.
+     *
+     * @param folder the folder
+     * @return {@link Stored} from the {@code config.json} of a converted {@code folder}
+     * @throws IOException when a file cannot be read or written
+     */
     public static Stored readStored(Path folder) throws IOException {
         JsonNode root = Json.readUtf8(Json.CONFIG, Files.readAllBytes(folder.resolve(HiggsAudioConfig.FILE_NAME)));
         int[] tpPp = mapping(root);
@@ -394,7 +466,15 @@ public final class Converter {
         }
     }
 
-    /** Opens the rank file of {@code m} in a converted folder, or names it when it is missing. */
+    /**
+     * Opens the rank file of {@code m} in a converted folder, or names it when it is missing.
+     *
+     * @param folder the folder
+     * @param stored the stored
+     * @param m      the rank mapping
+     * @return the rank file of {@code m} in a converted folder, or names it when it is missing
+     * @throws IOException when a file cannot be read or written
+     */
     public static SafetensorsCheckpoint openRank(Path folder, Stored stored, Mapping m) throws IOException {
         Path f = folder.resolve(m.fileName());
         if (!Files.isRegularFile(f)) {
@@ -423,13 +503,26 @@ public final class Converter {
             activationScales = Map.copyOf(activationScales);
         }
 
-        /** The static input scale of {@code site} in {@code layer}, if the checkpoint has one. */
+        /**
+         * The static input scale of {@code site} in {@code layer}, if the checkpoint has one.
+         *
+         * @param layer the layer index
+         * @param site  the linear layer site
+         * @return the static input scale of {@code site} in {@code layer}, if the checkpoint has one
+         */
         public java.util.Optional<Float> activationScale(int layer, dev.higgstrt.reference.LinearSite site) {
             return java.util.Optional.ofNullable(activationScales.get(site.key(layer)));
         }
     }
 
-    /** {@code folder} read for an engine that runs quantized weights natively; see {@link Quantized}. */
+    /**
+     * {@code folder} read for an engine that runs quantized weights natively; see {@link Quantized}.
+     *
+     * @param folder      the folder
+     * @param openedRanks the opened ranks
+     * @return the result: {@code folder} read for an engine that runs quantized weights natively; see {@link Quantized}
+     * @throws IOException when a file cannot be read or written
+     */
     public static Quantized readQuantized(Path folder, List<SafetensorsCheckpoint> openedRanks) throws IOException {
         Stored stored = readStored(folder);
         QuantFormat quant = stored.quant();
@@ -458,6 +551,12 @@ public final class Converter {
      * include the rank's padding). {@code int8_wo} and {@code fp8} weights stay quantized, with
      * their row scales and activation scales as in {@link #readQuantized}; other formats are
      * dequantized (SmoothQuant restored) to the checkpoint's dtype.
+     *
+     * @param folder      the folder
+     * @param m           the rank mapping
+     * @param openedRanks the opened ranks
+     * @return one rank of a converted folder, for that rank's engine: its weights under canonical names (global layer indices) with its own shapes, fused tensors taken apart ({@code q/k/v} of its heads, {@code gate}/{@code up} of its slice) and split ones as stored (the LM head's rows include the rank's padding)
+     * @throws IOException when a file cannot be read or written
      */
     public static Quantized readRank(Path folder, Mapping m, List<SafetensorsCheckpoint> openedRanks) throws IOException {
         Stored stored = readStored(folder);

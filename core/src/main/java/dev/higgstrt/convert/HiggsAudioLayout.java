@@ -68,17 +68,32 @@ public final class HiggsAudioLayout {
      */
     public record Target(String template, Placement placement, Fusion fusion, List<SourceTensor> sources,
                          int splitDim, boolean padRows, boolean optional) {
-        /** The name for local layer {@code i}. */
+        /**
+         * The name for local layer {@code i}.
+         *
+         * @param localLayer the local layer
+         * @return the name for local layer {@code i}
+         */
         public String name(int localLayer) {
             return template.replace("{i}", Integer.toString(localLayer));
         }
 
-        /** Whether it is one per layer. */
+        /**
+         * Whether it is one per layer.
+         *
+         * @return whether it is one per layer
+         */
         public boolean perLayer() {
             return placement == Placement.EVERY_LAYER || placement == Placement.DUAL_FFN_LAYER;
         }
 
-        /** Its shape on a rank of a layout of {@code tp} tensor-parallel ranks. */
+        /**
+         * Its shape on a rank of a layout of {@code tp} tensor-parallel ranks.
+         *
+         * @param c  the model config
+         * @param tp the tensor-parallel size
+         * @return the result: its shape on a rank of a layout of {@code tp} tensor-parallel ranks
+         */
         public Shape rankShape(HiggsAudioConfig c, int tp) {
             long h = c.hiddenSize();
             return switch (fusion) {
@@ -130,6 +145,9 @@ public final class HiggsAudioLayout {
      * Checks that a tp x pp layout divides the model.
      *
      * @throws LayoutException naming what does not divide
+     * @param c  the model config
+     * @param tp the tensor-parallel size
+     * @param pp the pipeline-parallel size
      */
     public static void checkParallelism(HiggsAudioConfig c, int tp, int pp) {
         if (tp <= 0 || pp <= 0) {
@@ -169,6 +187,9 @@ public final class HiggsAudioLayout {
      * nothing unexpected (Boson's audio tower and encoder projector are skipped and reported).
      *
      * @throws LayoutException for a missing or unexpected tensor
+     * @param c           the model config
+     * @param sourceNames the source names
+     * @return the result: matches the source's tensor names against the layout: every required tensor present, nothing unexpected (Boson's audio tower and encoder projector are skipped and reported)
      */
     public static Resolution resolve(HiggsAudioConfig c, Set<String> sourceNames) {
         SourceLayout layout = c.layout();
@@ -229,6 +250,9 @@ public final class HiggsAudioLayout {
      * the embedding under the text head's name.
      *
      * @throws LayoutException naming the tensor whose shape or dtype is wrong
+     * @param r      the r
+     * @param source the source
+     * @return the source as a map in transformers names (the canonical names), after checking every tensor's shape against the config and its dtype (F32, F16 or BF16)
      */
     public static WeightMap canonical(Resolution r, WeightMap source) {
         WeightMap.Builder b = WeightMap.builder();
@@ -264,6 +288,12 @@ public final class HiggsAudioLayout {
 
     /**
      * The tensors of one rank, as lazy views of the canonical source, cast to {@code dtype}.
+     *
+     * @param r         the r
+     * @param canonical the weights under canonical names
+     * @param m         the rank mapping
+     * @param dtype     the element type
+     * @return the tensors of one rank, as lazy views of the canonical source, cast to {@code dtype}
      */
     public static WeightMap rank(Resolution r, WeightMap canonical, Mapping m, DType dtype) {
         HiggsAudioConfig c = r.config();
@@ -287,7 +317,14 @@ public final class HiggsAudioLayout {
         return t.template() + " " + how;
     }
 
-    /** What one rank holds, by name: dtype aside, the plan of a dry run. */
+    /**
+     * What one rank holds, by name: dtype aside, the plan of a dry run.
+     *
+     * @param c        the model config
+     * @param m        the rank mapping
+     * @param textHead whether the model has a text head
+     * @return what one rank holds, by name: dtype aside, the plan of a dry run
+     */
     public static SortedMap<String, Shape> rankShapes(HiggsAudioConfig c, Mapping m, boolean textHead) {
         TreeMap<String, Shape> out = new TreeMap<>();
         forEachTarget(c, m, textHead, (target, local, global) -> out.put(target.name(local), target.rankShape(c, m.tpSize())));
@@ -363,6 +400,10 @@ public final class HiggsAudioLayout {
      * rows dropped, fused ones taken apart, replicated ones from tp rank 0.
      *
      * @param ranks the maps of ranks 0 .. tp*pp-1, in rank order
+     * @param c  the model config
+     * @param tp the tensor-parallel size
+     * @param pp the pipeline-parallel size
+     * @return the result: merges the per-rank maps of a converted checkpoint back into the canonical source (the inverse of {@link #rank}): split weights concatenated over their tp ranks with padding rows dropped, fused ones taken apart, replicated ones from tp rank 0
      */
     public static WeightMap merge(HiggsAudioConfig c, List<WeightMap> ranks, int tp, int pp) {
         if (ranks.size() != tp * pp) {
@@ -393,6 +434,10 @@ public final class HiggsAudioLayout {
      * the LM head its padding rows).
      *
      * @throws LayoutException when a tensor of the rank is missing or has another shape than the layout's
+     * @param c    the model config
+     * @param rank the rank
+     * @param m    the rank mapping
+     * @return one rank's map under canonical names (global layer indices), with the rank's own shapes: {@code qkv} taken apart into the q, k and v rows of the rank's heads, {@code gate_up} into its gate and up rows, everything else renamed as it is (a split weight keeps the rank's part, the LM head its padding rows)
      */
     public static WeightMap unfuse(HiggsAudioConfig c, WeightMap rank, Mapping m) {
         boolean textHead = rank.contains("text_lm_head.weight");
@@ -474,7 +519,13 @@ public final class HiggsAudioLayout {
         return new Weight(name, TensorSource.concat(parts, 0), Provenance.derived("merge", provenance));
     }
 
-    /** The canonical map renamed into {@code layout}'s names (for writing a source checkpoint). */
+    /**
+     * The canonical map renamed into {@code layout}'s names (for writing a source checkpoint).
+     *
+     * @param canonical the weights under canonical names
+     * @param layout    the layout
+     * @return the canonical map renamed into {@code layout}'s names (for writing a source checkpoint)
+     */
     public static WeightMap renameTo(WeightMap canonical, SourceLayout layout) {
         Map<String, String> rename = new TreeMap<>();
         for (SourceTensor t : SourceTensor.values()) {

@@ -12,7 +12,11 @@ public final class LayoutDoc {
     private LayoutDoc() {
     }
 
-    /** The markdown text of docs/layout.md. */
+    /**
+     * The markdown text of docs/layout.md.
+     *
+     * @return the markdown text of docs/layout.md
+     */
     public static String markdown() {
         StringBuilder b = new StringBuilder();
         b.append("""
@@ -28,6 +32,17 @@ public final class LayoutDoc {
                 `I` intermediate size, `V` vocabulary, `A = num_codebooks * codebook_size`, `nH`/`nKV` heads,
                 `d` head size, `kvR = max(1, nKV / tp)`. Every weight is written in the target dtype
                 (`--dtype`, or the checkpoint's own with `auto`).
+
+                What reads it: this library's engine builder (`HiggsEngine.build`, and `ParallelEngine` for
+                tp x pp > 1), its CPU reference (`ReferenceModel.load`, which merges the ranks back) and the
+                quantization tools. `config.json` names the architecture `HiggsAudioForCausalLM` with TensorRT-LLM's
+                `PretrainedConfig` fields (`mapping`, `quantization`, `rotary_scaling`) plus the dual-FFN ones
+                (`audio_dual_ffn_layers`, `num_codebooks`, `codebook_size`, `has_text_lm_head`). Stock TensorRT-LLM
+                has no model class of that name (its Llama has no audio path), so `trtllm-build` does not load it
+                as it is: a TensorRT-LLM model definition with the dual-FFN layer must read it. The text MLP's
+                `gate_up_proj` holds gate first, then up, per rank (`[gate_r; up_r]`, the order the Higgs Audio
+                TensorRT-LLM conversion fixed), and `config.json` records it as `mlp_gate_up_order: gate_up`, so a
+                reader can check the order instead of assuming it.
 
                 | target | placement | sources (transformers / Boson, `{L}` global layer) | fusion | tp split | shape per rank |
                 |---|---|---|---|---|---|
@@ -97,7 +112,12 @@ public final class LayoutDoc {
         };
     }
 
-    /** Writes the markdown to {@code args[0]}. */
+    /**
+     * Writes the markdown to {@code args[0]}.
+     *
+     * @param args the args
+     * @throws IOException when a file cannot be read or written
+     */
     public static void main(String[] args) throws IOException {
         Files.writeString(Path.of(args[0]), markdown());
     }

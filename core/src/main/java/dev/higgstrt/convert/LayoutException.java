@@ -8,7 +8,11 @@ package dev.higgstrt.convert;
 public class LayoutException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
-    /** An exception with this message. */
+    /**
+     * An exception with this message.
+     *
+     * @param message the message
+     */
     public LayoutException(String message) {
         super(message);
     }

@@ -23,37 +23,68 @@ public record Mapping(int tpSize, int ppSize, int rank) {
         }
     }
 
-    /** Every rank of a tp x pp layout, in rank order. */
+    /**
+     * Every rank of a tp x pp layout, in rank order.
+     *
+     * @param tpSize the tp size
+     * @param ppSize the pp size
+     * @return every rank of a tp x pp layout, in rank order
+     */
     public static List<Mapping> all(int tpSize, int ppSize) {
         return IntStream.range(0, tpSize * ppSize).mapToObj(r -> new Mapping(tpSize, ppSize, r)).toList();
     }
 
-    /** Number of ranks. */
+    /**
+     * Number of ranks.
+     *
+     * @return number of ranks
+     */
     public int worldSize() {
         return tpSize * ppSize;
     }
 
-    /** Tensor-parallel rank. */
+    /**
+     * Tensor-parallel rank.
+     *
+     * @return the result: tensor-parallel rank
+     */
     public int tpRank() {
         return rank % tpSize;
     }
 
-    /** Pipeline-parallel rank. */
+    /**
+     * Pipeline-parallel rank.
+     *
+     * @return the result: pipeline-parallel rank
+     */
     public int ppRank() {
         return rank / tpSize;
     }
 
-    /** Whether this rank holds the first pipeline stage (embeddings). */
+    /**
+     * Whether this rank holds the first pipeline stage (embeddings).
+     *
+     * @return whether this rank holds the first pipeline stage (embeddings)
+     */
     public boolean isFirstPpRank() {
         return ppRank() == 0;
     }
 
-    /** Whether this rank holds the last pipeline stage (final norm, heads). */
+    /**
+     * Whether this rank holds the last pipeline stage (final norm, heads).
+     *
+     * @return whether this rank holds the last pipeline stage (final norm, heads)
+     */
     public boolean isLastPpRank() {
         return ppRank() == ppSize - 1;
     }
 
-    /** The global indices of the layers this rank's pipeline stage holds, in order. */
+    /**
+     * The global indices of the layers this rank's pipeline stage holds, in order.
+     *
+     * @param numLayers the number of layers
+     * @return the global indices of the layers this rank's pipeline stage holds, in order
+     */
     public int[] layers(int numLayers) {
         int base = numLayers / ppSize;
         int extra = numLayers % ppSize;
@@ -63,7 +94,11 @@ public record Mapping(int tpSize, int ppSize, int rank) {
         return IntStream.range(start, start + count).toArray();
     }
 
-    /** {@code rank{N}.safetensors}. */
+    /**
+     * {@code rank{N}.safetensors}.
+     *
+     * @return the result: {@code rank{N}.safetensors}
+     */
     public String fileName() {
         return "rank" + rank + ".safetensors";
     }

@@ -49,7 +49,13 @@ public final class AtomicOutput implements AutoCloseable {
         this.alignment = alignment;
     }
 
-    /** Opens a temporary file beside {@code target} for writing. */
+    /**
+     * Opens a temporary file beside {@code target} for writing.
+     *
+     * @param target the target type
+     * @return a temporary file beside {@code target} for writing
+     * @throws IOException when a file cannot be read or written
+     */
     public static AtomicOutput create(Path target) throws IOException {
         Path abs = target.toAbsolutePath();
         return buffered(abs, temporaryBeside(abs));
@@ -62,6 +68,10 @@ public final class AtomicOutput implements AutoCloseable {
      * native memory aligned to it; {@link FileChannel#truncate} then cuts the padding of the last
      * write. Direct I/O writes at the device's speed without filling the page cache, and is off
      * where the system property {@value #DIRECT_IO_PROPERTY} is {@code false}.
+     *
+     * @param target the target type
+     * @return a temporary file beside {@code target} for direct I/O when the file system supports it, else as {@link #create} does
+     * @throws IOException when a file cannot be read or written
      */
     public static AtomicOutput createDirect(Path target) throws IOException {
         Path abs = target.toAbsolutePath();
@@ -121,22 +131,36 @@ public final class AtomicOutput implements AutoCloseable {
     /**
      * 1 for a file written through the page cache; above 1 for direct I/O, the alignment of
      * every write's position, length and buffer address.
+     *
+     * @return the result: 1 for a file written through the page cache; above 1 for direct I/O, the alignment of every write's position, length and buffer address
      */
     public int alignment() {
         return alignment;
     }
 
-    /** The channel to write to. */
+    /**
+     * The channel to write to.
+     *
+     * @return the channel to write to
+     */
     public FileChannel channel() {
         return channel;
     }
 
-    /** The final path. */
+    /**
+     * The final path.
+     *
+     * @return the final path
+     */
     public Path target() {
         return target;
     }
 
-    /** Forces the data to disk, closes the channel and renames the file to its final name. */
+    /**
+     * Forces the data to disk, closes the channel and renames the file to its final name.
+     *
+     * @throws IOException when a file cannot be read or written
+     */
     public void commit() throws IOException {
         if (closed) {
             throw new IllegalStateException("already closed: " + target);

@@ -12,7 +12,12 @@ public final class FileTrees {
     private FileTrees() {
     }
 
-    /** Deletes {@code dir} and everything under it; nothing happens when it does not exist. */
+    /**
+     * Deletes {@code dir} and everything under it; nothing happens when it does not exist.
+     *
+     * @param dir the folder
+     * @throws IOException when a file cannot be read or written
+     */
     public static void delete(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             return;

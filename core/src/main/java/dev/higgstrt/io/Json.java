@@ -8,7 +8,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
-/** The project's JSON mappers. */
+/**
+ * The project's JSON mappers, for its own parsers and writers. Internal: the library's API takes
+ * and gives JSON as text or as its own types, never as Jackson trees.
+ */
 public final class Json {
     /**
      * Strict parsing for untrusted files: duplicate keys, trailing content and non-standard
@@ -41,10 +44,29 @@ public final class Json {
     }
 
     /**
+     * Pretty JSON text of a tree.
+     *
+     * @param tree the tree
+     * @return its text, indented, keys of maps in order
+     */
+    public static String pretty(com.fasterxml.jackson.databind.JsonNode tree) {
+        try {
+            return PRETTY.writeValueAsString(tree);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("a JSON tree did not serialize", e);
+        }
+    }
+
+    /**
      * Parses JSON text that must be UTF-8 (RFC 8259): {@code mapper.readTree} of the bytes decoded
      * strictly, so that input in another encoding (which Jackson would otherwise detect, and fail
      * on with a {@link java.io.CharConversionException}) or with malformed bytes is refused as
      * invalid JSON, like any other syntax error.
+     *
+     * @param mapper the JSON mapper
+     * @param bytes  the bytes
+     * @return the tree
+     * @throws com.fasterxml.jackson.core.JsonProcessingException for text that is not UTF-8 or not valid JSON
      */
     public static com.fasterxml.jackson.databind.JsonNode readUtf8(ObjectMapper mapper, byte[] bytes)
             throws com.fasterxml.jackson.core.JsonProcessingException {

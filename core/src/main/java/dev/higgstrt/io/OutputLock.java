@@ -36,6 +36,8 @@ public final class OutputLock implements AutoCloseable {
     }
 
     /**
+     * Where the lock of an output lies.
+     *
      * @param output the file or folder to be written
      * @return the lock file's path for {@code output}: {@code .NAME.lock} in the same folder
      */

@@ -32,6 +32,8 @@ public final class WriteBehind implements AutoCloseable {
     private Thread thread;
 
     /**
+     * Starts forcing a channel behind its writer.
+     *
      * @param channel the channel being written; it is only forced, never written, from here
      * @param name    names the flushing thread (the file's name)
      * @param step    bytes written between two forces
@@ -50,6 +52,7 @@ public final class WriteBehind implements AutoCloseable {
      * accumulated since the last one (the thread starts with the first).
      *
      * @throws IOException when an earlier force failed
+     * @param bytes the bytes
      */
     public void wrote(long bytes) throws IOException {
         synchronized (lock) {
@@ -68,7 +71,11 @@ public final class WriteBehind implements AutoCloseable {
         }
     }
 
-    /** Bytes that a finished force has covered so far. */
+    /**
+     * Bytes that a finished force has covered so far.
+     *
+     * @return bytes that a finished force has covered so far
+     */
     public long forced() {
         synchronized (lock) {
             return forced;

@@ -4,7 +4,11 @@ package dev.higgstrt.model;
 public class ConfigException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
-    /** An exception with this message. */
+    /**
+     * An exception with this message.
+     *
+     * @param message the message
+     */
     public ConfigException(String message) {
         super(message);
     }

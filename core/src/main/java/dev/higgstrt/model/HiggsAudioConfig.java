@@ -104,31 +104,55 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         }
     }
 
-    /** Whether layer {@code layer} has the audio path. */
+    /**
+     * Whether layer {@code layer} has the audio path.
+     *
+     * @param layer the layer index
+     * @return whether layer {@code layer} has the audio path
+     */
     public boolean isDualFfn(int layer) {
         return java.util.Collections.binarySearch(dualFfnLayers, layer) >= 0;
     }
 
-    /** Rows of the audio embedding and of the audio head: codebooks x codebook size. */
+    /**
+     * Rows of the audio embedding and of the audio head: codebooks x codebook size.
+     *
+     * @return the result: rows of the audio embedding and of the audio head: codebooks x codebook size
+     */
     public int audioVocabSize() {
         return numCodebooks * codebookSize;
     }
 
-    /** The same model described as another layout (names differ, numbers do not). */
+    /**
+     * The same model described as another layout (names differ, numbers do not).
+     *
+     * @param newLayout the new layout
+     * @return the same model described as another layout (names differ, numbers do not)
+     */
     public HiggsAudioConfig withLayout(SourceLayout newLayout) {
         return new HiggsAudioConfig(newLayout, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
                 headDim, rmsNormEps, maxPositionEmbeddings, rope, numCodebooks, codebookSize, audioTokenIds,
                 audioStreamBosId, audioStreamEosId, dualFfnLayers, tieWordEmbeddings, torchDtype);
     }
 
-    /** This config with the audio path on these layers only. */
+    /**
+     * This config with the audio path on these layers only.
+     *
+     * @param layers the layers
+     * @return this config with the audio path on these layers only
+     */
     public HiggsAudioConfig withDualFfnLayers(List<Integer> layers) {
         return new HiggsAudioConfig(layout, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
                 headDim, rmsNormEps, maxPositionEmbeddings, rope, numCodebooks, codebookSize, audioTokenIds,
                 audioStreamBosId, audioStreamEosId, layers, tieWordEmbeddings, torchDtype);
     }
 
-    /** Every layer index, for configs whose layers all have the audio path. */
+    /**
+     * Every layer index, for configs whose layers all have the audio path.
+     *
+     * @param numLayers the number of layers
+     * @return every layer index, for configs whose layers all have the audio path
+     */
     public static List<Integer> allLayers(int numLayers) {
         return IntStream.range(0, numLayers).boxed().toList();
     }
@@ -188,8 +212,23 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         }
     }
 
+    /**
+     * Parses the text of a config.json of any of the three layouts.
+     *
+     * @param json the JSON text
+     * @return the config
+     * @throws ConfigException for invalid JSON, an unknown layout, an unsupported variant or invalid values
+     */
+    public static HiggsAudioConfig parse(String json) {
+        try {
+            return parse(Json.CONFIG.readTree(json));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ConfigException("not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
     /** Parses a config tree of any of the three layouts. */
-    public static HiggsAudioConfig parse(JsonNode root) {
+    static HiggsAudioConfig parse(JsonNode root) {
         if (root == null || !root.isObject()) {
             throw new ConfigException("not a JSON object");
         }
@@ -315,8 +354,16 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         };
     }
 
-    /** The transformers {@code config.json} of this model. */
-    public ObjectNode toTransformersJson() {
+    /**
+     * The transformers {@code config.json} of this model.
+     *
+     * @return the transformers {@code config.json} of this model
+     */
+    public String toTransformersJson() {
+        return Json.pretty(transformersTree());
+    }
+
+    ObjectNode transformersTree() {
         ObjectNode n = Json.PRETTY.createObjectNode();
         n.putArray("architectures").add("HiggsAudioV2ForConditionalGeneration");
         n.put("model_type", "higgs_audio_v2");
@@ -332,8 +379,16 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
         return n;
     }
 
-    /** The Boson AI {@code config.json} of this model (nested text_config). */
-    public ObjectNode toBosonJson() {
+    /**
+     * The Boson AI {@code config.json} of this model (nested text_config).
+     *
+     * @return the Boson AI {@code config.json} of this model (nested text_config)
+     */
+    public String toBosonJson() {
+        return Json.pretty(bosonTree());
+    }
+
+    ObjectNode bosonTree() {
         ObjectNode n = Json.PRETTY.createObjectNode();
         n.putArray("architectures").add("HiggsAudioModel");
         n.put("model_type", "higgs_audio");

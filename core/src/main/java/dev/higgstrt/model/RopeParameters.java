@@ -30,17 +30,35 @@ public record RopeParameters(double theta, String type, double factor, double lo
         }
     }
 
-    /** Plain RoPE with base {@code theta}. */
+    /**
+     * Plain RoPE with base {@code theta}.
+     *
+     * @param theta the theta
+     * @return the result: plain RoPE with base {@code theta}
+     */
     public static RopeParameters plain(double theta) {
         return new RopeParameters(theta, "default", 1, 1, 4, 0);
     }
 
-    /** Llama 3.2's scaling: factor 32, low 1, high 4, original 8192. */
+    /**
+     * Llama 3.2's scaling: factor 32, low 1, high 4, original 8192.
+     *
+     * @param theta    the theta
+     * @param factor   the factor
+     * @param low      the low
+     * @param high     the high
+     * @param original the original
+     * @return the result: llama 3.2's scaling: factor 32, low 1, high 4, original 8192
+     */
     public static RopeParameters llama3(double theta, double factor, double low, double high, int original) {
         return new RopeParameters(theta, "llama3", factor, low, high, original);
     }
 
-    /** Whether llama3 scaling applies. */
+    /**
+     * Whether llama3 scaling applies.
+     *
+     * @return whether llama3 scaling applies
+     */
     public boolean scaled() {
         return type.equals("llama3");
     }
@@ -48,6 +66,9 @@ public record RopeParameters(double theta, String type, double factor, double lo
     /**
      * The inverse frequencies for a head of {@code headDim} dimensions: {@code headDim / 2}
      * values, llama3-scaled when configured (computed in double, rounded to float once).
+     *
+     * @param headDim the head dim
+     * @return the inverse frequencies for a head of {@code headDim} dimensions: {@code headDim / 2} values, llama3-scaled when configured (computed in double, rounded to float once)
      */
     public float[] inverseFrequencies(int headDim) {
         float[] inv = new float[headDim / 2];

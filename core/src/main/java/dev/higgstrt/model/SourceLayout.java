@@ -18,12 +18,21 @@ public enum SourceLayout {
         this.id = id;
     }
 
-    /** The name used on the command line and in config files. */
+    /**
+     * The name used on the command line and in config files.
+     *
+     * @return the name used on the command line and in config files
+     */
     public String id() {
         return id;
     }
 
-    /** The layout called {@code id} ({@code transformers}, {@code boson}, {@code trtllm}). */
+    /**
+     * The layout called {@code id} ({@code transformers}, {@code boson}, {@code trtllm}).
+     *
+     * @param id the identifier
+     * @return the layout called {@code id} ({@code transformers}, {@code boson}, {@code trtllm})
+     */
     public static SourceLayout fromId(String id) {
         for (SourceLayout l : values()) {
             if (l.id.equalsIgnoreCase(id)) {

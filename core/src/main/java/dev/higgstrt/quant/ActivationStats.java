@@ -52,7 +52,11 @@ public final class ActivationStats {
         return "layers." + layer + "." + site.id();
     }
 
-    /** No statistics: every smoothing factor is 1 (for planning names and shapes). */
+    /**
+     * No statistics: every smoothing factor is 1 (for planning names and shapes).
+     *
+     * @return the result: no statistics: every smoothing factor is 1 (for planning names and shapes)
+     */
     public static ActivationStats empty() {
         return new ActivationStats("no statistics", Map.of());
     }
@@ -60,6 +64,10 @@ public final class ActivationStats {
     /**
      * Runs {@code model} over each calibration input (each a sequence of its own) and records the
      * activations of every linear layer.
+     *
+     * @param model       the reference model
+     * @param calibration the calibration
+     * @return the result: runs {@code model} over each calibration input (each a sequence of its own) and records the activations of every linear layer
      */
     public static ActivationStats collect(ReferenceModel model, List<TokenInput> calibration) {
         if (calibration.isEmpty()) {
@@ -118,23 +126,45 @@ public final class ActivationStats {
         }
     }
 
-    /** Where these statistics came from (a file, or a calibration), for messages. */
+    /**
+     * Where these statistics came from (a file, or a calibration), for messages.
+     *
+     * @return the result: where these statistics came from (a file, or a calibration), for messages
+     */
     public String source() {
         return source;
     }
 
-    /** Whether {@code site} of {@code layer} saw any position. */
+    /**
+     * Whether {@code site} of {@code layer} saw any position.
+     *
+     * @param layer the layer index
+     * @param site  the linear layer site
+     * @return whether {@code site} of {@code layer} saw any position
+     */
     public boolean has(int layer, LinearSite site) {
         return sites.containsKey(key(layer, site));
     }
 
-    /** Maximum |x| per input channel of {@code site}, or empty when no position reached it. */
+    /**
+     * Maximum |x| per input channel of {@code site}, or empty when no position reached it.
+     *
+     * @param layer the layer index
+     * @param site  the linear layer site
+     * @return the result: maximum |x| per input channel of {@code site}, or empty when no position reached it
+     */
     public Optional<float[]> inputChannelMax(int layer, LinearSite site) {
         Site s = sites.get(key(layer, site));
         return s == null ? Optional.empty() : Optional.of(s.channelMax.clone());
     }
 
-    /** Maximum |y| over the outputs of {@code site} (0 when no position reached it). */
+    /**
+     * Maximum |y| over the outputs of {@code site} (0 when no position reached it).
+     *
+     * @param layer the layer index
+     * @param site  the linear layer site
+     * @return the result: maximum |y| over the outputs of {@code site} (0 when no position reached it)
+     */
     public float outputMax(int layer, LinearSite site) {
         Site s = sites.get(key(layer, site));
         return s == null ? 0 : s.outputMax;
@@ -143,6 +173,11 @@ public final class ActivationStats {
     /**
      * The ratio of the {@code percentile}-th percentile of the per-position maxima |x| of
      * {@code site} to their maximum: 1 at 100, or where no per-position maxima were recorded.
+     *
+     * @param layer      the layer index
+     * @param site       the linear layer site
+     * @param percentile the clipping percentile
+     * @return the ratio of the {@code percentile}-th percentile of the per-position maxima |x| of {@code site} to their maximum: 1 at 100, or where no per-position maxima were recorded
      */
     public double clipRatio(int layer, LinearSite site, double percentile) {
         if (!(percentile > 0 && percentile <= 100)) {
@@ -161,7 +196,12 @@ public final class ActivationStats {
         return max == 0 ? 1 : new Percentile(percentile).evaluate(values) / max;
     }
 
-    /** Writes the statistics as safetensors (atomically, like every output of this library). */
+    /**
+     * Writes the statistics as safetensors (atomically, like every output of this library).
+     *
+     * @param file the file
+     * @throws IOException when a file cannot be read or written
+     */
     public void write(Path file) throws IOException {
         Map<String, TensorSource> tensors = new TreeMap<>();
         sites.forEach((k, s) -> {
@@ -183,6 +223,9 @@ public final class ActivationStats {
      *
      * @throws IllegalArgumentException naming the file and tensor when a tensor is unknown,
      *                                  not F32 1-D, negative, not finite, or a site lacks its channel maxima
+     * @param file the file
+     * @return statistics written by {@link #write} or by another tool in the same names
+     * @throws IOException when a file cannot be read or written
      */
     public static ActivationStats read(Path file) throws IOException {
         Map<String, float[]> channel = new HashMap<>();

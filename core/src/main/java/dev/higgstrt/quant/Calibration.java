@@ -20,7 +20,12 @@ public record Calibration(ActivationStats stats, double percentile) {
         }
     }
 
-    /** The statistics, clipped at their maxima. */
+    /**
+     * The statistics, clipped at their maxima.
+     *
+     * @param stats the activation statistics
+     * @return the statistics, clipped at their maxima
+     */
     public static Calibration of(ActivationStats stats) {
         return new Calibration(stats, 100);
     }
@@ -29,6 +34,9 @@ public record Calibration(ActivationStats stats, double percentile) {
      * The clipped maximum |x| over all input channels of {@code site} in {@code layer}.
      *
      * @throws IllegalArgumentException when the calibration reached no input of the site
+     * @param layer the layer index
+     * @param site  the linear layer site
+     * @return the clipped maximum |x| over all input channels of {@code site} in {@code layer}
      */
     public float inputMax(int layer, LinearSite site) {
         float[] channels = stats.inputChannelMax(layer, site).orElseThrow(() -> unreached(layer, site, "input", ""));

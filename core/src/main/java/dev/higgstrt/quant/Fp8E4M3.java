@@ -24,7 +24,12 @@ public final class Fp8E4M3 {
     private Fp8E4M3() {
     }
 
-    /** The value of a code. */
+    /**
+     * The value of a code.
+     *
+     * @param code the code
+     * @return the value of a code
+     */
     public static float decode(byte code) {
         int b = code & 0xFF;
         int sign = b >> 7;
@@ -41,7 +46,12 @@ public final class Fp8E4M3 {
         return sign == 1 ? -v : v;
     }
 
-    /** The nearest code (ties to even), saturating at +-448; NaN gives {@link #NAN}. */
+    /**
+     * The nearest code (ties to even), saturating at +-448; NaN gives {@link #NAN}.
+     *
+     * @param value the value
+     * @return the nearest code (ties to even), saturating at +-448; NaN gives {@link #NAN}
+     */
     public static byte encode(float value) {
         if (Float.isNaN(value)) {
             return NAN;

@@ -36,23 +36,37 @@ public enum QuantFormat {
         this.maxCode = maxCode;
     }
 
-    /** TensorRT-LLM's {@code quant_algo}, or null for {@link #NONE}. */
+    /**
+     * TensorRT-LLM's {@code quant_algo}, or null for {@link #NONE}.
+     *
+     * @return the result: tensorRT-LLM's {@code quant_algo}, or null for {@link #NONE}
+     */
     public String quantAlgo() {
         return quantAlgo;
     }
 
-    /** The largest magnitude a quantized value takes: scale = max|w| / maxCode. */
+    /**
+     * The largest magnitude a quantized value takes: scale = max|w| / maxCode.
+     *
+     * @return the largest magnitude a quantized value takes: scale = max|w| / maxCode
+     */
     public float maxCode() {
         return maxCode;
     }
 
     /** The command line name: {@code none}, {@code int8_wo}, {@code int4_wo}, {@code int4_group}, {@code fp8},
+     *
+     * @return the command line name: {@code none}, {@code int8_wo}, {@code int4_wo}, {@code int4_group}, {@code fp8}, {@code sq}, {@code sq_per_tensor}
      *  {@code sq}, {@code sq_per_tensor}. */
     public String id() {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** Bits per stored weight. */
+    /**
+     * Bits per stored weight.
+     *
+     * @return the result: bits per stored weight
+     */
     public int bits() {
         return switch (this) {
             case INT4_WO, INT4_GROUP -> 4;
@@ -61,12 +75,21 @@ public enum QuantFormat {
         };
     }
 
-    /** Whether this is one of the SmoothQuant formats, which need activation statistics. */
+    /**
+     * Whether this is one of the SmoothQuant formats, which need activation statistics.
+     *
+     * @return whether this is one of the SmoothQuant formats, which need activation statistics
+     */
     public boolean isSmoothQuant() {
         return this == SQ || this == SQ_PER_TENSOR;
     }
 
-    /** Parses {@link #id()}. */
+    /**
+     * Parses {@link #id()}.
+     *
+     * @param s the text
+     * @return {@link #id()}
+     */
     public static QuantFormat parse(String s) {
         for (QuantFormat f : values()) {
             if (f.id().equals(s)) {
@@ -76,7 +99,12 @@ public enum QuantFormat {
         throw new IllegalArgumentException("unknown quantization '" + s + "' (none, int8_wo, int4_wo, int4_group, fp8, sq, sq_per_tensor)");
     }
 
-    /** The quantization of a {@code config.json}'s {@code quant_algo} (null: none). */
+    /**
+     * The quantization of a {@code config.json}'s {@code quant_algo} (null: none).
+     *
+     * @param algo the algo
+     * @return the quantization of a {@code config.json}'s {@code quant_algo} (null: none)
+     */
     public static QuantFormat ofQuantAlgo(String algo) {
         if (algo == null) {
             return NONE;

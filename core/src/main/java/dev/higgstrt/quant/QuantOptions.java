@@ -24,12 +24,25 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
     /** No quantization. */
     public static final QuantOptions NONE = new QuantOptions(QuantFormat.NONE, List.of(), QuantFormat.GROUP_SIZE);
 
-    /** Options without smoothing or activation calibration. */
+    /**
+     * Options without smoothing or activation calibration.
+     *
+     * @param format    the format
+     * @param exclude   the exclude
+     * @param groupSize the group size
+     */
     public QuantOptions(QuantFormat format, List<Pattern> exclude, int groupSize) {
         this(format, exclude, groupSize, Optional.empty(), Optional.empty());
     }
 
-    /** Options without activation calibration. */
+    /**
+     * Options without activation calibration.
+     *
+     * @param format    the format
+     * @param exclude   the exclude
+     * @param groupSize the group size
+     * @param smoothing the smoothing
+     */
     public QuantOptions(QuantFormat format, List<Pattern> exclude, int groupSize, Optional<SmoothQuant.Settings> smoothing) {
         this(format, exclude, groupSize, smoothing, Optional.empty());
     }
@@ -52,29 +65,54 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
         }
     }
 
-    /** {@code format} with no exclusions and groups of 128. */
+    /**
+     * {@code format} with no exclusions and groups of 128.
+     *
+     * @param format the format
+     * @return the result: {@code format} with no exclusions and groups of 128
+     */
     public static QuantOptions of(QuantFormat format) {
         return new QuantOptions(format, List.of(), QuantFormat.GROUP_SIZE);
     }
 
-    /** These options, also excluding names that match {@code regex}. */
+    /**
+     * These options, also excluding names that match {@code regex}.
+     *
+     * @param regex a regular expression
+     * @return the result: these options, also excluding names that match {@code regex}
+     */
     public QuantOptions excluding(String regex) {
         List<Pattern> more = new ArrayList<>(exclude);
         more.add(Pattern.compile(regex));
         return new QuantOptions(format, more, groupSize, smoothing, activations);
     }
 
-    /** These options with another group size. */
+    /**
+     * These options with another group size.
+     *
+     * @param size the size
+     * @return the result: these options with another group size
+     */
     public QuantOptions withGroupSize(int size) {
         return new QuantOptions(format, exclude, size, smoothing, activations);
     }
 
-    /** These options with SmoothQuant's settings. */
+    /**
+     * These options with SmoothQuant's settings.
+     *
+     * @param settings the settings
+     * @return the result: these options with SmoothQuant's settings
+     */
     public QuantOptions withSmoothing(SmoothQuant.Settings settings) {
         return new QuantOptions(format, exclude, groupSize, Optional.of(settings), activations);
     }
 
-    /** These options with static activation scales from {@code calibration} ({@link QuantFormat#FP8}). */
+    /**
+     * These options with static activation scales from {@code calibration} ({@link QuantFormat#FP8}).
+     *
+     * @param calibration the calibration
+     * @return the result: these options with static activation scales from {@code calibration} ({@link QuantFormat#FP8})
+     */
     public QuantOptions withActivations(Calibration calibration) {
         return new QuantOptions(format, exclude, groupSize, smoothing, Optional.of(calibration));
     }

@@ -63,18 +63,38 @@ public final class Quantizer {
     private Quantizer() {
     }
 
-    /** One tensor a quantized weight is written as. */
+    /**
+     * One tensor a quantized weight is written as.
+     *
+     * @param name  the name
+     * @param dtype the element type
+     * @param shape the shape
+     */
     public record Planned(String name, DType dtype, Shape shape) {
     }
 
-    /** Whether {@code name} is quantized under {@code o}. */
+    /**
+     * Whether {@code name} is quantized under {@code o}.
+     *
+     * @param name the name
+     * @param o    the o
+     * @return whether {@code name} is quantized under {@code o}
+     */
     public static boolean quantizes(String name, QuantOptions o) {
         return o.format() != QuantFormat.NONE && LINEAR.matcher(name).find()
                 && !(o.format().isSmoothQuant() && name.contains("lm_head"))
                 && o.exclude().stream().noneMatch(p -> p.matcher(name).find());
     }
 
-    /** The tensors a float weight {@code name} of {@code shape} becomes (itself when not quantized). */
+    /**
+     * The tensors a float weight {@code name} of {@code shape} becomes (itself when not quantized).
+     *
+     * @param name  the name
+     * @param dtype the element type
+     * @param shape the shape
+     * @param o     the o
+     * @return the tensors a float weight {@code name} of {@code shape} becomes (itself when not quantized)
+     */
     public static List<Planned> plan(String name, DType dtype, Shape shape, QuantOptions o) {
         if (o.format().isSmoothQuant()) {
             throw new IllegalArgumentException("SmoothQuant ranks are planned by SmoothQuant.rank");
@@ -124,6 +144,10 @@ public final class Quantizer {
     /**
      * {@code rank} (of a single pipeline stage) with its quantized weights replaced by their
      * quantized tensors.
+     *
+     * @param rank the rank
+     * @param o    the o
+     * @return the result: {@code rank} (of a single pipeline stage) with its quantized weights replaced by their quantized tensors
      */
     public static WeightMap apply(WeightMap rank, QuantOptions o) {
         return apply(rank, o, null);
@@ -135,6 +159,11 @@ public final class Quantizer {
      * FP8 with {@link QuantOptions#activations()} adds each decoder linear's static activation
      * scale, {@code X.activation_scaling_factor} F32 [1] = clipped {@code max|x| / 448} of its
      * input (the LM heads get none).
+     *
+     * @param rank   the rank
+     * @param o      the o
+     * @param layers the layers
+     * @return the result: {@code rank} with its quantized weights replaced by their quantized tensors; {@code layers[i]} is the model layer of the rank's local layer {@code i} (null: the same)
      */
     public static WeightMap apply(WeightMap rank, QuantOptions o, int[] layers) {
         if (o.format() == QuantFormat.NONE) {
@@ -174,6 +203,11 @@ public final class Quantizer {
     /**
      * {@code rank} of a converted checkpoint quantized as {@code format}, with every quantized
      * weight turned back into a float weight of {@code dtype} (the scales dropped).
+     *
+     * @param rank   the rank
+     * @param format the format
+     * @param dtype  the element type
+     * @return the result: {@code rank} of a converted checkpoint quantized as {@code format}, with every quantized weight turned back into a float weight of {@code dtype} (the scales dropped)
      */
     public static WeightMap dequantize(WeightMap rank, QuantFormat format, DType dtype) {
         if (format == QuantFormat.NONE) {
@@ -207,6 +241,10 @@ public final class Quantizer {
      *
      * @throws IllegalArgumentException naming {@code file} and the tensor when a scale is not one
      *                                  positive, finite F32 value
+     * @param file   the file
+     * @param rank   the rank
+     * @param layers the layers
+     * @return the static activation scales of one rank file (FP8 with calibration), keyed {@code "layer.site"} by model layer ({@code layers[i]} for local layer {@code i})
      */
     public static java.util.Map<String, Float> activationScales(java.nio.file.Path file, WeightMap rank, int[] layers) {
         java.util.Map<String, Float> scales = new java.util.TreeMap<>();
@@ -238,6 +276,10 @@ public final class Quantizer {
      * rounded): the SmoothQuant formats as {@link SmoothQuant#simulation}; FP8 with activation
      * scales rounds each decoder linear's input to E4M3 with its static scale, saturating at
      * +-448 as the engine's quantize does; {@link LinearInputs#NONE} for weight-only formats.
+     *
+     * @param folder the folder
+     * @return the activation rounding of the conversion in {@code folder}, as a hook for the reference forward (with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder, weights rounded): the SmoothQuant formats as {@link SmoothQuant#simulation}; FP8 with activation scales rounds each decoder linear's input to E4M3 with its static scale, saturating at +-448 as the engine's quantize does; {@link LinearInputs#NONE} for weight-only formats
+     * @throws java.io.IOException when a file cannot be read or written
      */
     public static LinearInputs simulation(java.nio.file.Path folder) throws java.io.IOException {
         dev.higgstrt.convert.Converter.Stored stored = dev.higgstrt.convert.Converter.readStored(folder);
@@ -268,7 +310,12 @@ public final class Quantizer {
         };
     }
 
-    /** The suffix of a weight-only format's scale tensor: {@code .per_channel_scale} or {@code .weights_scaling_factor}. */
+    /**
+     * The suffix of a weight-only format's scale tensor: {@code .per_channel_scale} or {@code .weights_scaling_factor}.
+     *
+     * @param format the format
+     * @return the suffix of a weight-only format's scale tensor: {@code .per_channel_scale} or {@code .weights_scaling_factor}
+     */
     public static String scaleSuffix(QuantFormat format) {
         return format == QuantFormat.INT8_WO || format == QuantFormat.INT4_WO ? ".per_channel_scale" : ".weights_scaling_factor";
     }

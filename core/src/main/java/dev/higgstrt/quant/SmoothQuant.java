@@ -78,10 +78,21 @@ public final class SmoothQuant {
     /**
      * A smoothed model: canonical weights with the factors folded in, the factors of the sites
      * without a norm, and per site the activation ranges the quantized model sees.
+     *
+     * @param canonical the weights under canonical names
+     * @param smoothers the smoothers
+     * @param inputMax  the input max
+     * @param outputMax the output max
      */
     public record Smoothed(WeightMap canonical, Map<String, float[]> smoothers, Map<String, Float> inputMax,
                            Map<String, Float> outputMax) {
-        /** The factor the activation of {@code site} is divided by at run time (dense and down only). */
+        /**
+         * The factor the activation of {@code site} is divided by at run time (dense and down only).
+         *
+         * @param layer the layer index
+         * @param site  the linear layer site
+         * @return the factor the activation of {@code site} is divided by at run time (dense and down only)
+         */
         public Optional<float[]> smoother(int layer, LinearSite site) {
             return Optional.ofNullable(smoothers.get(key(layer, site)));
         }
@@ -91,7 +102,14 @@ public final class SmoothQuant {
         return site.key(layer);
     }
 
-    /** {@code canonical} (transformers names) smoothed with factors from {@code settings}. */
+    /**
+     * {@code canonical} (transformers names) smoothed with factors from {@code settings}.
+     *
+     * @param c         the model config
+     * @param canonical the weights under canonical names
+     * @param settings  the settings
+     * @return the result: {@code canonical} (transformers names) smoothed with factors from {@code settings}
+     */
     public static Smoothed smooth(HiggsAudioConfig c, WeightMap canonical, Settings settings) {
         Map<String, TensorSource> changed = new HashMap<>();
         Map<String, float[]> smoothers = new HashMap<>();
@@ -244,6 +262,13 @@ public final class SmoothQuant {
      * One converted rank with the smoothing factors of its dense and down projections added and,
      * for the SmoothQuant formats, its decoder linears quantized. {@code smoothed} null plans the
      * names and shapes only (reading a value then fails).
+     *
+     * @param rank     the rank
+     * @param m        the rank mapping
+     * @param c        the model config
+     * @param o        the o
+     * @param smoothed the smoothed
+     * @return one converted rank with the smoothing factors of its dense and down projections added and, for the SmoothQuant formats, its decoder linears quantized
      */
     public static WeightMap rank(WeightMap rank, Mapping m, HiggsAudioConfig c, QuantOptions o, Smoothed smoothed) {
         int[] layers = m.layers(c.numLayers());
@@ -322,6 +347,11 @@ public final class SmoothQuant {
      * A converted rank written by {@link #rank} read back as float weights of {@code dtype}: INT8
      * weights times their scales, dense and down projections divided by their smoothing factors,
      * the scale tensors dropped. Gives the float model the engine computes, without activation rounding.
+     *
+     * @param rank   the rank
+     * @param format the format
+     * @param dtype  the element type
+     * @return a converted rank written by {@link #rank} read back as float weights of {@code dtype}: INT8 weights times their scales, dense and down projections divided by their smoothing factors, the scale tensors dropped
      */
     public static WeightMap restore(WeightMap rank, QuantFormat format, DType dtype) {
         boolean perTensor = format == QuantFormat.SQ_PER_TENSOR;
@@ -377,7 +407,12 @@ public final class SmoothQuant {
         return t.materialize(arena).toFloatArray();
     }
 
-    /** Whether a converted rank carries smoothing factors (a SmoothQuant or fold-only conversion). */
+    /**
+     * Whether a converted rank carries smoothing factors (a SmoothQuant or fold-only conversion).
+     *
+     * @param rank the rank
+     * @return whether a converted rank carries smoothing factors (a SmoothQuant or fold-only conversion)
+     */
     public static boolean smoothed(WeightMap rank) {
         return rank.names().stream().anyMatch(n -> n.endsWith(".smoother"));
     }
@@ -387,6 +422,10 @@ public final class SmoothQuant {
      * reference forward: with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder
      * (weights rounded), the reference then computes what a W8A8 engine computes, up to
      * accumulation order. {@link LinearInputs#NONE} for any other conversion.
+     *
+     * @param folder the folder
+     * @return the activation rounding of the SmoothQuant conversion in {@code folder}, as a hook for the reference forward: with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder (weights rounded), the reference then computes what a W8A8 engine computes, up to accumulation order
+     * @throws java.io.IOException when a file cannot be read or written
      */
     public static LinearInputs simulation(java.nio.file.Path folder) throws java.io.IOException {
         HiggsAudioConfig c = HiggsAudioConfig.read(folder);

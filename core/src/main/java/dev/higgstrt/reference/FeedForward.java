@@ -16,6 +16,12 @@ public final class FeedForward {
      * @param gate  [inter, hidden], row-major
      * @param up    [inter, hidden]
      * @param down  [hidden, inter]
+     * @param x      the activations
+     * @param tokens the tokens
+     * @param routed the routed
+     * @param eps    the eps
+     * @param hidden the hidden
+     * @param inter  the inter
      */
     public static void addPath(float[] x, int tokens, boolean[] routed, float[] norm, float eps, float[] gate,
                                float[] up, float[] down, int hidden, int inter) {

@@ -38,15 +38,14 @@ final class Kernels {
         range.forEach(task -> {
             int o0 = task * ROWS_PER_TASK;
             int o1 = Math.min(out, o0 + ROWS_PER_TASK);
-            float[] block = BLOCK.get();
-            if (block.length < ROWS_PER_TASK * in) {
-                block = new float[ROWS_PER_TASK * in];
-                BLOCK.set(block);
+            float[] heap = w.heapFloats();
+            float[] wb = heap != null ? heap : block(in);
+            int base = heap != null ? 0 : o0;
+            if (heap == null) {
+                w.read(o0, o1 - o0, wb);
             }
-            float[] wb = block;
-            w.read(o0, o1 - o0, wb);
             for (int o = o0; o < o1; o++) {
-                int wo = (o - o0) * in;
+                int wo = (o - base) * in;
                 int t = 0;
                 for (; t + 1 < tokens; t += 2) {
                     dot2(x, t * in, (t + 1) * in, wb, wo, in, y, t * out + o, (t + 1) * out + o);
@@ -56,6 +55,15 @@ final class Kernels {
                 }
             }
         });
+    }
+
+    private static float[] block(int in) {
+        float[] block = BLOCK.get();
+        if (block.length < ROWS_PER_TASK * in) {
+            block = new float[ROWS_PER_TASK * in];
+            BLOCK.set(block);
+        }
+        return block;
     }
 
     /** Dot product of {@code n} floats, with four partial sums. */

@@ -18,12 +18,21 @@ public enum LinearSite {
     /** The audio MLP's down projection (dual-FFN layers), audio positions. */
     AUDIO_DOWN;
 
-    /** The name used in statistics files: {@code qkv}, {@code dense}, {@code gate_up}, ... */
+    /**
+     * The name used in statistics files: {@code qkv}, {@code dense}, {@code gate_up}, ...
+     *
+     * @return the name used in statistics files: {@code qkv}, {@code dense}, {@code gate_up}, 
+     */
     public String id() {
         return name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    /** A key for this site in {@code layer}: {@code "layer.id"}, e.g. {@code 3.gate_up}. */
+    /**
+     * A key for this site in {@code layer}: {@code "layer.id"}, e.g. {@code 3.gate_up}.
+     *
+     * @param layer the layer index
+     * @return a key for this site in {@code layer}: {@code "layer.id"}, e.g
+     */
     public String key(int layer) {
         return layer + "." + id();
     }

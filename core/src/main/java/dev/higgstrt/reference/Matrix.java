@@ -25,6 +25,11 @@ record Matrix(MemorySegment data, DType dtype, int rows, int cols) {
         return new Matrix(MemorySegment.ofArray(values), DType.F32, rows, cols);
     }
 
+    /** The float array behind a matrix made by {@link #of(float[], int, int)}, or null. */
+    float[] heapFloats() {
+        return dtype == DType.F32 && data.heapBase().orElse(null) instanceof float[] values ? values : null;
+    }
+
     /** Rows {@code [first, first + count)} as floats into {@code dst} from index 0. */
     void read(int first, int count, float[] dst) {
         Conversions.toFloats(data, dtype, (long) first * cols, dst, 0, count * cols);

@@ -7,6 +7,7 @@ import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
+import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.tensor.Tensor;
 import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.Weight;
@@ -29,9 +30,11 @@ import java.util.Optional;
  * frame and the layer has the audio path, the audio path (audio input norm, audio MLP); attention
  * (grouped-query, RoPE with llama3 scaling, causal) is shared. See docs/architecture.md.
  *
- * <p>The weights stay as stored (F32, BF16 or F16), in the checkpoint's memory mapping where they
- * are plain tensors of it, and are converted to float a block of rows at a time as they are used:
- * the heap holds activations and the KV cache only, so the full model runs in a heap of 2 GB. A
+ * <p>The weights of a model whose float copy would take more than an eighth of the heap (or 256
+ * MB) stay as stored (F32, BF16 or F16), in the checkpoint's memory mapping where they are plain
+ * tensors of it, and are converted to float a block of rows at a time as they are used: the heap
+ * then holds activations and the KV cache only, so the full model runs in a heap of 2 GB. Smaller
+ * models are held as floats, the fastest to compute from; both give the same sums. A
  * model from {@link #load} owns the checkpoint it maps; {@link #close()} unmaps it. A model is
  * immutable and safe to use from several threads; each {@link Session} (one sequence with its KV
  * cache) is for one thread.
@@ -108,18 +111,38 @@ public final class ReferenceModel implements AutoCloseable {
      * sources (casts, merges, dequantized views) are materialized once into {@code arena}.
      */
     private static Map<String, Matrix> matrices(WeightMap canonical, Arena arena, boolean copyAll) {
+        long floatBytes = 0;
+        for (Weight weight : canonical) {
+            floatBytes += 4 * weight.shape().elementCount();
+        }
+        boolean onHeap = floatBytes <= heapBudget();
         Map<String, Matrix> w = new HashMap<>();
         for (Weight weight : canonical) {
             TensorSource src = weight.tensor();
             if (!isFloat(src.dtype())) {
                 src = src.cast(DType.F32);
             }
+            Shape shape = src.shape();
+            int rows = Math.toIntExact(shape.rank() == 1 ? 1 : shape.dim(0));
+            int cols = Math.toIntExact(shape.rank() == 1 ? shape.dim(0) : shape.elementCount() / Math.max(1, rows));
+            if (onHeap) {
+                try (Arena scratch = Arena.ofConfined()) {
+                    w.put(weight.name(), Matrix.of(src.materialize(scratch).toFloatArray(), rows, cols));
+                }
+                continue;
+            }
             Tensor t = !copyAll && src instanceof Tensor plain ? plain : src.materialize(arena);
-            long rows = t.shape().rank() == 1 ? 1 : t.shape().dim(0);
-            long cols = t.shape().rank() == 1 ? t.shape().dim(0) : t.shape().elementCount() / Math.max(1, rows);
-            w.put(weight.name(), new Matrix(t.data(), t.dtype(), Math.toIntExact(rows), Math.toIntExact(cols)));
+            w.put(weight.name(), new Matrix(t.data(), t.dtype(), rows, cols));
         }
         return Map.copyOf(w);
+    }
+
+    /**
+     * Weights whose float copy fits in an eighth of the heap (at most 256 MB) are held as floats,
+     * the fastest to compute from; larger models stay in their mapping or their own dtype.
+     */
+    private static long heapBudget() {
+        return Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 8);
     }
 
     private static boolean isFloat(DType d) {
@@ -138,12 +161,20 @@ public final class ReferenceModel implements AutoCloseable {
         }
     }
 
-    /** The config. */
+    /**
+     * The config.
+     *
+     * @return the config
+     */
     public HiggsAudioConfig config() {
         return config;
     }
 
-    /** Whether the model has a text head (its own or tied). */
+    /**
+     * Whether the model has a text head (its own or tied).
+     *
+     * @return whether the model has a text head (its own or tied)
+     */
     public boolean hasTextHead() {
         return textHead;
     }
@@ -169,12 +200,21 @@ public final class ReferenceModel implements AutoCloseable {
         return newSession().forward(input, heads);
     }
 
-    /** A new sequence with an empty KV cache. */
+    /**
+     * A new sequence with an empty KV cache.
+     *
+     * @return a new sequence with an empty KV cache
+     */
     public Session newSession() {
         return new Session(LinearInputs.NONE);
     }
 
-    /** A new sequence whose linear layers' activations pass through {@code hook}. */
+    /**
+     * A new sequence whose linear layers' activations pass through {@code hook}.
+     *
+     * @param hook the activation hook
+     * @return a new sequence whose linear layers' activations pass through {@code hook}
+     */
     public Session newSession(LinearInputs hook) {
         return new Session(java.util.Objects.requireNonNull(hook, "hook"));
     }
@@ -202,7 +242,11 @@ public final class ReferenceModel implements AutoCloseable {
             this.hook = hook;
         }
 
-        /** Positions processed so far. */
+        /**
+         * Positions processed so far.
+         *
+         * @return positions processed so far
+         */
         public int length() {
             return cached;
         }

@@ -35,22 +35,43 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
         }
     }
 
-    /** Text ids only. */
+    /**
+     * Text ids only.
+     *
+     * @param ids the ids
+     * @return the result: text ids only
+     */
     public static TokenInput text(int... ids) {
         return new TokenInput(ids, null);
     }
 
-    /** Audio frames only. */
+    /**
+     * Audio frames only.
+     *
+     * @param frames the frames
+     * @return the result: audio frames only
+     */
     public static TokenInput audio(int[]... frames) {
         return new TokenInput(null, frames);
     }
 
-    /** Number of positions. */
+    /**
+     * Number of positions.
+     *
+     * @return number of positions
+     */
     public int length() {
         return inputIds != null ? inputIds.length : audioFrames.length;
     }
 
-    /** Positions [from, to) of this input: ids and the frames that fall inside. */
+    /**
+     * Positions [from, to) of this input: ids and the frames that fall inside.
+     *
+     * @param c    the model config
+     * @param from the source type
+     * @param to   the target type
+     * @return positions [from, to) of this input: ids and the frames that fall inside
+     */
     public TokenInput slice(HiggsAudioConfig c, int from, int to) {
         if (inputIds == null) {
             return new TokenInput(null, Arrays.copyOfRange(audioFrames, from, to));
@@ -74,6 +95,7 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
      * {@code num_codebooks} codes per frame, codes in {@code [0, codebook_size)}.
      *
      * @throws IllegalArgumentException naming the offending position
+     * @param c the model config
      */
     public void validate(HiggsAudioConfig c) {
         int audioPositions = inputIds == null ? audioFrames.length : 0;
@@ -111,6 +133,9 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
      * Reads a token file.
      *
      * @throws IllegalArgumentException naming the file and what is wrong
+     * @param file the file
+     * @return a token file
+     * @throws IOException when a file cannot be read or written
      */
     public static TokenInput read(Path file) throws IOException {
         long size = Files.size(file);
@@ -126,8 +151,23 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
         }
     }
 
-    /** Parses the token-file JSON. */
-    public static TokenInput parse(JsonNode root) {
+    /**
+     * Parses the token-file JSON text.
+     *
+     * @param json the JSON text
+     * @return the input
+     * @throws IllegalArgumentException for invalid JSON or values, saying what is wrong
+     */
+    public static TokenInput parse(String json) {
+        try {
+            return parse(Json.STRICT.readTree(json));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("not valid JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /** Parses the token-file JSON tree. */
+    static TokenInput parse(JsonNode root) {
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("a token file is a JSON object with input_ids and/or audio_input_ids");
         }

@@ -48,6 +48,8 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
      *
      * @throws SafetensorsFormatException for a malformed file or index, or a missing shard
      * @throws NoSuchFileException        when {@code path} does not exist
+     * @param path the path
+     * @return a {@code .safetensors} file or a checkpoint folder
      */
     public static SafetensorsCheckpoint open(Path path) throws IOException {
         if (!Files.exists(path)) {
@@ -112,7 +114,13 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         return new SafetensorsCheckpoint(dir, readers, Optional.of(index), b.build());
     }
 
-    /** The {@code .safetensors} files directly in {@code dir}, sorted, skipping hidden files. */
+    /**
+     * The {@code .safetensors} files directly in {@code dir}, sorted, skipping hidden files.
+     *
+     * @param dir the folder
+     * @return the {@code .safetensors} files directly in {@code dir}, sorted, skipping hidden files
+     * @throws IOException when a file cannot be read or written
+     */
     public static List<Path> safetensorsFiles(Path dir) throws IOException {
         List<Path> files = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.safetensors")) {
@@ -136,22 +144,38 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         }
     }
 
-    /** The file or folder this checkpoint was opened from. */
+    /**
+     * The file or folder this checkpoint was opened from.
+     *
+     * @return the file or folder this checkpoint was opened from
+     */
     public Path location() {
         return location;
     }
 
-    /** The open readers, by file name relative to the folder. */
+    /**
+     * The open readers, by file name relative to the folder.
+     *
+     * @return the open readers, by file name relative to the folder
+     */
     public Map<String, SafetensorsReader> readers() {
         return readers;
     }
 
-    /** The shard index, when the folder has one. */
+    /**
+     * The shard index, when the folder has one.
+     *
+     * @return the shard index, when the folder has one
+     */
     public Optional<ShardIndex> index() {
         return index;
     }
 
-    /** Every tensor of the checkpoint as a streaming source, with its file as provenance. */
+    /**
+     * Every tensor of the checkpoint as a streaming source, with its file as provenance.
+     *
+     * @return every tensor of the checkpoint as a streaming source, with its file as provenance
+     */
     public WeightMap weights() {
         return weights;
     }

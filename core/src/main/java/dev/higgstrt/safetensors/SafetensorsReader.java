@@ -71,6 +71,8 @@ public final class SafetensorsReader implements AutoCloseable {
      *
      * @throws SafetensorsFormatException if the file is not a valid safetensors file
      * @throws IOException                if it cannot be read
+     * @param file the file
+     * @return and validates {@code file}
      */
     public static SafetensorsReader open(Path file) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
@@ -253,22 +255,39 @@ public final class SafetensorsReader implements AutoCloseable {
         }
     }
 
-    /** The file. */
+    /**
+     * The file.
+     *
+     * @return the file
+     */
     public Path file() {
         return file;
     }
 
-    /** The {@code __metadata__} entries. */
+    /**
+     * The {@code __metadata__} entries.
+     *
+     * @return the {@code __metadata__} entries
+     */
     public Map<String, String> metadata() {
         return metadata;
     }
 
-    /** Header entries by name, sorted by name. */
+    /**
+     * Header entries by name, sorted by name.
+     *
+     * @return the result: header entries by name, sorted by name
+     */
     public Map<String, TensorInfo> infos() {
         return infos;
     }
 
-    /** The entry for {@code name}. */
+    /**
+     * The entry for {@code name}.
+     *
+     * @param name the name
+     * @return the entry for {@code name}
+     */
     public TensorInfo info(String name) {
         TensorInfo info = infos.get(name);
         if (info == null) {
@@ -277,13 +296,21 @@ public final class SafetensorsReader implements AutoCloseable {
         return info;
     }
 
-    /** Whether the file holds a tensor called {@code name}. */
+    /**
+     * Whether the file holds a tensor called {@code name}.
+     *
+     * @param name the name
+     * @return whether the file holds a tensor called {@code name}
+     */
     public boolean contains(String name) {
         return infos.containsKey(name);
     }
 
     /**
      * A zero-copy view of tensor {@code name} in the memory-mapped file (read-only).
+     *
+     * @param name the name
+     * @return a zero-copy view of tensor {@code name} in the memory-mapped file (read-only)
      */
     public Tensor tensor(String name) {
         TensorInfo info = info(name);
@@ -313,13 +340,20 @@ public final class SafetensorsReader implements AutoCloseable {
     /**
      * A streaming source for tensor {@code name}: its rows are read from the file with
      * positional reads when asked for, so nothing stays resident.
+     *
+     * @param name the name
+     * @return a streaming source for tensor {@code name}: its rows are read from the file with positional reads when asked for, so nothing stays resident
      */
     public TensorSource source(String name) {
         TensorInfo info = info(name);
         return new FileSource(info);
     }
 
-    /** All tensors as streaming sources, with this file as their provenance. */
+    /**
+     * All tensors as streaming sources, with this file as their provenance.
+     *
+     * @return all tensors as streaming sources, with this file as their provenance
+     */
     public WeightMap weights() {
         WeightMap.Builder b = WeightMap.builder();
         for (TensorInfo info : infos.values()) {

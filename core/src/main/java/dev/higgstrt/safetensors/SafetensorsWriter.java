@@ -48,12 +48,29 @@ public final class SafetensorsWriter {
     private SafetensorsWriter() {
     }
 
-    /** Writes every weight of {@code weights} to {@code file}. Returns the file size. */
+    /**
+     * Writes every weight of {@code weights} to {@code file}. Returns the file size.
+     *
+     * @param file     the file
+     * @param weights  the weights
+     * @param metadata the header metadata
+     * @return the result: writes every weight of {@code weights} to {@code file}
+     * @throws IOException when a file cannot be read or written
+     */
     public static long write(Path file, WeightMap weights, Map<String, String> metadata) throws IOException {
         return write(file, toSources(weights), metadata, bytes -> { });
     }
 
-    /** As {@link #write(Path, WeightMap, Map)}, reporting bytes written to {@code progress}. */
+    /**
+     * As {@link #write(Path, WeightMap, Map)}, reporting bytes written to {@code progress}.
+     *
+     * @param file     the file
+     * @param weights  the weights
+     * @param metadata the header metadata
+     * @param progress receives bytes as they are written
+     * @return the result: as {@link #write(Path, WeightMap, Map)}, reporting bytes written to {@code progress}
+     * @throws IOException when a file cannot be read or written
+     */
     public static long write(Path file, WeightMap weights, Map<String, String> metadata, LongConsumer progress)
             throws IOException {
         return write(file, toSources(weights), metadata, progress);
@@ -71,6 +88,11 @@ public final class SafetensorsWriter {
      * Writes {@code tensors} (in name order) with {@code metadata} as {@code __metadata__}.
      *
      * @return the size of the file written
+     * @param file     the file
+     * @param tensors  the tensors by name
+     * @param metadata the header metadata
+     * @param progress receives bytes as they are written
+     * @throws IOException when a file cannot be read or written
      */
     public static long write(Path file, Map<String, ? extends TensorSource> tensors, Map<String, String> metadata,
                              LongConsumer progress) throws IOException {
@@ -322,6 +344,10 @@ public final class SafetensorsWriter {
     /**
      * The header for {@code tensors} (sorted by name, laid out in that order), padded with
      * spaces to a multiple of 8 bytes.
+     *
+     * @param tensors  the tensors by name
+     * @param metadata the header metadata
+     * @return the header for {@code tensors} (sorted by name, laid out in that order), padded with spaces to a multiple of 8 bytes
      */
     public static byte[] header(SortedMap<String, ? extends TensorSource> tensors, Map<String, String> metadata) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -365,7 +391,13 @@ public final class SafetensorsWriter {
         return out;
     }
 
-    /** The size of the file {@link #write} would produce, without writing it. */
+    /**
+     * The size of the file {@link #write} would produce, without writing it.
+     *
+     * @param tensors  the tensors by name
+     * @param metadata the header metadata
+     * @return the size of the file {@link #write} would produce, without writing it
+     */
     public static long fileSize(SortedMap<String, ? extends TensorSource> tensors, Map<String, String> metadata) {
         long data = 0;
         for (TensorSource t : tensors.values()) {

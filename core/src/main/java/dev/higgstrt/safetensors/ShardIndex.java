@@ -41,6 +41,9 @@ public record ShardIndex(Path file, SortedMap<String, String> weightMap, Map<Str
      * Reads and validates an index file.
      *
      * @throws SafetensorsFormatException when it is malformed or a shard path escapes its folder
+     * @param file the file
+     * @return and validates an index file
+     * @throws IOException when a file cannot be read or written
      */
     public static ShardIndex read(Path file) throws IOException {
         long size = Files.size(file);
@@ -112,12 +115,20 @@ public record ShardIndex(Path file, SortedMap<String, String> weightMap, Map<Str
         }
     }
 
-    /** The distinct shard paths, sorted. */
+    /**
+     * The distinct shard paths, sorted.
+     *
+     * @return the distinct shard paths, sorted
+     */
     public SortedSet<String> shards() {
         return Collections.unmodifiableSortedSet(new TreeSet<>(weightMap.values()));
     }
 
-    /** The tensor names, sorted. */
+    /**
+     * The tensor names, sorted.
+     *
+     * @return the tensor names, sorted
+     */
     public SortedSet<String> tensorNames() {
         return Collections.unmodifiableSortedSet(new TreeSet<>(weightMap.keySet()));
     }

@@ -13,7 +13,11 @@ import dev.higgstrt.tensor.Shape;
  * @param end       end of the data (exclusive), relative to the data region
  */
 public record TensorInfo(String name, DType dtype, Shape shape, long begin, long end) {
-    /** Size of the data in bytes. */
+    /**
+     * Size of the data in bytes.
+     *
+     * @return the result: size of the data in bytes
+     */
     public long byteSize() {
         return end - begin;
     }

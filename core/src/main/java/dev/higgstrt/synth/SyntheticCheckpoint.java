@@ -70,6 +70,8 @@ public final class SyntheticCheckpoint {
         }
 
         /**
+         * The defaults for a geometry.
+         *
          * @param config the model geometry
          * @return the defaults for {@code config}
          */
@@ -78,6 +80,8 @@ public final class SyntheticCheckpoint {
         }
 
         /**
+         * This spec in layout {@code f}.
+         *
          * @param f the layout
          * @return this spec in layout {@code f}
          */
@@ -86,6 +90,8 @@ public final class SyntheticCheckpoint {
         }
 
         /**
+         * This spec with seed {@code s}.
+         *
          * @param s the seed
          * @return this spec with seed {@code s}
          */
@@ -94,6 +100,8 @@ public final class SyntheticCheckpoint {
         }
 
         /**
+         * This spec with or without a text head.
+         *
          * @param include whether to write a text head
          * @return this spec with or without a text head
          */
@@ -102,6 +110,8 @@ public final class SyntheticCheckpoint {
         }
 
         /**
+         * This spec in dtype {@code d}.
+         *
          * @param d the dtype
          * @return this spec in dtype {@code d}
          */
@@ -110,6 +120,8 @@ public final class SyntheticCheckpoint {
         }
 
         /**
+         * This spec with shards of at most {@code bytes}.
+         *
          * @param bytes the largest shard
          * @return this spec with shards of at most {@code bytes}
          */
@@ -119,6 +131,8 @@ public final class SyntheticCheckpoint {
     }
 
     /**
+     * The weights of a random model.
+     *
      * @param spec what to make (the layout and shard size are not used)
      * @return the weights of a random model, in transformers (canonical) names, as lazy sources
      */
@@ -166,7 +180,7 @@ public final class SyntheticCheckpoint {
         Files.createDirectories(dir);
         HiggsAudioConfig c = config.withLayout(format);
         WeightMap weights = HiggsAudioLayout.renameTo(weights(spec), format);
-        ObjectNode json = format == SourceLayout.BOSON ? c.toBosonJson() : c.toTransformersJson();
+        ObjectNode json = (ObjectNode) Json.CONFIG.readTree(format == SourceLayout.BOSON ? c.toBosonJson() : c.toTransformersJson());
         json.put("torch_dtype", dtype.torchName());
         writeAtomically(dir.resolve(HiggsAudioConfig.FILE_NAME), Json.PRETTY.writeValueAsString(json) + "\n");
         List<List<Weight>> shards = shards(weights, shardBytes);

@@ -10,15 +10,19 @@ import java.util.stream.IntStream;
  * Floating-point narrowing rounds to nearest even (see {@link FloatFormats}).
  */
 public final class Conversions {
-    /** Little-endian, unaligned layouts: safetensors data need not be aligned. */
+    /** Little-endian, unaligned 16-bit integers: safetensors data need not be aligned. */
     public static final ValueLayout.OfShort LE_SHORT =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian, unaligned binary32 floats. */
     public static final ValueLayout.OfFloat LE_FLOAT =
             ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian, unaligned 32-bit integers. */
     public static final ValueLayout.OfInt LE_INT =
             ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian, unaligned 64-bit integers. */
     public static final ValueLayout.OfLong LE_LONG =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian, unaligned binary64 floats. */
     public static final ValueLayout.OfDouble LE_DOUBLE =
             ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -29,7 +33,13 @@ public final class Conversions {
     private Conversions() {
     }
 
-    /** Whether {@link #convert} supports converting from {@code from} to {@code to}. */
+    /**
+     * Whether {@link #convert} supports converting from {@code from} to {@code to}.
+     *
+     * @param from the source type
+     * @param to   the target type
+     * @return whether {@link #convert} supports converting from {@code from} to {@code to}
+     */
     public static boolean supports(DType from, DType to) {
         return from == to || (isConvertibleFloat(from) && isConvertibleFloat(to));
     }
@@ -45,6 +55,11 @@ public final class Conversions {
      * several threads.
      *
      * @throws IllegalArgumentException when the conversion is not supported
+     * @param src   the source memory
+     * @param from  the source type
+     * @param dst   the destination memory
+     * @param to    the target type
+     * @param count the count
      */
     public static void convert(MemorySegment src, DType from, MemorySegment dst, DType to, long count) {
         if (from == to) {
@@ -187,6 +202,13 @@ public final class Conversions {
      * pass, with the rounding of both steps and no intermediate in memory: the result equals
      * {@code convert(convert(src, from, via), via, to)}. In place, as {@link #convert}, when
      * {@code from} and {@code to} have the same size. Large conversions run on several threads.
+     *
+     * @param src   the source memory
+     * @param from  the source type
+     * @param via   the via
+     * @param dst   the destination memory
+     * @param to    the target type
+     * @param count the count
      */
     public static void convertVia(MemorySegment src, DType from, DType via, MemorySegment dst, DType to, long count) {
         if (!supports(from, via) || !supports(via, to)) {
@@ -250,7 +272,16 @@ public final class Conversions {
         }
     }
 
-    /** Reads {@code n} elements starting at element {@code index} as floats. */
+    /**
+     * Reads {@code n} elements starting at element {@code index} as floats.
+     *
+     * @param src    the source memory
+     * @param from   the source type
+     * @param index  the index
+     * @param out    the out
+     * @param offset the first index
+     * @param n      the number of elements
+     */
     public static void toFloats(MemorySegment src, DType from, long index, float[] out, int offset, int n) {
         if (from == DType.F32) {
             MemorySegment.copy(src, LE_FLOAT, index * 4, out, offset, n);
@@ -263,7 +294,16 @@ public final class Conversions {
         }
     }
 
-    /** Writes {@code n} floats as elements of type {@code to} starting at element {@code index}. */
+    /**
+     * Writes {@code n} floats as elements of type {@code to} starting at element {@code index}.
+     *
+     * @param in     the in
+     * @param offset the first index
+     * @param dst    the destination memory
+     * @param to     the target type
+     * @param index  the index
+     * @param n      the number of elements
+     */
     public static void fromFloats(float[] in, int offset, MemorySegment dst, DType to, long index, int n) {
         if (to == DType.F32) {
             MemorySegment.copy(in, offset, dst, LE_FLOAT, index * 4, n);

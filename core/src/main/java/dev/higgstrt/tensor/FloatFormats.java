@@ -9,12 +9,22 @@ public final class FloatFormats {
     private FloatFormats() {
     }
 
-    /** The float32 value of a bfloat16 bit pattern (exact). */
+    /**
+     * The float32 value of a bfloat16 bit pattern (exact).
+     *
+     * @param bits the bits
+     * @return the float32 value of a bfloat16 bit pattern (exact)
+     */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
     }
 
-    /** The bfloat16 bit pattern nearest to {@code value} (ties to even). */
+    /**
+     * The bfloat16 bit pattern nearest to {@code value} (ties to even).
+     *
+     * @param value the value
+     * @return the bfloat16 bit pattern nearest to {@code value} (ties to even)
+     */
     public static short floatToBf16(float value) {
         int bits = Float.floatToRawIntBits(value);
         if ((bits & 0x7FFF_FFFF) > 0x7F80_0000) {
@@ -30,6 +40,9 @@ public final class FloatFormats {
      * The float32 value of an IEEE half-precision bit pattern (exact). A NaN becomes a quiet
      * NaN with the same sign and payload, whether or not the JIT uses the hardware instruction
      * (which quiets) or the library code (which does not).
+     *
+     * @param bits the bits
+     * @return the float32 value of an IEEE half-precision bit pattern (exact)
      */
     public static float f16ToFloat(short bits) {
         if ((bits & 0x7C00) == 0x7C00 && (bits & 0x3FF) != 0) {
@@ -41,6 +54,9 @@ public final class FloatFormats {
     /**
      * The IEEE half-precision bit pattern nearest to {@code value} (ties to even). A NaN
      * becomes a quiet NaN with the same sign and the top bits of the payload, deterministically.
+     *
+     * @param value the value
+     * @return the IEEE half-precision bit pattern nearest to {@code value} (ties to even)
      */
     public static short floatToF16(float value) {
         if (value != value) {

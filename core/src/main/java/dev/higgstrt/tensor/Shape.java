@@ -29,27 +29,51 @@ public final class Shape {
         this.elementCount = count;
     }
 
-    /** A shape with these dimensions. */
+    /**
+     * A shape with these dimensions.
+     *
+     * @param dims the dims
+     * @return a shape with these dimensions
+     */
     public static Shape of(long... dims) {
         return new Shape(dims.clone());
     }
 
-    /** A shape from a list of dimensions. */
+    /**
+     * A shape from a list of dimensions.
+     *
+     * @param dims the dims
+     * @return a shape from a list of dimensions
+     */
     public static Shape of(List<? extends Number> dims) {
         return new Shape(dims.stream().mapToLong(Number::longValue).toArray());
     }
 
-    /** Number of dimensions. */
+    /**
+     * Number of dimensions.
+     *
+     * @return number of dimensions
+     */
     public int rank() {
         return dims.length;
     }
 
-    /** Size of dimension {@code i}; negative {@code i} counts from the end. */
+    /**
+     * Size of dimension {@code i}; negative {@code i} counts from the end.
+     *
+     * @param i the i
+     * @return the result: size of dimension {@code i}; negative {@code i} counts from the end
+     */
     public long dim(int i) {
         return dims[axis(i)];
     }
 
-    /** Normalizes a possibly negative axis index and checks it. */
+    /**
+     * Normalizes a possibly negative axis index and checks it.
+     *
+     * @param i the i
+     * @return the result: normalizes a possibly negative axis index and checks it
+     */
     public int axis(int i) {
         int a = i < 0 ? i + dims.length : i;
         if (a < 0 || a >= dims.length) {
@@ -58,17 +82,30 @@ public final class Shape {
         return a;
     }
 
-    /** A copy of the dimensions. */
+    /**
+     * A copy of the dimensions.
+     *
+     * @return a copy of the dimensions
+     */
     public long[] toArray() {
         return dims.clone();
     }
 
-    /** Product of all dimensions. */
+    /**
+     * Product of all dimensions.
+     *
+     * @return the result: product of all dimensions
+     */
     public long elementCount() {
         return elementCount;
     }
 
-    /** Product of the dimensions before {@code axis}. */
+    /**
+     * Product of the dimensions before {@code axis}.
+     *
+     * @param axis the axis
+     * @return the result: product of the dimensions before {@code axis}
+     */
     public long outerCount(int axis) {
         long n = 1;
         for (int i = 0; i < axis(axis); i++) {
@@ -77,7 +114,12 @@ public final class Shape {
         return n;
     }
 
-    /** Product of the dimensions after {@code axis}. */
+    /**
+     * Product of the dimensions after {@code axis}.
+     *
+     * @param axis the axis
+     * @return the result: product of the dimensions after {@code axis}
+     */
     public long innerCount(int axis) {
         long n = 1;
         for (int i = axis(axis) + 1; i < dims.length; i++) {
@@ -86,14 +128,24 @@ public final class Shape {
         return n;
     }
 
-    /** This shape with dimension {@code axis} replaced. */
+    /**
+     * This shape with dimension {@code axis} replaced.
+     *
+     * @param axis the axis
+     * @param size the size
+     * @return this shape with dimension {@code axis} replaced
+     */
     public Shape withDim(int axis, long size) {
         long[] d = dims.clone();
         d[axis(axis)] = size;
         return new Shape(d);
     }
 
-    /** The dimensions as a list, for JSON. */
+    /**
+     * The dimensions as a list, for JSON.
+     *
+     * @return the dimensions as a list, for JSON
+     */
     public List<Long> toList() {
         return LongStream.of(dims).boxed().toList();
     }

@@ -25,6 +25,10 @@ public final class Tensor implements TensorSource {
      * A tensor over existing memory.
      *
      * @throws IllegalArgumentException if the segment's size is not exactly the tensor's size
+     * @param dtype the element type
+     * @param shape the shape
+     * @param data  the data
+     * @return a tensor over existing memory
      */
     public static Tensor wrap(DType dtype, Shape shape, MemorySegment data) {
         long expected = shape.elementCount() * dtype.byteSize();
@@ -35,13 +39,28 @@ public final class Tensor implements TensorSource {
         return new Tensor(dtype, shape, data);
     }
 
-    /** A zero-filled tensor allocated in {@code arena}. */
+    /**
+     * A zero-filled tensor allocated in {@code arena}.
+     *
+     * @param dtype the element type
+     * @param shape the shape
+     * @param arena the arena that owns the memory
+     * @return a zero-filled tensor allocated in {@code arena}
+     */
     public static Tensor allocate(DType dtype, Shape shape, Arena arena) {
         long bytes = shape.elementCount() * dtype.byteSize();
         return new Tensor(dtype, shape, arena.allocate(Math.max(1, bytes), 8).asSlice(0, bytes));
     }
 
-    /** A tensor of type {@code dtype} holding {@code values} (rounded when narrower than F32). */
+    /**
+     * A tensor of type {@code dtype} holding {@code values} (rounded when narrower than F32).
+     *
+     * @param dtype  the element type
+     * @param shape  the shape
+     * @param values the values
+     * @param arena  the arena that owns the memory
+     * @return a tensor of type {@code dtype} holding {@code values} (rounded when narrower than F32)
+     */
     public static Tensor fromFloats(DType dtype, Shape shape, float[] values, Arena arena) {
         if (values.length != shape.elementCount()) {
             throw new IllegalArgumentException(values.length + " values for shape " + shape);
@@ -61,7 +80,11 @@ public final class Tensor implements TensorSource {
         return shape;
     }
 
-    /** The tensor's memory (read-only when it maps a file opened for reading). */
+    /**
+     * The tensor's memory (read-only when it maps a file opened for reading).
+     *
+     * @return the tensor's memory (read-only when it maps a file opened for reading)
+     */
     public MemorySegment data() {
         return data;
     }
@@ -82,7 +105,15 @@ public final class Tensor implements TensorSource {
         return slice(dim, start, end, Arena.ofAuto());
     }
 
-    /** As {@link #slice(int, long, long)}, allocating a copy (when one is needed) in {@code arena}. */
+    /**
+     * As {@link #slice(int, long, long)}, allocating a copy (when one is needed) in {@code arena}.
+     *
+     * @param dim   the dimension (negative counts from the last)
+     * @param start the first index (inclusive)
+     * @param end   the last index (exclusive)
+     * @param arena the arena that owns the memory
+     * @return the result: as {@link #slice(int, long, long)}, allocating a copy (when one is needed) in {@code arena}
+     */
     public Tensor slice(int dim, long start, long end, Arena arena) {
         int axis = shape.axis(dim);
         DerivedSources.checkRange(shape, axis, start, end);
@@ -102,7 +133,13 @@ public final class Tensor implements TensorSource {
         return new Tensor(dtype, newShape, data);
     }
 
-    /** A converted copy in {@code arena} (this tensor itself when the dtype already matches). */
+    /**
+     * A converted copy in {@code arena} (this tensor itself when the dtype already matches).
+     *
+     * @param target the target type
+     * @param arena  the arena that owns the memory
+     * @return a converted copy in {@code arena} (this tensor itself when the dtype already matches)
+     */
     public Tensor to(DType target, Arena arena) {
         if (target == dtype) {
             return this;
@@ -112,7 +149,12 @@ public final class Tensor implements TensorSource {
         return out;
     }
 
-    /** Element {@code index} (row-major flat index) as a float. */
+    /**
+     * Element {@code index} (row-major flat index) as a float.
+     *
+     * @param index the index
+     * @return the result: element {@code index} (row-major flat index) as a float
+     */
     public float getFloat(long index) {
         Objects.checkIndex(index, shape.elementCount());
         return switch (dtype) {
@@ -128,7 +170,11 @@ public final class Tensor implements TensorSource {
         };
     }
 
-    /** All elements as floats (for tensors of fewer than 2^31 elements). */
+    /**
+     * All elements as floats (for tensors of fewer than 2^31 elements).
+     *
+     * @return all elements as floats (for tensors of fewer than 2^31 elements)
+     */
     public float[] toFloatArray() {
         long n = shape.elementCount();
         if (n > Integer.MAX_VALUE - 8) {
@@ -145,7 +191,12 @@ public final class Tensor implements TensorSource {
         return out;
     }
 
-    /** Whether {@code other} has the same dtype, shape and bytes. */
+    /**
+     * Whether {@code other} has the same dtype, shape and bytes.
+     *
+     * @param other the other one
+     * @return whether {@code other} has the same dtype, shape and bytes
+     */
     public boolean contentEquals(Tensor other) {
         return dtype == other.dtype && shape.equals(other.shape)
                 && data.mismatch(other.data) == -1;

@@ -19,34 +19,62 @@ import java.util.List;
  */
 public interface TensorSource {
 
-    /** Element type. */
+    /**
+     * Element type.
+     *
+     * @return the result: element type
+     */
     DType dtype();
 
-    /** Shape. */
+    /**
+     * Shape.
+     *
+     * @return the result: shape
+     */
     Shape shape();
 
     /**
      * Copies rows {@code [firstRow, firstRow + rowCount)} into {@code dst}, which must hold at
      * least {@code rowCount * rowBytes()} bytes.
+     *
+     * @param firstRow the first row
+     * @param rowCount the row count
+     * @param dst      the destination memory
      */
     void readRows(long firstRow, long rowCount, MemorySegment dst);
 
-    /** Number of rows (the size of dimension 0; 1 for a scalar). */
+    /**
+     * Number of rows (the size of dimension 0; 1 for a scalar).
+     *
+     * @return number of rows (the size of dimension 0; 1 for a scalar)
+     */
     default long rowCount() {
         return shape().rank() == 0 ? 1 : shape().dim(0);
     }
 
-    /** Elements in one row. */
+    /**
+     * Elements in one row.
+     *
+     * @return elements in one row
+     */
     default long rowElements() {
         return shape().rank() == 0 ? 1 : shape().innerCount(0);
     }
 
-    /** Bytes in one row. */
+    /**
+     * Bytes in one row.
+     *
+     * @return bytes in one row
+     */
     default long rowBytes() {
         return rowElements() * dtype().byteSize();
     }
 
-    /** Total bytes. */
+    /**
+     * Total bytes.
+     *
+     * @return total bytes
+     */
     default long byteSize() {
         return shape().elementCount() * dtype().byteSize();
     }
@@ -54,6 +82,9 @@ public interface TensorSource {
     /**
      * Reads all the data into a new contiguous tensor allocated in {@code arena}: this is
      * the explicit copy.
+     *
+     * @param arena the arena that owns the memory
+     * @return all the data into a new contiguous tensor allocated in {@code arena}: this is the explicit copy
      */
     default Tensor materialize(Arena arena) {
         MemorySegment seg = arena.allocate(Math.max(1, byteSize()), 8).asSlice(0, byteSize());
@@ -64,12 +95,24 @@ public interface TensorSource {
     /**
      * A lazy view of indices {@code [start, end)} along {@code dim}. Slices along dimension 0
      * read only the rows they need.
+     *
+     * @param dim   the dimension (negative counts from the last)
+     * @param start the first index (inclusive)
+     * @param end   the last index (exclusive)
+     * @return a lazy view of indices {@code [start, end)} along {@code dim}
      */
     default TensorSource slice(int dim, long start, long end) {
         return DerivedSources.slice(this, dim, start, end);
     }
 
-    /** Part {@code index} of {@code parts} equal parts along {@code dim}. */
+    /**
+     * Part {@code index} of {@code parts} equal parts along {@code dim}.
+     *
+     * @param dim   the dimension (negative counts from the last)
+     * @param index the index
+     * @param parts the number of parts
+     * @return the result: part {@code index} of {@code parts} equal parts along {@code dim}
+     */
     default TensorSource chunk(int dim, int index, int parts) {
         int axis = shape().axis(dim);
         long size = shape().dim(axis);
@@ -83,17 +126,32 @@ public interface TensorSource {
         return slice(axis, index * step, (index + 1) * step);
     }
 
-    /** A lazy view converted to {@code target} (round to nearest even when narrowing). */
+    /**
+     * A lazy view converted to {@code target} (round to nearest even when narrowing).
+     *
+     * @param target the target type
+     * @return a lazy view converted to {@code target} (round to nearest even when narrowing)
+     */
     default TensorSource cast(DType target) {
         return target == dtype() ? this : DerivedSources.cast(this, target);
     }
 
-    /** A lazy view with {@code extraRows} zero rows appended along dimension 0. */
+    /**
+     * A lazy view with {@code extraRows} zero rows appended along dimension 0.
+     *
+     * @param extraRows the extra rows
+     * @return a lazy view with {@code extraRows} zero rows appended along dimension 0
+     */
     default TensorSource padRows(long extraRows) {
         return extraRows == 0 ? this : DerivedSources.padRows(this, extraRows);
     }
 
-    /** A lazy view with the same bytes and another shape of the same element count. */
+    /**
+     * A lazy view with the same bytes and another shape of the same element count.
+     *
+     * @param newShape the new shape
+     * @return a lazy view with the same bytes and another shape of the same element count
+     */
     default TensorSource reshape(Shape newShape) {
         return DerivedSources.reshape(this, newShape);
     }
@@ -102,6 +160,9 @@ public interface TensorSource {
      * The lazy concatenation of {@code parts} along {@code dim}.
      *
      * @throws IllegalArgumentException when dtypes differ or any other dimension differs
+     * @param parts the number of parts
+     * @param dim   the dimension (negative counts from the last)
+     * @return the lazy concatenation of {@code parts} along {@code dim}
      */
     static TensorSource concat(List<? extends TensorSource> parts, int dim) {
         return DerivedSources.concat(parts, dim);

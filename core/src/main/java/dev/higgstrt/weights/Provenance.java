@@ -19,17 +19,34 @@ public record Provenance(Path file, String sourceName, List<Provenance> inputs) 
         inputs = List.copyOf(inputs);
     }
 
-    /** Tensor {@code name} of {@code file}. */
+    /**
+     * Tensor {@code name} of {@code file}.
+     *
+     * @param file the file
+     * @param name the name
+     * @return the result: tensor {@code name} of {@code file}
+     */
     public static Provenance file(Path file, String name) {
         return new Provenance(file, name, List.of());
     }
 
-    /** A weight made in memory (tests, synthetic checkpoints). */
+    /**
+     * A weight made in memory (tests, synthetic checkpoints).
+     *
+     * @param description the description
+     * @return a weight made in memory (tests, synthetic checkpoints)
+     */
     public static Provenance memory(String description) {
         return new Provenance(null, description, List.of());
     }
 
-    /** The result of {@code operation} on {@code inputs}. */
+    /**
+     * The result of {@code operation} on {@code inputs}.
+     *
+     * @param operation the operation
+     * @param inputs    the inputs
+     * @return the result of {@code operation} on {@code inputs}
+     */
     public static Provenance derived(String operation, List<Provenance> inputs) {
         return new Provenance(null, operation, inputs);
     }
@@ -37,6 +54,8 @@ public record Provenance(Path file, String sourceName, List<Provenance> inputs) 
     /**
      * A short description, for example {@code model-00001.safetensors:model.norm.weight} or
      * {@code fuse(a.safetensors:q, a.safetensors:k)}.
+     *
+     * @return a short description, for example {@code model-00001.safetensors:model.norm.weight} or {@code fuse(a.safetensors:q, a.safetensors:k)}
      */
     public String describe() {
         if (file != null) {

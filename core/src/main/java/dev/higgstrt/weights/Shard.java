@@ -21,6 +21,8 @@ public record Shard(int dim, int rank, int size) {
     }
 
     /**
+     * A rank's rows.
+     *
      * @param rank the rank
      * @param size the number of ranks
      * @return part {@code rank} of {@code size} along dim 0
@@ -30,6 +32,8 @@ public record Shard(int dim, int rank, int size) {
     }
 
     /**
+     * A rank's columns.
+     *
      * @param rank the rank
      * @param size the number of ranks
      * @return part {@code rank} of {@code size} along dim 1

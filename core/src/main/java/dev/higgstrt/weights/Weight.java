@@ -51,22 +51,36 @@ public record Weight(String name, TensorSource tensor, Provenance provenance, Op
         }
     }
 
-    /** @return the tensor's dtype */
+    /**
+     * The element type.
+     *
+     * @return the tensor's dtype
+     */
     public DType dtype() {
         return tensor.dtype();
     }
 
-    /** @return the tensor's shape */
+    /**
+     * The shape.
+     *
+     * @return the tensor's shape
+     */
     public Shape shape() {
         return tensor.shape();
     }
 
-    /** @return {@code name [d0,d1]}, for messages */
+    /**
+     * A short description.
+     *
+     * @return {@code name [d0,d1]}, for messages
+     */
     public String describe() {
         return name + " " + shape();
     }
 
     /**
+     * This weight renamed.
+     *
      * @param newName the name to give
      * @return this weight under another name, its data, provenance and parts unchanged
      */

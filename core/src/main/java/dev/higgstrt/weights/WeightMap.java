@@ -39,34 +39,61 @@ public final class WeightMap implements Iterable<Weight> {
         this.names = Collections.unmodifiableSortedSet(weights.navigableKeySet());
     }
 
-    /** The empty map. */
+    /**
+     * The empty map.
+     *
+     * @return the empty map
+     */
     public static WeightMap empty() {
         return EMPTY;
     }
 
-    /** A builder. */
+    /**
+     * A builder.
+     *
+     * @return a builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** A map of these weights. */
+    /**
+     * A map of these weights.
+     *
+     * @param weights the weights
+     * @return a map of these weights
+     */
     public static WeightMap of(Collection<Weight> weights) {
         Builder b = builder();
         weights.forEach(b::put);
         return b.build();
     }
 
-    /** Number of weights. */
+    /**
+     * Number of weights.
+     *
+     * @return number of weights
+     */
     public int size() {
         return weights.size();
     }
 
-    /** Whether a weight called {@code name} exists. */
+    /**
+     * Whether a weight called {@code name} exists.
+     *
+     * @param name the name
+     * @return whether a weight called {@code name} exists
+     */
     public boolean contains(String name) {
         return weights.containsKey(name);
     }
 
-    /** The weight called {@code name}, if any. */
+    /**
+     * The weight called {@code name}, if any.
+     *
+     * @param name the name
+     * @return the weight called {@code name}, if any
+     */
     public Optional<Weight> find(String name) {
         return Optional.ofNullable(weights.get(name));
     }
@@ -75,6 +102,8 @@ public final class WeightMap implements Iterable<Weight> {
      * The weight called {@code name}.
      *
      * @throws NoSuchElementException naming the weight (and a near name, if one exists)
+     * @param name the name
+     * @return the weight called {@code name}
      */
     public Weight get(String name) {
         Weight w = weights.get(name);
@@ -91,17 +120,30 @@ public final class WeightMap implements Iterable<Weight> {
         return near.isEmpty() ? "" : " (similar: " + String.join(", ", near) + ")";
     }
 
-    /** The tensor of weight {@code name}. */
+    /**
+     * The tensor of weight {@code name}.
+     *
+     * @param name the name
+     * @return the tensor of weight {@code name}
+     */
     public TensorSource tensor(String name) {
         return get(name).tensor();
     }
 
-    /** The names, sorted. */
+    /**
+     * The names, sorted.
+     *
+     * @return the names, sorted
+     */
     public SortedSet<String> names() {
         return names;
     }
 
-    /** The weights, sorted by name. */
+    /**
+     * The weights, sorted by name.
+     *
+     * @return the weights, sorted by name
+     */
     public Collection<Weight> values() {
         return weights.values();
     }
@@ -111,37 +153,68 @@ public final class WeightMap implements Iterable<Weight> {
         return weights.values().iterator();
     }
 
-    /** Total bytes of all tensors. */
+    /**
+     * Total bytes of all tensors.
+     *
+     * @return total bytes of all tensors
+     */
     public long byteSize() {
         return weights.values().stream().mapToLong(w -> w.tensor().byteSize()).sum();
     }
 
-    /** This map with {@code weight} added or replaced. */
+    /**
+     * This map with {@code weight} added or replaced.
+     *
+     * @param weight the weight
+     * @return this map with {@code weight} added or replaced
+     */
     public WeightMap with(Weight weight) {
         TreeMap<String, Weight> m = new TreeMap<>(weights);
         m.put(weight.name(), weight);
         return new WeightMap(m);
     }
 
-    /** This map with {@code tensor} added or replaced under {@code name}. */
+    /**
+     * This map with {@code tensor} added or replaced under {@code name}.
+     *
+     * @param name       the name
+     * @param tensor     the tensor name
+     * @param provenance the provenance
+     * @return this map with {@code tensor} added or replaced under {@code name}
+     */
     public WeightMap with(String name, TensorSource tensor, Provenance provenance) {
         return with(new Weight(name, tensor, provenance));
     }
 
-    /** This map without the named weights (absent names are ignored). */
+    /**
+     * This map without the named weights (absent names are ignored).
+     *
+     * @param names the names
+     * @return this map without the named weights (absent names are ignored)
+     */
     public WeightMap without(Collection<String> names) {
         TreeMap<String, Weight> m = new TreeMap<>(weights);
         names.forEach(m::remove);
         return new WeightMap(m);
     }
 
-    /** The weights whose names match {@code regex} entirely. */
+    /**
+     * The weights whose names match {@code regex} entirely.
+     *
+     * @param regex a regular expression
+     * @return the weights whose names match {@code regex} entirely
+     */
     public WeightMap select(String regex) {
         Pattern p = Pattern.compile(regex);
         return filter(n -> p.matcher(n).matches());
     }
 
-    /** The weights whose names pass {@code keep}. */
+    /**
+     * The weights whose names pass {@code keep}.
+     *
+     * @param keep the keep
+     * @return the weights whose names pass {@code keep}
+     */
     public WeightMap filter(Predicate<String> keep) {
         TreeMap<String, Weight> m = new TreeMap<>();
         weights.forEach((n, w) -> {
@@ -152,7 +225,13 @@ public final class WeightMap implements Iterable<Weight> {
         return new WeightMap(m);
     }
 
-    /** This map with weight {@code from} renamed to {@code to}. */
+    /**
+     * This map with weight {@code from} renamed to {@code to}.
+     *
+     * @param from the source type
+     * @param to   the target type
+     * @return this map with weight {@code from} renamed to {@code to}
+     */
     public WeightMap rename(String from, String to) {
         Weight w = get(from);
         if (!from.equals(to) && weights.containsKey(to)) {
@@ -164,7 +243,12 @@ public final class WeightMap implements Iterable<Weight> {
         return new WeightMap(m);
     }
 
-    /** Every weight renamed by {@code renamer}; two weights may not get the same name. */
+    /**
+     * Every weight renamed by {@code renamer}; two weights may not get the same name.
+     *
+     * @param renamer the renamer
+     * @return every weight renamed by {@code renamer}; two weights may not get the same name
+     */
     public WeightMap rename(UnaryOperator<String> renamer) {
         TreeMap<String, Weight> m = new TreeMap<>();
         for (Weight w : weights.values()) {
@@ -177,7 +261,12 @@ public final class WeightMap implements Iterable<Weight> {
         return new WeightMap(m);
     }
 
-    /** Every floating-point weight lazily cast to {@code dtype}; other weights unchanged. */
+    /**
+     * Every floating-point weight lazily cast to {@code dtype}; other weights unchanged.
+     *
+     * @param dtype the element type
+     * @return every floating-point weight lazily cast to {@code dtype}; other weights unchanged
+     */
     public WeightMap cast(DType dtype) {
         TreeMap<String, Weight> m = new TreeMap<>();
         for (Weight w : weights.values()) {
@@ -220,6 +309,11 @@ public final class WeightMap implements Iterable<Weight> {
     /**
      * Splits weight {@code name} into {@code parts} equal parts along {@code dim} (lazy views),
      * named {@code name} with their index appended after a {@code '#'}.
+     *
+     * @param name  the name
+     * @param dim   the dimension (negative counts from the last)
+     * @param parts the number of parts
+     * @return the result: splits weight {@code name} into {@code parts} equal parts along {@code dim} (lazy views), named {@code name} with their index appended after a {@code '#'}
      */
     public List<Weight> split(String name, int dim, int parts) {
         Weight w = get(name);
@@ -289,6 +383,11 @@ public final class WeightMap implements Iterable<Weight> {
     /**
      * Concatenates {@code parts} along {@code dim} into a weight called {@code name}: the
      * inverse of {@link #split} and {@link #shard}.
+     *
+     * @param parts the number of parts
+     * @param dim   the dimension (negative counts from the last)
+     * @param name  the name
+     * @return the result: concatenates {@code parts} along {@code dim} into a weight called {@code name}: the inverse of {@link #split} and {@link #shard}
      */
     public static Weight merge(List<Weight> parts, int dim, String name) {
         return concat(parts, dim, name, "merge");
@@ -299,6 +398,10 @@ public final class WeightMap implements Iterable<Weight> {
      * ({@code splitDim} returns it, {@code -1} meaning replicated) is concatenated in rank
      * order; a replicated weight is taken from the first map that has it, after checking that
      * every map that has it agrees on its dtype and shape.
+     *
+     * @param shards   the shards
+     * @param splitDim the split dim
+     * @return the result: merges per-rank maps back into the whole: a weight with a split dimension ({@code splitDim} returns it, {@code -1} meaning replicated) is concatenated in rank order; a replicated weight is taken from the first map that has it, after checking that every map that has it agrees on its dtype and shape
      */
     public static WeightMap mergeShards(List<WeightMap> shards, ToIntFunction<String> splitDim) {
         TreeMap<String, List<Weight>> byName = new TreeMap<>();
@@ -360,7 +463,12 @@ public final class WeightMap implements Iterable<Weight> {
         }
     }
 
-    /** The union of this map and {@code other}, which must not share a name. */
+    /**
+     * The union of this map and {@code other}, which must not share a name.
+     *
+     * @param other the other one
+     * @return the union of this map and {@code other}, which must not share a name
+     */
     public WeightMap plus(WeightMap other) {
         TreeMap<String, Weight> m = new TreeMap<>(weights);
         for (Weight w : other) {
@@ -384,7 +492,12 @@ public final class WeightMap implements Iterable<Weight> {
         private Builder() {
         }
 
-        /** Adds a weight. */
+        /**
+         * Adds a weight.
+         *
+         * @param weight the weight
+         * @return the result: adds a weight
+         */
         public Builder put(Weight weight) {
             Weight previous = weights.putIfAbsent(weight.name(), weight);
             if (previous != null) {
@@ -394,12 +507,23 @@ public final class WeightMap implements Iterable<Weight> {
             return this;
         }
 
-        /** Adds a tensor under a name. */
+        /**
+         * Adds a tensor under a name.
+         *
+         * @param name       the name
+         * @param tensor     the tensor name
+         * @param provenance the provenance
+         * @return the result: adds a tensor under a name
+         */
         public Builder put(String name, TensorSource tensor, Provenance provenance) {
             return put(new Weight(name, tensor, provenance));
         }
 
-        /** The immutable map. */
+        /**
+         * The immutable map.
+         *
+         * @return the immutable map
+         */
         public WeightMap build() {
             return new WeightMap(new TreeMap<>(weights));
         }

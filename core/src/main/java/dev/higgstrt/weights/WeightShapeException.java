@@ -4,7 +4,11 @@ package dev.higgstrt.weights;
 public class WeightShapeException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
-    /** An exception with this message. */
+    /**
+     * An exception with this message.
+     *
+     * @param message the message
+     */
     public WeightShapeException(String message) {
         super(message);
     }

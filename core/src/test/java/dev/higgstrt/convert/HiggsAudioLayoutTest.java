@@ -199,7 +199,7 @@ class HiggsAudioLayoutTest {
         Files.writeString(d.resolve("config.json"), "{\"model_type\": \"llama\"}");
         assertThatThrownBy(() -> HiggsAudioConfig.read(d)).isInstanceOf(ConfigException.class)
                 .hasMessageStartingWith("config.json: unknown layout: model_type 'llama'");
-        var boson = TestModels.awkward().toBosonJson();
+        var boson = (com.fasterxml.jackson.databind.node.ObjectNode) dev.higgstrt.io.Json.STRICT.readTree(TestModels.awkward().toBosonJson());
         boson.put("use_audio_out_self_attention", true);
         Files.writeString(d.resolve("config.json"), boson.toString());
         assertThatThrownBy(() -> HiggsAudioConfig.read(d))
@@ -208,7 +208,7 @@ class HiggsAudioLayoutTest {
         boson.put("audio_adapter_type", "stack");
         Files.writeString(d.resolve("config.json"), boson.toString());
         assertThatThrownBy(() -> HiggsAudioConfig.read(d)).hasMessageContaining("audio_adapter_type 'stack' is not supported");
-        var tf = TestModels.awkward().toTransformersJson();
+        var tf = (com.fasterxml.jackson.databind.node.ObjectNode) dev.higgstrt.io.Json.STRICT.readTree(TestModels.awkward().toTransformersJson());
         tf.put("num_key_value_heads", 3);
         Files.writeString(d.resolve("config.json"), tf.toString());
         assertThatThrownBy(() -> HiggsAudioConfig.read(d))
@@ -225,9 +225,9 @@ class HiggsAudioLayoutTest {
         HiggsAudioConfig boson = HiggsAudioConfig.parse(c.toBosonJson());
         // the delay token becomes Boson's audio-in token (encode_audio_in_tokens)
         assertThat(boson).usingRecursiveComparison().ignoringFields("layout").isEqualTo(c);
-        assertThat(c.toBosonJson().get("audio_in_token_idx").asInt()).isEqualTo(97);
+        assertThat(dev.higgstrt.io.Json.STRICT.readTree(c.toBosonJson()).get("audio_in_token_idx").asInt()).isEqualTo(97);
         assertThat(boson.codebookSize()).isEqualTo(7);
-        assertThat(c.toBosonJson().get("audio_codebook_size").asInt()).isEqualTo(5);
+        assertThat(dev.higgstrt.io.Json.STRICT.readTree(c.toBosonJson()).get("audio_codebook_size").asInt()).isEqualTo(5);
         var trt = Converter.trtllmConfig(c, 2, 1, DType.BF16, true);
         HiggsAudioConfig expected = new HiggsAudioConfig(SourceLayout.TRTLLM, c.vocabSize(), c.hiddenSize(),
                 c.intermediateSize(), c.numLayers(), c.numHeads(), c.numKvHeads(), c.headDim(), c.rmsNormEps(),

@@ -28,6 +28,10 @@ class ParserFuzzTest {
         try {
             DIR = Files.createTempDirectory("higgs-fuzz");
             DIR.toFile().deleteOnExit();
+            String log = System.getProperty("higgs.fuzz.log");
+            if (log != null && System.getenv("JAZZER_FUZZ") != null) {
+                NativeStderr.redirectTo(Path.of(log));
+            }
         } catch (IOException e) {
             throw new ExceptionInInitializerError(e);
         }

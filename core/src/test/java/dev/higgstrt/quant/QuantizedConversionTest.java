@@ -43,7 +43,16 @@ class QuantizedConversionTest {
                 .withQuant(QuantOptions.of(QuantFormat.INT4_GROUP).withGroupSize(16).excluding("^lm_head"));
         Path out = tmp.resolve("int4g");
         Converter.Plan plan = Converter.plan(Goldens.path("gqa_llama3_texthead"), o);
-        Converter.convert(Goldens.path("gqa_llama3_texthead"), out, o, n -> { });
+        java.util.concurrent.atomic.AtomicLong progress = new java.util.concurrent.atomic.AtomicLong();
+        Converter.Report report = Converter.convert(Goldens.path("gqa_llama3_texthead"), out, o, progress::addAndGet);
+        assertThat(report.plan().quant()).isEqualTo(QuantFormat.INT4_GROUP);
+        assertThat(progress.get()).as("the progress total is the plan's").isEqualTo(plan.tensorBytes())
+                .isEqualTo(report.bytes());
+        long onDisk = 0;
+        for (Converter.RankPlan rp : plan.ranks()) {
+            onDisk += Files.size(out.resolve(rp.mapping().fileName()));
+        }
+        assertThat(report.fileBytes()).isEqualTo(onDisk).isGreaterThan(report.bytes());
         for (Converter.RankPlan rp : plan.ranks()) {
             Map<String, String> written = writtenAsPlanned(out, rp);
             assertThat(written.get("transformer.layers.0.mlp.gate_up_proj.weight")).startsWith("I8");

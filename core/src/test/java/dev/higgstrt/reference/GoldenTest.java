@@ -82,7 +82,7 @@ class GoldenTest {
         source.text().ifPresent(t -> assertThat(fromConverted.text().orElseThrow()).isEqualTo(t));
 
         Path boson = Files.createDirectories(tmp.resolve("boson"));
-        Files.writeString(boson.resolve("config.json"), c.toBosonJson().toString());
+        Files.writeString(boson.resolve("config.json"), c.toBosonJson());
         try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(src)) {
             SafetensorsWriter.write(boson.resolve("model.safetensors"), HiggsAudioLayout.renameTo(ck.weights(), SourceLayout.BOSON), Map.of());
         }
@@ -136,5 +136,13 @@ class GoldenTest {
         Logits asAudio = m.forward(TokenInput.audio(new int[]{1, 2, 3, 4}, new int[]{5, 6, 7, 8}));
         Logits asText = m.forward(TokenInput.text(290 - 10, 290 - 11));
         assertThat(asAudio.maxAbsDiff(asText)).isGreaterThan(0.01f);
+    }
+
+    @Test
+    void logitsPrintASummaryNotArrayAddresses() {
+        Logits l = new Logits(3, new float[3 * 8], 8, java.util.Optional.of(new float[3 * 5]), 5, new boolean[]{false, true, false});
+        assertThat(l.toString()).isEqualTo("Logits[3 positions (1 audio), audio 3x8, text 3x5]");
+        Logits audioOnly = new Logits(1, new float[8], 8, java.util.Optional.empty(), 5, new boolean[]{true});
+        assertThat(audioOnly).hasToString("Logits[1 positions (1 audio), audio 1x8]");
     }
 }

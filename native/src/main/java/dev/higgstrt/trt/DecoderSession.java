@@ -10,10 +10,19 @@ import dev.higgstrt.reference.TokenInput;
  * everything once.
  */
 public interface DecoderSession extends AutoCloseable {
-    /** Appends {@code chunk} (the prefill, then one position a call) and returns its positions' audio logits (FP32). */
+    /**
+     * Appends {@code chunk} (the prefill, then one position a call) and returns its positions' audio logits (FP32).
+     *
+     * @param chunk the chunk
+     * @return the result: appends {@code chunk} (the prefill, then one position a call) and returns its positions' audio logits (FP32)
+     */
     Logits forward(TokenInput chunk);
 
-    /** Positions held in the KV cache. */
+    /**
+     * Positions held in the KV cache.
+     *
+     * @return positions held in the KV cache
+     */
     int length();
 
     /** Frees the session's GPU memory. Idempotent. */

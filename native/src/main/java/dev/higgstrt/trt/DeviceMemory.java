@@ -9,7 +9,11 @@ public final class DeviceMemory {
     private DeviceMemory() {
     }
 
-    /** Free device memory in bytes. */
+    /**
+     * Free device memory in bytes.
+     *
+     * @return the result: free device memory in bytes
+     */
     public static long free() {
         try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
             Cuda.check(cudaMemGetInfo(free, total), "cudaMemGetInfo");

@@ -84,6 +84,7 @@ public final class DualFfnPlugin {
      *
      * @throws TrtException when the library is missing (built without nvcc), cannot be loaded,
      *                      finds no cuBLAS, or TensorRT refuses the registration
+     * @return the loaded and registered plugin
      */
     public static synchronized DualFfnPlugin get() {
         if (instance != null) {
@@ -101,12 +102,20 @@ public final class DualFfnPlugin {
         }
     }
 
-    /** Whether the plugin can be used here; {@link #unavailableReason()} says why not. */
+    /**
+     * Whether the plugin can be used here; {@link #unavailableReason()} says why not.
+     *
+     * @return whether the plugin can be used here; {@link #unavailableReason()} says why not
+     */
     public static boolean isAvailable() {
         return unavailableReason().isEmpty();
     }
 
-    /** Why the plugin cannot be used here, or empty where it can. */
+    /**
+     * Why the plugin cannot be used here, or empty where it can.
+     *
+     * @return the result: why the plugin cannot be used here, or empty where it can
+     */
     public static Optional<String> unavailableReason() {
         try {
             get();
@@ -188,7 +197,11 @@ public final class DualFfnPlugin {
         }
     }
 
-    /** The library file in use. */
+    /**
+     * The library file in use.
+     *
+     * @return the library file in use
+     */
     public Path library() {
         return library;
     }
@@ -222,7 +235,11 @@ public final class DualFfnPlugin {
         }
     }
 
-    /** The plugin's last error message (empty when none), e.g. why a build failed. */
+    /**
+     * The plugin's last error message (empty when none), e.g. why a build failed.
+     *
+     * @return the plugin's last error message (empty when none), e.g
+     */
     public String lastError() {
         return PluginFields.lastError(lib::higgs_dual_ffn_last_error);
     }
@@ -236,7 +253,11 @@ public final class DualFfnPlugin {
         lib.higgs_dual_ffn_clear_error();
     }
 
-    /** How often TensorRT called each plugin method in this process, by method name. */
+    /**
+     * How often TensorRT called each plugin method in this process, by method name.
+     *
+     * @return how often TensorRT called each plugin method in this process, by method name
+     */
     public Map<String, Long> calls() {
         Map<String, Long> out = new LinkedHashMap<>();
         for (int m = 0; m < lib.higgs_dual_ffn_method_count(); m++) {
@@ -245,12 +266,20 @@ public final class DualFfnPlugin {
         return out;
     }
 
-    /** Plugin objects alive in this process (created and not yet destroyed, by us or TensorRT). */
+    /**
+     * Plugin objects alive in this process (created and not yet destroyed, by us or TensorRT).
+     *
+     * @return the result: plugin objects alive in this process (created and not yet destroyed, by us or TensorRT)
+     */
     public long livePlugins() {
         return lib.higgs_dual_ffn_live_plugins();
     }
 
-    /** Up to this many tokens a call takes the direct path (no host round trip); more are compacted per path. */
+    /**
+     * Up to this many tokens a call takes the direct path (no host round trip); more are compacted per path.
+     *
+     * @return the result: up to this many tokens a call takes the direct path (no host round trip); more are compacted per path
+     */
     public int smallTokens() {
         return lib.higgs_dual_ffn_small_tokens();
     }

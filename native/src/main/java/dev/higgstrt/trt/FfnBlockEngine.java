@@ -90,6 +90,12 @@ public final class FfnBlockEngine implements AutoCloseable {
      *
      * @param maxTokens the most positions a call may take
      * @param intMask   an INT32 audio mask instead of BOOL (plugin only)
+     * @param c         the model config
+     * @param canonical the weights under canonical names
+     * @param layer     the layer index
+     * @param dtype     the element type
+     * @param variant   the variant
+     * @return the block of {@code layer} of a model from its canonical (transformers-named) weights
      */
     public static FfnBlockEngine build(HiggsAudioConfig c, WeightMap canonical, int layer, DType dtype, int maxTokens,
                                        Variant variant, boolean intMask) {
@@ -124,7 +130,13 @@ public final class FfnBlockEngine implements AutoCloseable {
         }
     }
 
-    /** Runs the block on {@code hidden} [tokens, H] (rounded to the compute type) and returns its output in FP32. */
+    /**
+     * Runs the block on {@code hidden} [tokens, H] (rounded to the compute type) and returns its output in FP32.
+     *
+     * @param hidden the hidden
+     * @param audio  the audio
+     * @return the result: runs the block on {@code hidden} [tokens, H] (rounded to the compute type) and returns its output in FP32
+     */
     public float[] run(float[] hidden, boolean[] audio) {
         int tokens = audio.length;
         if (hidden.length != (long) tokens * this.hidden) {
@@ -145,6 +157,11 @@ public final class FfnBlockEngine implements AutoCloseable {
     /**
      * Milliseconds per call on {@code audio.length} positions, averaged over {@code iterations}
      * back-to-back calls after {@code warmup} ones (inputs are whatever the buffers hold).
+     *
+     * @param audio      the audio
+     * @param warmup     the warmup
+     * @param iterations the iterations
+     * @return the result: milliseconds per call on {@code audio.length} positions, averaged over {@code iterations} back-to-back calls after {@code warmup} ones (inputs are whatever the buffers hold)
      */
     public double millisPerCall(boolean[] audio, int warmup, int iterations) {
         try (Arena arena = Arena.ofConfined()) {
@@ -162,7 +179,11 @@ public final class FfnBlockEngine implements AutoCloseable {
         return (System.nanoTime() - start) / 1e6 / iterations;
     }
 
-    /** Fills the input with values of about unit size, as a residual stream has. */
+    /**
+     * Fills the input with values of about unit size, as a residual stream has.
+     *
+     * @param seed the random seed
+     */
     public void randomizeInput(long seed) {
         java.util.Random r = new java.util.Random(seed);
         float[] values = new float[maxTokens * hidden];

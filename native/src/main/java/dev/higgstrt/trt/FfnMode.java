@@ -9,12 +9,21 @@ public enum FfnMode {
     /** {@link #PLUGIN} where the plugin loads, else {@link #COMPUTE_BOTH} (with a warning). */
     AUTO;
 
-    /** The name in engine files and on the command line. */
+    /**
+     * The name in engine files and on the command line.
+     *
+     * @return the name in engine files and on the command line
+     */
     public String id() {
         return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
     }
 
-    /** Parses {@link #id()}. */
+    /**
+     * Parses {@link #id()}.
+     *
+     * @param s the text
+     * @return {@link #id()}
+     */
     public static FfnMode parse(String s) {
         for (FfnMode m : values()) {
             if (m.id().equals(s)) {

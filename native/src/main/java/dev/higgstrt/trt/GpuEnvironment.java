@@ -17,7 +17,11 @@ public record GpuEnvironment(Optional<Path> gpuDevice, Optional<Path> tensorRt) 
     /** File name of the TensorRT 10 runtime library. */
     public static final String TENSORRT_LIBRARY = "libnvinfer.so.10";
 
-    /** Probes the machine: device nodes, the driver's proc entries and the library path. */
+    /**
+     * Probes the machine: device nodes, the driver's proc entries and the library path.
+     *
+     * @return the result: probes the machine: device nodes, the driver's proc entries and the library path
+     */
     public static GpuEnvironment probe() {
         Optional<Path> gpu = firstExisting(List.of(Path.of("/dev/nvidia0"), Path.of("/proc/driver/nvidia/gpus")));
         return new GpuEnvironment(gpu, findLibrary(TENSORRT_LIBRARY));
@@ -45,12 +49,20 @@ public record GpuEnvironment(Optional<Path> gpuDevice, Optional<Path> tensorRt) 
         return firstExisting(dirs.stream().map(d -> d.resolve(name)).toList());
     }
 
-    /** Whether engines can be built and run here. */
+    /**
+     * Whether engines can be built and run here.
+     *
+     * @return whether engines can be built and run here
+     */
     public boolean usable() {
         return gpuDevice.isPresent() && tensorRt.isPresent();
     }
 
-    /** Why engines cannot run here, or an empty string when they can. */
+    /**
+     * Why engines cannot run here, or an empty string when they can.
+     *
+     * @return the result: why engines cannot run here, or an empty string when they can
+     */
     public String missing() {
         List<String> why = new ArrayList<>();
         if (gpuDevice.isEmpty()) {

@@ -119,6 +119,9 @@ public final class HiggsEngine implements AutoCloseable {
      *
      * @param dtype       compute dtype: {@code F32}, {@code F16} or {@code BF16}
      * @param maxSequence longest sequence (prompt plus generated positions)
+     * @param checkpoint the checkpoint folder
+     * @return the engine of a converted checkpoint folder (tp 1, pp 1), with the dual-FFN plugin where it loads ({@link FfnMode#AUTO})
+     * @throws IOException when a file cannot be read or written
      */
     public static HiggsEngine build(Path checkpoint, DType dtype, int maxSequence) throws IOException {
         return build(checkpoint, dtype, maxSequence, FfnMode.AUTO);
@@ -130,6 +133,9 @@ public final class HiggsEngine implements AutoCloseable {
      * @param dtype       compute dtype: {@code F32}, {@code F16} or {@code BF16}
      * @param maxSequence longest sequence (prompt plus generated positions)
      * @param ffn         how dual-FFN layers are computed; {@link FfnMode#PLUGIN} fails when the plugin does not load
+     * @param checkpoint the checkpoint folder
+     * @return the engine of a converted checkpoint folder (tp 1, pp 1)
+     * @throws IOException when a file cannot be read or written
      */
     public static HiggsEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn) throws IOException {
         int[] tpPp = Converter.readMapping(checkpoint);
@@ -197,7 +203,12 @@ public final class HiggsEngine implements AutoCloseable {
         PlanBuilder.releaseBuilder();
     }
 
-    /** Whether engines run the weights of {@code format} quantized (INT8 or FP8 constants and a dequantize before each product). */
+    /**
+     * Whether engines run the weights of {@code format} quantized (INT8 or FP8 constants and a dequantize before each product).
+     *
+     * @param format the format
+     * @return whether engines run the weights of {@code format} quantized (INT8 or FP8 constants and a dequantize before each product)
+     */
     public static boolean runsNatively(dev.higgstrt.quant.QuantFormat format) {
         return format == dev.higgstrt.quant.QuantFormat.INT8_WO || format == dev.higgstrt.quant.QuantFormat.FP8;
     }
@@ -277,7 +288,12 @@ public final class HiggsEngine implements AutoCloseable {
         }
     }
 
-    /** Writes the engine: a header recording what it was built from, then TensorRT's plan. */
+    /**
+     * Writes the engine: a header recording what it was built from, then TensorRT's plan.
+     *
+     * @param file the file
+     * @throws IOException when a file cannot be read or written
+     */
     public void save(Path file) throws IOException {
         ObjectNode meta = Json.PRETTY.createObjectNode();
         meta.put("checkpoint_sha256", checkpointHash);
@@ -290,7 +306,7 @@ public final class HiggsEngine implements AutoCloseable {
         mapping.put("rank", rank.mapping().rank());
         mapping.put("reduce_world", rank.reduceWorld());
         meta.put("tensorrt", nvinfer.getInferLibVersion());
-        meta.set("config", Json.PRETTY.readTree(Converter.trtllmConfig(config, 1, 1, dtype, false).toString()));
+        meta.set("config", Json.PRETTY.readTree(Converter.trtllmConfig(config, 1, 1, dtype, false)));
         byte[] header = Json.STRICT.writeValueAsBytes(meta);
         try (AtomicOutput out = AtomicOutput.create(file)) {
             ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 4 + header.length);
@@ -314,6 +330,10 @@ public final class HiggsEngine implements AutoCloseable {
      * Loads an engine file and checks that it was built from {@code checkpoint}.
      *
      * @throws IllegalArgumentException when the file is not an engine or was built from another checkpoint
+     * @param file       the file
+     * @param checkpoint the checkpoint folder
+     * @return the result: loads an engine file and checks that it was built from {@code checkpoint}
+     * @throws IOException when a file cannot be read or written
      */
     public static HiggsEngine load(Path file, Path checkpoint) throws IOException {
         return load(file, checkpoint, 0);
@@ -361,7 +381,11 @@ public final class HiggsEngine implements AutoCloseable {
         }
     }
 
-    /** The model's config. */
+    /**
+     * The model's config.
+     *
+     * @return the model's config
+     */
     public HiggsAudioConfig config() {
         return config;
     }
@@ -376,22 +400,38 @@ public final class HiggsEngine implements AutoCloseable {
         return device;
     }
 
-    /** The compute dtype. */
+    /**
+     * The compute dtype.
+     *
+     * @return the compute dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
-    /** How the dual FFN is computed: {@link FfnMode#PLUGIN} or {@link FfnMode#COMPUTE_BOTH}. */
+    /**
+     * How the dual FFN is computed: {@link FfnMode#PLUGIN} or {@link FfnMode#COMPUTE_BOTH}.
+     *
+     * @return how the dual FFN is computed: {@link FfnMode#PLUGIN} or {@link FfnMode#COMPUTE_BOTH}
+     */
     public FfnMode ffnMode() {
         return ffnMode;
     }
 
-    /** The longest sequence a session may hold. */
+    /**
+     * The longest sequence a session may hold.
+     *
+     * @return the longest sequence a session may hold
+     */
     public int maxSequence() {
         return maxSequence;
     }
 
-    /** Size of the serialized plan. */
+    /**
+     * Size of the serialized plan.
+     *
+     * @return the result: size of the serialized plan
+     */
     public long planBytes() {
         return plan.byteSize();
     }
@@ -412,7 +452,11 @@ public final class HiggsEngine implements AutoCloseable {
         return logger;
     }
 
-    /** A new sequence: an execution context and its KV cache on the GPU. */
+    /**
+     * A new sequence: an execution context and its KV cache on the GPU.
+     *
+     * @return a new sequence: an execution context and its KV cache on the GPU
+     */
     public EngineSession newSession() {
         return new EngineSession(this);
     }

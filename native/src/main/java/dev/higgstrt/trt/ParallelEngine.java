@@ -41,30 +41,54 @@ public final class ParallelEngine implements AutoCloseable {
             }
         }
 
-        /** Rank r on device r modulo the number of CUDA devices here, NCCL where possible, 60 s timeout. */
+        /**
+         * Rank r on device r modulo the number of CUDA devices here, NCCL where possible, 60 s timeout.
+         *
+         * @return the result: rank r on device r modulo the number of CUDA devices here, NCCL where possible, 60 s timeout
+         */
         public static Options allDevices() {
             int[] count = new int[1];
             Cuda.check(org.bytedeco.cuda.global.cudart.cudaGetDeviceCount(count), "cudaGetDeviceCount");
             return of(count[0]);
         }
 
-        /** Rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout. */
+        /**
+         * Rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout.
+         *
+         * @param deviceCount the device count
+         * @return the result: rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout
+         */
         public static Options of(int deviceCount) {
             int[] d = new int[deviceCount];
             Arrays.setAll(d, i -> i);
             return new Options(d, Optional.empty(), Duration.ofSeconds(60));
         }
 
-        /** These options with every rank on the given devices (round robin). */
+        /**
+         * These options with every rank on the given devices (round robin).
+         *
+         * @param d the d
+         * @return the result: these options with every rank on the given devices (round robin)
+         */
         public Options withDevices(int... d) {
             return new Options(d, reduce, timeout);
         }
 
-        /** These options with the given way of summing. */
+        /**
+         * These options with the given way of summing.
+         *
+         * @param kind the kind
+         * @return the result: these options with the given way of summing
+         */
         public Options withReduce(ReduceGroup.Kind kind) {
             return new Options(devices, Optional.of(kind), timeout);
         }
 
+        /**
+         * The CUDA devices, rank r on {@code devices[r % length]}.
+         *
+         * @return a copy of the device indices
+         */
         @Override
         public int[] devices() {
             return devices.clone();
@@ -97,6 +121,14 @@ public final class ParallelEngine implements AutoCloseable {
     /**
      * Builds the engine of every rank of a converted checkpoint, with the dual-FFN plugin where it
      * loads ({@link FfnMode#AUTO}); see {@link HiggsEngine#build(Path, DType, int, FfnMode)}.
+     *
+     * @param checkpoint  the checkpoint folder
+     * @param dtype       the element type
+     * @param maxSequence the max sequence
+     * @param ffn         the ffn
+     * @param options     the options
+     * @return the engine of every rank of a converted checkpoint, with the dual-FFN plugin where it loads ({@link FfnMode#AUTO}); see {@link HiggsEngine#build(Path, DType, int, FfnMode)}
+     * @throws IOException when a file cannot be read or written
      */
     public static ParallelEngine build(Path checkpoint, DType dtype, int maxSequence, FfnMode ffn, Options options)
             throws IOException {
@@ -117,6 +149,11 @@ public final class ParallelEngine implements AutoCloseable {
      * Loads a folder written by {@link #save}, checking that every rank was built from {@code checkpoint}.
      *
      * @throws IllegalArgumentException when the folder is not a saved parallel engine, or was built from another checkpoint
+     * @param folder     the folder
+     * @param checkpoint the checkpoint folder
+     * @param options    the options
+     * @return the result: loads a folder written by {@link #save}, checking that every rank was built from {@code checkpoint}
+     * @throws IOException when a file cannot be read or written
      */
     public static ParallelEngine load(Path folder, Path checkpoint, Options options) throws IOException {
         Path layoutFile = folder.resolve(LAYOUT_FILE);
@@ -141,6 +178,9 @@ public final class ParallelEngine implements AutoCloseable {
      * Writes every rank's engine ({@code rankN.engine}) and {@value #LAYOUT_FILE} into {@code folder},
      * which must not exist; the files are written into a temporary folder beside it that is renamed
      * at the end, so a failed save leaves no folder of that name.
+     *
+     * @param folder the folder
+     * @throws IOException when a file cannot be read or written
      */
     public void save(Path folder) throws IOException {
         if (java.nio.file.Files.exists(folder)) {
@@ -203,37 +243,65 @@ public final class ParallelEngine implements AutoCloseable {
         return new ParallelEngine(config, new Mapping(tp, pp, 0), dtype, options, engines, java.util.Collections.unmodifiableList(groups));
     }
 
-    /** The model's config. */
+    /**
+     * The model's config.
+     *
+     * @return the model's config
+     */
     public HiggsAudioConfig config() {
         return config;
     }
 
-    /** Tensor-parallel size. */
+    /**
+     * Tensor-parallel size.
+     *
+     * @return the result: tensor-parallel size
+     */
     public int tp() {
         return layout.tpSize();
     }
 
-    /** Pipeline-parallel size. */
+    /**
+     * Pipeline-parallel size.
+     *
+     * @return the result: pipeline-parallel size
+     */
     public int pp() {
         return layout.ppSize();
     }
 
-    /** The compute dtype. */
+    /**
+     * The compute dtype.
+     *
+     * @return the compute dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
-    /** How the dual FFN is computed (the same on every rank). */
+    /**
+     * How the dual FFN is computed (the same on every rank).
+     *
+     * @return how the dual FFN is computed (the same on every rank)
+     */
     public FfnMode ffnMode() {
         return engines.getFirst().ffnMode();
     }
 
-    /** The longest sequence a session may hold. */
+    /**
+     * The longest sequence a session may hold.
+     *
+     * @return the longest sequence a session may hold
+     */
     public int maxSequence() {
         return engines.getFirst().maxSequence();
     }
 
-    /** How each pipeline stage's ranks sum: the kind of its group, or empty where tp is 1. */
+    /**
+     * How each pipeline stage's ranks sum: the kind of its group, or empty where tp is 1.
+     *
+     * @return how each pipeline stage's ranks sum: the kind of its group, or empty where tp is 1
+     */
     public List<Optional<ReduceGroup.Kind>> reduceKinds() {
         return groups.stream().map(g -> Optional.ofNullable(g).map(ReduceGroup::kind)).toList();
     }
@@ -254,7 +322,11 @@ public final class ParallelEngine implements AutoCloseable {
         return sessions;
     }
 
-    /** A new sequence: one execution context, stream and KV cache per rank, and a thread per tp rank. */
+    /**
+     * A new sequence: one execution context, stream and KV cache per rank, and a thread per tp rank.
+     *
+     * @return a new sequence: one execution context, stream and KV cache per rank, and a thread per tp rank
+     */
     public ParallelSession newSession() {
         if (closed) {
             throw new IllegalStateException("parallel engine is closed");

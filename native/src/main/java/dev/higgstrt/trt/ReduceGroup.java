@@ -52,6 +52,10 @@ public final class ReduceGroup implements AutoCloseable {
      * A group of ranks that are threads of this process, rank {@code r} on CUDA device
      * {@code devices[r]} (devices may repeat). A rank that waits more than {@code timeout} for the
      * others fails its step, and the group stays broken.
+     *
+     * @param timeout the timeout
+     * @param devices the devices
+     * @return a group of ranks that are threads of this process, rank {@code r} on CUDA device {@code devices[r]} (devices may repeat)
      */
     public static ReduceGroup inProcess(Duration timeout, int... devices) {
         AllReducePlugin plugin = AllReducePlugin.get();
@@ -69,6 +73,8 @@ public final class ReduceGroup implements AutoCloseable {
      * ({@code NCCL_NVLS_ENABLE=0}) unless the environment says otherwise.
      *
      * @throws TrtException when NCCL cannot be loaded or refuses the devices
+     * @param devices the devices
+     * @return a group over NCCL, one communicator per device ({@code ncclCommInitAll}), rank {@code r} on {@code devices[r]}; the devices must be distinct
      */
     public static ReduceGroup nccl(int... devices) {
         AllReducePlugin plugin = AllReducePlugin.get();
@@ -121,17 +127,30 @@ public final class ReduceGroup implements AutoCloseable {
         }
     }
 
-    /** How the ranks exchange. */
+    /**
+     * How the ranks exchange.
+     *
+     * @return how the ranks exchange
+     */
     public Kind kind() {
         return kind;
     }
 
-    /** Number of ranks. */
+    /**
+     * Number of ranks.
+     *
+     * @return number of ranks
+     */
     public int world() {
         return world;
     }
 
-    /** The CUDA device of {@code rank}. */
+    /**
+     * The CUDA device of {@code rank}.
+     *
+     * @param rank the rank
+     * @return the CUDA device of {@code rank}
+     */
     public int device(int rank) {
         return devices[rank];
     }

@@ -27,7 +27,11 @@ import java.util.Random;
 public record SmokeRun(float prefillError, float decodeError, float bound, int prefillTokens, double prefillMs,
                        int decodeSteps, double decodeMsPerStep) {
 
-    /** Whether both errors are within the bound. */
+    /**
+     * Whether both errors are within the bound.
+     *
+     * @return whether both errors are within the bound
+     */
     public boolean passed() {
         return prefillError <= bound && decodeError <= bound;
     }
@@ -35,6 +39,10 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
     /**
      * The documented bound: 1e-3 for FP32 engines; for BF16 and FP16, 5 % of the largest reference
      * logit plus 1e-2 (both weights and activations are rounded).
+     *
+     * @param dtype       the element type
+     * @param maxAbsLogit the max abs logit
+     * @return the documented bound: 1e-3 for FP32 engines; for BF16 and FP16, 5 % of the largest reference logit plus 1e-2 (both weights and activations are rounded)
      */
     public static float bound(DType dtype, float maxAbsLogit) {
         return dtype == DType.F32 ? 1e-3f : 0.05f * maxAbsLogit + 1e-2f;
@@ -46,12 +54,23 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * neighbouring FP8 code (3 mantissa bits, steps of 6 to 12 %), so the engine and the
      * reference, even one that rounds as the engine does, differ by up to the FP8 rounding
      * itself; 10 % is its documented bound on the reference (docs/quantization.md).
+     *
+     * @param dtype       the element type
+     * @param maxAbsLogit the max abs logit
+     * @return the bound for an engine that rounds activations to FP8 with static scales: the dtype's bound plus 10 % of the largest logit
      */
     public static float fp8ActivationBound(DType dtype, float maxAbsLogit) {
         return bound(dtype, maxAbsLogit) + 0.10f * maxAbsLogit;
     }
 
-    /** A mixed prompt: text positions, then audio frames, then text again. */
+    /**
+     * A mixed prompt: text positions, then audio frames, then text again.
+     *
+     * @param c      the model config
+     * @param length the length
+     * @param seed   the random seed
+     * @return a mixed prompt: text positions, then audio frames, then text again
+     */
     public static TokenInput prompt(HiggsAudioConfig c, int length, long seed) {
         Random r = new Random(seed);
         int[] ids = new int[length];
@@ -72,13 +91,25 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * The activation rounding an engine built from {@code checkpoint} does, for the reference: the
      * static FP8 input scales of an fp8 checkpoint calibrated at conversion; nothing otherwise
      * (SmoothQuant checkpoints are dequantized at build, activations unrounded).
+     *
+     * @param checkpoint the checkpoint folder
+     * @return the activation rounding an engine built from {@code checkpoint} does, for the reference: the static FP8 input scales of an fp8 checkpoint calibrated at conversion; nothing otherwise (SmoothQuant checkpoints are dequantized at build, activations unrounded)
+     * @throws java.io.IOException when a file cannot be read or written
      */
     public static LinearInputs engineRounding(java.nio.file.Path checkpoint) throws java.io.IOException {
         return dev.higgstrt.convert.Converter.readStored(checkpoint).quant() == dev.higgstrt.quant.QuantFormat.FP8
                 ? dev.higgstrt.quant.Quantizer.simulation(checkpoint) : LinearInputs.NONE;
     }
 
-    /** Runs the prompt and {@code steps} decode steps on the engine and on {@code reference}. */
+    /**
+     * Runs the prompt and {@code steps} decode steps on the engine and on {@code reference}.
+     *
+     * @param engine    the engine
+     * @param reference the reference
+     * @param prompt    the prompt
+     * @param steps     the steps
+     * @return the result: runs the prompt and {@code steps} decode steps on the engine and on {@code reference}
+     */
     public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
         return run(engine, reference, LinearInputs.NONE, prompt, steps);
     }
@@ -89,17 +120,41 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * as an engine with static activation scales does. The dual-FFN plugin reads its MLPs'
      * inputs unrounded, so with the plugin the MLP sites of dual-FFN layers are left alone. With
      * a hook other than {@link LinearInputs#NONE}, the bound is {@link #fp8ActivationBound}.
+     *
+     * @param engine      the engine
+     * @param reference   the reference
+     * @param activations the activations
+     * @param prompt      the prompt
+     * @param steps       the steps
+     * @return the result: as {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, the reference rounding its linears' inputs with {@code activations} (the checkpoint's {@code Quantizer.simulation}), as an engine with static activation scales does
      */
     public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
         return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, activations, prompt, steps);
     }
 
-    /** As {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, on the ranks of a parallel engine. */
+    /**
+     * As {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, on the ranks of a parallel engine.
+     *
+     * @param engine    the engine
+     * @param reference the reference
+     * @param prompt    the prompt
+     * @param steps     the steps
+     * @return the result: as {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, on the ranks of a parallel engine
+     */
     public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
         return run(engine, reference, LinearInputs.NONE, prompt, steps);
     }
 
-    /** As {@link #run(HiggsEngine, ReferenceModel, LinearInputs, TokenInput, int)}, on the ranks of a parallel engine. */
+    /**
+     * As {@link #run(HiggsEngine, ReferenceModel, LinearInputs, TokenInput, int)}, on the ranks of a parallel engine.
+     *
+     * @param engine      the engine
+     * @param reference   the reference
+     * @param activations the activations
+     * @param prompt      the prompt
+     * @param steps       the steps
+     * @return the result: as {@link #run(HiggsEngine, ReferenceModel, LinearInputs, TokenInput, int)}, on the ranks of a parallel engine
+     */
     public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
         return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, activations, prompt, steps);
     }

@@ -4,7 +4,11 @@ package dev.higgstrt.trt;
 public class TrtException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    /** An exception with this message. */
+    /**
+     * An exception with this message.
+     *
+     * @param message the message
+     */
     public TrtException(String message) {
         super(message);
     }

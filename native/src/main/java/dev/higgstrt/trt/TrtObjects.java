@@ -26,6 +26,8 @@ public final class TrtObjects {
     /**
      * {@code delete object}, through its virtual deleting destructor, then nulls the pointer.
      * Null or already-deleted pointers are ignored.
+     *
+     * @param object the object
      */
     public static void delete(Pointer object) {
         if (object == null || object.isNull()) {

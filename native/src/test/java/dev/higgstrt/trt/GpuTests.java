@@ -15,6 +15,12 @@ final class GpuTests {
     /** Skips the calling test, saying why, where no GPU, CUDA or TensorRT is usable. */
     static void requireGpu() {
         GpuEnvironment env = GpuEnvironment.probe();
+        if (!env.usable() && !TOLD.getAndSet(true)) {
+            // a class skipped in @BeforeAll shows as "Tests run: 0" in Maven's summary: say why once
+            System.err.println("GPU tests skipped: " + env.missing());
+        }
         assumeTrue(env.usable(), () -> "GPU tests skipped: " + env.missing());
     }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean TOLD = new java.util.concurrent.atomic.AtomicBoolean();
 }
