@@ -30,12 +30,20 @@ case "${1:-}" in
     du -sh "$cp_dir"
     ;;
   run)
+    # CLASS or CLASS#method by simple name: its package is found among the test classes
+    select_tests() {
+      [ -z "$1" ] && { echo "--select-package dev.higgstrt.trt"; return; }
+      local cls="${1%%#*}" fq
+      fq=$(cd "$cp_dir/native-test-classes" && find . -name "$cls.class" | head -1 | sed 's|^\./||; s|\.class$||; s|/|.|g')
+      [ -n "$fq" ] || { echo "gpu-test.sh: no test class $cls" >&2; exit 2; }
+      case "$1" in *"#"*) echo "--select-method $fq#${1#*#}" ;; *) echo "--select-class $fq" ;; esac
+    }
     java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
     classes="$cp_dir/core-classes:$cp_dir/core-test-classes:$cp_dir/native-classes:$cp_dir/native-test-classes"
     libs="$(ls "$cp_dir"/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
     cd "$root/native"   # the tests find the core module's fixtures at ../core/src/test/resources
     "$java" ${HIGGS_JAVA_OPTS:-} --enable-native-access=ALL-UNNAMED -jar "$cp_dir/lib/junit-platform-console-standalone-1.13.4.jar" \
-      execute --class-path "$classes:$libs${HX_JARS:+:$HX_JARS}" --include-tag "${2:-gpu}" $(case "${3:-}" in "") echo "--select-package dev.higgstrt.trt" ;; *"#"*) echo "--select-method dev.higgstrt.trt.$3" ;; *) echo "--select-class dev.higgstrt.trt.$3" ;; esac) \
+      execute --class-path "$classes:$libs${HX_JARS:+:$HX_JARS}" --include-tag "${2:-gpu}" $(select_tests "${3:-}") \
       --details=tree --disable-banner
     ;;
   *) echo "usage: scripts/gpu-test.sh prepare|run" >&2; exit 2 ;;

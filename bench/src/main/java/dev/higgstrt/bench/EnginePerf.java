@@ -1,12 +1,13 @@
 package dev.higgstrt.bench;
 
 import dev.higgstrt.model.HiggsAudioConfig;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.tensor.DType;
-import dev.higgstrt.trt.EngineSession;
-import dev.higgstrt.trt.FfnMode;
-import dev.higgstrt.trt.HiggsEngine;
-import dev.higgstrt.trt.SmokeRun;
+import dev.higgstrt.trt.cuda.Cuda;
+import dev.higgstrt.trt.engine.EngineSession;
+import dev.higgstrt.trt.engine.FfnMode;
+import dev.higgstrt.trt.engine.HiggsEngine;
+import dev.higgstrt.trt.smoke.SmokeRun;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,8 +15,9 @@ import java.util.Arrays;
 
 /**
  * Engine speed on the GPU: build time, prefill positions/s and decode ms/step at batch 1, beside
- * the memory-bandwidth floor of a decode step (all weight bytes read once / 3.35 TB/s, the H100
- * SXM's HBM3). The floor counts what a step must read: every weight but the two embedding tables
+ * the memory-bandwidth floor of a decode step: the bytes a step must read over the device-to-device
+ * copy bandwidth measured on the same GPU in the same run (no datasheet figure). The floor counts
+ * what a step must read: every weight but the two embedding tables
  * (one row each) and, with the dual-FFN plugin, the FFN path a position does not take.
  * {@code EnginePerf CONVERTED_DIR DTYPE MAX_SEQ PREFILL DECODE_STEPS [plugin|compute-both]}
  */
@@ -66,7 +68,9 @@ public final class EnginePerf {
             long embeddings = ((long) c.vocabSize() + (long) c.numCodebooks() * c.codebookSize()) * c.hiddenSize() * es;
             long unusedPath = engine.ffnMode() == FfnMode.PLUGIN
                     ? (long) c.dualFfnLayers().size() * 3L * c.hiddenSize() * c.intermediateSize() * es : 0;
-            double floorMs = (weightBytes - embeddings - unusedPath) / 3.35e12 * 1e3;
+            double bandwidth = Cuda.copyBandwidth(2L << 30, 20);
+            double floorMs = (weightBytes - embeddings - unusedPath) / bandwidth * 1e3;
+            System.out.printf("copy bandwidth of this GPU, measured now: %.2f TB/s (bytes read + written)%n", bandwidth / 1e12);
             System.out.printf("engine %s, dual FFN %s, weights %.2f GB, plan %.2f GB, build %.1f s%n", dtype.torchName(),
                     engine.ffnMode().id(), weightBytes / 1e9, engine.planBytes() / 1e9, buildS);
             System.out.printf("prefill %d positions: %.1f ms median of 5 -> %.0f positions/s%n", prefill, prefillMs[2],

@@ -5,8 +5,8 @@ import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.synth.Presets;
 import dev.higgstrt.synth.SyntheticCheckpoint;
 import dev.higgstrt.tensor.DType;
-import dev.higgstrt.trt.FfnBlockEngine;
-import dev.higgstrt.trt.FfnBlockEngine.Variant;
+import dev.higgstrt.trt.engine.FfnBlockEngine;
+import dev.higgstrt.trt.engine.FfnBlockEngine.Variant;
 import dev.higgstrt.weights.WeightMap;
 
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.higgstrt.bench;
 
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.synth.Presets;
 import dev.higgstrt.synth.SyntheticCheckpoint;
 import dev.higgstrt.model.HiggsAudioConfig;

@@ -1,9 +1,8 @@
 package dev.higgstrt.quant;
 
-import dev.higgstrt.reference.LinearInputs;
-import dev.higgstrt.reference.LinearSite;
-import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.model.LinearInputs;
+import dev.higgstrt.model.LinearSite;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.safetensors.SafetensorsWriter;
 import dev.higgstrt.tensor.DType;
@@ -61,21 +60,33 @@ public final class ActivationStats {
         return new ActivationStats("no statistics", Map.of());
     }
 
+    /** A forward pass whose linear layers' activations pass through a hook (the CPU reference is one). */
+    @FunctionalInterface
+    public interface HookedForward {
+        /**
+         * Runs {@code input} as a sequence of its own.
+         *
+         * @param input the positions
+         * @param hook  sees the activations of every linear layer
+         */
+        void forward(TokenInput input, LinearInputs hook);
+    }
+
     /**
      * Runs {@code model} over each calibration input (each a sequence of its own) and records the
      * activations of every linear layer.
      *
-     * @param model       the reference model
-     * @param calibration the calibration
-     * @return the result: runs {@code model} over each calibration input (each a sequence of its own) and records the activations of every linear layer
+     * @param model       the forward to calibrate with (a {@code ReferenceModel})
+     * @param calibration the calibration inputs
+     * @return the statistics of every linear layer's input and output
      */
-    public static ActivationStats collect(ReferenceModel model, List<TokenInput> calibration) {
+    public static ActivationStats collect(HookedForward model, List<TokenInput> calibration) {
         if (calibration.isEmpty()) {
             throw new IllegalArgumentException("calibration needs at least one token input");
         }
         Collector collector = new Collector();
         for (TokenInput input : calibration) {
-            model.newSession(collector).forward(input);
+            model.forward(input, collector);
         }
         Map<String, Site> sites = new HashMap<>();
         collector.channelMax.forEach((k, v) -> sites.put(k, new Site(v, collector.outputMax.getOrDefault(k, 0f),

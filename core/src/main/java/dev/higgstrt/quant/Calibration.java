@@ -1,6 +1,6 @@
 package dev.higgstrt.quant;
 
-import dev.higgstrt.reference.LinearSite;
+import dev.higgstrt.model.LinearSite;
 
 import java.util.Objects;
 

@@ -1,7 +1,7 @@
 package dev.higgstrt.quant;
 
-import dev.higgstrt.reference.LinearInputs;
-import dev.higgstrt.reference.LinearSite;
+import dev.higgstrt.model.LinearInputs;
+import dev.higgstrt.model.LinearSite;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.tensor.TensorSource;
@@ -271,36 +271,19 @@ public final class Quantizer {
     }
 
     /**
-     * The activation rounding of the conversion in {@code folder}, as a hook for the reference
-     * forward (with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder, weights
-     * rounded): the SmoothQuant formats as {@link SmoothQuant#simulation}; FP8 with activation
-     * scales rounds each decoder linear's input to E4M3 with its static scale, saturating at
-     * +-448 as the engine's quantize does; {@link LinearInputs#NONE} for weight-only formats.
+     * FP8 activation rounding with static scales: each decoder linear's input divided by its scale,
+     * rounded to E4M3 (saturating at +-448, as the engine's quantize does) and multiplied back.
      *
-     * @param folder the folder
-     * @return the activation rounding of the conversion in {@code folder}, as a hook for the reference forward (with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder, weights rounded): the SmoothQuant formats as {@link SmoothQuant#simulation}; FP8 with activation scales rounds each decoder linear's input to E4M3 with its static scale, saturating at +-448 as the engine's quantize does; {@link LinearInputs#NONE} for weight-only formats
-     * @throws java.io.IOException when a file cannot be read or written
+     * @param scales {@link LinearSite#key} to the static scale of that linear's input
+     * @return the hook ({@link LinearInputs#NONE} when there are no scales)
      */
-    public static LinearInputs simulation(java.nio.file.Path folder) throws java.io.IOException {
-        dev.higgstrt.convert.Converter.Stored stored = dev.higgstrt.convert.Converter.readStored(folder);
-        if (stored.quant().isSmoothQuant()) {
-            return SmoothQuant.simulation(folder);
-        }
-        if (stored.quant() != QuantFormat.FP8) {
-            return LinearInputs.NONE;
-        }
-        int layerCount = dev.higgstrt.model.HiggsAudioConfig.read(folder).numLayers();
-        java.util.Map<String, Float> scales = new java.util.HashMap<>();
-        for (var m : dev.higgstrt.convert.Mapping.all(stored.tp(), stored.pp())) {
-            try (var ck = dev.higgstrt.convert.Converter.openRank(folder, stored, m)) {
-                scales.putAll(activationScales(folder.resolve(m.fileName()), ck.weights(), m.layers(layerCount)));
-            }
-        }
+    public static LinearInputs fp8Rounding(java.util.Map<String, Float> scales) {
         if (scales.isEmpty()) {
             return LinearInputs.NONE;
         }
+        java.util.Map<String, Float> copy = java.util.Map.copyOf(scales);
         return (layer, site, x, rows, width) -> {
-            Float scale = scales.get(site.key(layer));
+            Float scale = copy.get(site.key(layer));
             if (scale == null) {
                 return;
             }

@@ -1,11 +1,11 @@
 package dev.higgstrt.quant;
 
-import dev.higgstrt.convert.Mapping;
-import dev.higgstrt.convert.SourceTensor;
+import dev.higgstrt.layout.Mapping;
+import dev.higgstrt.layout.SourceTensor;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
-import dev.higgstrt.reference.LinearInputs;
-import dev.higgstrt.reference.LinearSite;
+import dev.higgstrt.model.LinearInputs;
+import dev.higgstrt.model.LinearSite;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
 import dev.higgstrt.tensor.TensorSource;
@@ -417,32 +417,45 @@ public final class SmoothQuant {
         return rank.names().stream().anyMatch(n -> n.endsWith(".smoother"));
     }
 
+    /** The stored tensors of one rank file of a conversion. */
+    @FunctionalInterface
+    public interface RankFiles {
+        /**
+         * The rank's stored tensors.
+         *
+         * @param m the rank
+         * @return its tensors as written
+         * @throws java.io.IOException when the rank file cannot be read
+         */
+        WeightMap of(Mapping m) throws java.io.IOException;
+    }
+
     /**
-     * The activation rounding of the SmoothQuant conversion in {@code folder}, as a hook for the
-     * reference forward: with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder
-     * (weights rounded), the reference then computes what a W8A8 engine computes, up to
-     * accumulation order. {@link LinearInputs#NONE} for any other conversion.
+     * The activation rounding of a SmoothQuant conversion, as a hook for the reference forward:
+     * with the conversion's (rounded) weights, the reference then computes what a W8A8 engine
+     * computes, up to accumulation order. {@link LinearInputs#NONE} for any other format.
      *
-     * @param folder the folder
-     * @return the activation rounding of the SmoothQuant conversion in {@code folder}, as a hook for the reference forward: with {@link dev.higgstrt.reference.ReferenceModel#load} of the same folder (weights rounded), the reference then computes what a W8A8 engine computes, up to accumulation order
-     * @throws java.io.IOException when a file cannot be read or written
+     * @param c      the model
+     * @param format the conversion's quantization
+     * @param tp     tensor-parallel size
+     * @param pp     pipeline-parallel size
+     * @param ranks  the conversion's rank files
+     * @return the hook
+     * @throws java.io.IOException when a rank file cannot be read
      */
-    public static LinearInputs simulation(java.nio.file.Path folder) throws java.io.IOException {
-        HiggsAudioConfig c = HiggsAudioConfig.read(folder);
-        dev.higgstrt.convert.Converter.Stored stored = dev.higgstrt.convert.Converter.readStored(folder);
-        QuantFormat format = stored.quant();
+    public static LinearInputs simulation(HiggsAudioConfig c, QuantFormat format, int tp, int pp, RankFiles ranks)
+            throws java.io.IOException {
         if (!format.isSmoothQuant()) {
             return LinearInputs.NONE;
         }
-        int[] tpPp = {stored.tp(), stored.pp()};
+        int[] tpPp = {tp, pp};
         Map<String, float[][]> parts = new HashMap<>();
         Map<String, Float> toInt = new HashMap<>();
         java.util.Set<String> quantized = new java.util.HashSet<>();
         for (Mapping m : Mapping.all(tpPp[0], tpPp[1])) {
             int[] layers = m.layers(c.numLayers());
-            try (var ck = dev.higgstrt.convert.Converter.openRank(folder, stored, m);
-                 Arena arena = Arena.ofConfined()) {
-                WeightMap rank = ck.weights();
+            try (Arena arena = Arena.ofConfined()) {
+                WeightMap rank = ranks.of(m);
                 for (Weight w : rank) {
                     Matcher mt = Quantizer.LAYER_LINEAR.matcher(w.name());
                     if (!mt.matches()) {

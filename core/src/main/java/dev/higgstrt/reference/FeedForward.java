@@ -1,5 +1,7 @@
 package dev.higgstrt.reference;
 
+import dev.higgstrt.model.LinearInputs;
+import dev.higgstrt.model.LinearSite;
 /**
  * One feed-forward path of a decoder layer on the CPU, in FP32: for every position routed to the
  * path, {@code x += down(silu(gate(n)) * up(n))} with {@code n = RMSNorm(x) * norm}. The dual FFN

@@ -1,8 +1,14 @@
 package dev.higgstrt.reference;
 
-import dev.higgstrt.convert.Converter;
-import dev.higgstrt.convert.HiggsAudioLayout;
-import dev.higgstrt.convert.SourceTensor;
+import dev.higgstrt.decoding.Logits;
+import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.model.LinearInputs;
+import dev.higgstrt.model.LinearSite;
+import dev.higgstrt.converted.ConvertedCheckpoint;
+import dev.higgstrt.decoding.DecoderSession;
+import dev.higgstrt.layout.HiggsAudioLayout;
+import dev.higgstrt.quant.ActivationStats;
+import dev.higgstrt.layout.SourceTensor;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
@@ -39,7 +45,7 @@ import java.util.Optional;
  * immutable and safe to use from several threads; each {@link Session} (one sequence with its KV
  * cache) is for one thread.
  */
-public final class ReferenceModel implements AutoCloseable {
+public final class ReferenceModel implements AutoCloseable, ActivationStats.HookedForward {
     private final HiggsAudioConfig config;
     private final Map<String, Matrix> weights;
     private final boolean textHead;
@@ -65,25 +71,24 @@ public final class ReferenceModel implements AutoCloseable {
      */
     public static ReferenceModel load(Path dir) throws IOException {
         HiggsAudioConfig config = HiggsAudioConfig.readFolder(dir);
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        List<AutoCloseable> owned = new ArrayList<>();
         try {
             WeightMap canonical;
             if (config.layout() == SourceLayout.TRTLLM) {
-                canonical = Converter.readConverted(dir, open);
+                ConvertedCheckpoint ck = ConvertedCheckpoint.open(dir);
+                owned.add(ck);
+                canonical = ck.weights();
             } else {
                 SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(dir);
-                open.add(ck);
+                owned.add(ck);
                 HiggsAudioLayout.Resolution r = HiggsAudioLayout.resolve(config, ck.weights().names());
                 canonical = HiggsAudioLayout.canonical(r, ck.weights());
             }
             Arena arena = Arena.ofShared();
-            List<AutoCloseable> owned = new ArrayList<>(open);
             owned.add(arena);
             return new ReferenceModel(config, matrices(canonical, arena), owned);
         } catch (IOException | RuntimeException | Error e) {
-            for (SafetensorsCheckpoint ck : open) {
-                ck.close();
-            }
+            closeAll(owned);
             throw e;
         }
     }
@@ -152,7 +157,11 @@ public final class ReferenceModel implements AutoCloseable {
     /** Unmaps the checkpoint of a loaded model (idempotent); a model made by {@link #of} has nothing to close. */
     @Override
     public void close() {
-        for (AutoCloseable c : owned) {
+        closeAll(owned);
+    }
+
+    private static void closeAll(List<AutoCloseable> resources) {
+        for (AutoCloseable c : resources) {
             try {
                 c.close();
             } catch (Exception | Error e) {
@@ -201,6 +210,18 @@ public final class ReferenceModel implements AutoCloseable {
     }
 
     /**
+     * A forward pass over {@code input} as a sequence of its own, its linear layers' activations
+     * passing through {@code hook} (calibration, quantization simulation).
+     *
+     * @param input the positions
+     * @param hook  the activation hook
+     */
+    @Override
+    public void forward(TokenInput input, LinearInputs hook) {
+        newSession(hook).forward(input);
+    }
+
+    /**
      * A new sequence with an empty KV cache.
      *
      * @return a new sequence with an empty KV cache
@@ -232,7 +253,7 @@ public final class ReferenceModel implements AutoCloseable {
      * One sequence: positions are appended chunk by chunk (a prefill, then decode steps of one
      * position), attending to everything before them through the KV cache. Not thread-safe.
      */
-    public final class Session {
+    public final class Session implements DecoderSession {
         private final float[][] keys = new float[config.numLayers()][];
         private final float[][] values = new float[config.numLayers()][];
         private final LinearInputs hook;
@@ -247,8 +268,14 @@ public final class ReferenceModel implements AutoCloseable {
          *
          * @return positions processed so far
          */
+        @Override
         public int length() {
             return cached;
+        }
+
+        /** The reference holds its KV cache on the heap: nothing to free. */
+        @Override
+        public void close() {
         }
 
         /**
@@ -258,6 +285,7 @@ public final class ReferenceModel implements AutoCloseable {
          * @return the chunk's audio logits
          * @throws IllegalArgumentException when the input does not fit the model
          */
+        @Override
         public Logits forward(TokenInput chunk) {
             return forward(chunk, Heads.AUDIO);
         }

@@ -1,8 +1,8 @@
 package dev.higgstrt.synth;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.higgstrt.convert.HiggsAudioLayout;
-import dev.higgstrt.convert.SourceTensor;
+import dev.higgstrt.layout.HiggsAudioLayout;
+import dev.higgstrt.layout.SourceTensor;
 import dev.higgstrt.io.AtomicOutput;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.HiggsAudioConfig;

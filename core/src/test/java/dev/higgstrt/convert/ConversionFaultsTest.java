@@ -1,5 +1,6 @@
 package dev.higgstrt.convert;
 
+import dev.higgstrt.layout.Mapping;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;

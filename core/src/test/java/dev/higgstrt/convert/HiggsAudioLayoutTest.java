@@ -1,5 +1,12 @@
 package dev.higgstrt.convert;
 
+import dev.higgstrt.converted.TestConverted;
+
+import dev.higgstrt.converted.ConvertedCheckpoint;
+import dev.higgstrt.layout.LayoutException;
+import dev.higgstrt.layout.LayoutDoc;
+import dev.higgstrt.layout.Mapping;
+import dev.higgstrt.layout.HiggsAudioLayout;
 import dev.higgstrt.model.ConfigException;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
@@ -284,9 +291,9 @@ class HiggsAudioLayoutTest {
         HiggsAudioConfig c = TestModels.awkward();
         Path src = TestModels.write(tmp.resolve("src"), c, SourceLayout.TRANSFORMERS, true, DType.F32);
         Converter.convert(src, tmp.resolve("out"), ConversionOptions.of(2, 2), n -> { });
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        List<ConvertedCheckpoint> open = new ArrayList<>();
         try (SafetensorsCheckpoint s = SafetensorsCheckpoint.open(src)) {
-            WeightMap merged = Converter.readConverted(tmp.resolve("out"), open);
+            WeightMap merged = TestConverted.open(tmp.resolve("out"), open).weights();
             TreeMap<String, Boolean> equal = new TreeMap<>();
             for (var w : s.weights()) {
                 equal.put(w.name(), merged.tensor(w.name()).materialize(arena).contentEquals(w.tensor().materialize(arena)));

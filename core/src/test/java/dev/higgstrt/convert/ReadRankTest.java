@@ -1,5 +1,10 @@
 package dev.higgstrt.convert;
 
+import dev.higgstrt.converted.ConvertedCheckpoint;
+import dev.higgstrt.converted.TestConverted;
+import dev.higgstrt.layout.LayoutException;
+import dev.higgstrt.layout.Mapping;
+import dev.higgstrt.layout.SourceTensor;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.quant.QuantFormat;
@@ -47,12 +52,12 @@ class ReadRankTest {
     void everyRankHoldsItsPartOfTheWholeModel(int tp, int pp, @TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("out");
         Converter.convert(source, out, ConversionOptions.of(tp, pp), n -> { });
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        List<ConvertedCheckpoint> open = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
-            WeightMap whole = Converter.readConverted(out, open);
+            WeightMap whole = TestConverted.open(out, open).weights();
             TreeSet<String> covered = new TreeSet<>();
             for (Mapping m : Mapping.all(tp, pp)) {
-                Converter.Quantized rank = Converter.readRank(out, m, open);
+                ConvertedCheckpoint.Quantized rank = TestConverted.open(out, open).rank(m);
                 assertThat(rank.scales()).isEmpty();
                 for (var w : rank.weights()) {
                     TensorSource expected = expectedPart(whole.tensor(w.name()), w.name(), m);
@@ -75,11 +80,11 @@ class ReadRankTest {
         Path out = tmp.resolve("out");
         Converter.convert(source, out, ConversionOptions.of(2, 1).withDtype(DType.BF16)
                 .withQuant(QuantOptions.of(QuantFormat.INT8_WO)), n -> { });
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        List<ConvertedCheckpoint> open = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
-            WeightMap whole = Converter.readConverted(out, open);
+            WeightMap whole = TestConverted.open(out, open).weights();
             for (Mapping m : Mapping.all(2, 1)) {
-                Converter.Quantized rank = Converter.readRank(out, m, open);
+                ConvertedCheckpoint.Quantized rank = TestConverted.open(out, open).rank(m);
                 String q = SourceTensor.Q.name(SourceLayout.TRANSFORMERS, 1);
                 String gate = SourceTensor.GATE.name(SourceLayout.TRANSFORMERS, 1);
                 long qRows = (long) c.numHeads() / 2 * c.headDim();
@@ -107,17 +112,17 @@ class ReadRankTest {
     void aMappingOfAnotherLayoutIsRefused(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("out");
         Converter.convert(source, out, ConversionOptions.of(2, 1), n -> { });
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        List<ConvertedCheckpoint> open = new ArrayList<>();
         try {
-            assertThatThrownBy(() -> Converter.readRank(out, new Mapping(4, 1, 0), open))
+            assertThatThrownBy(() -> TestConverted.open(out, open).rank(new Mapping(4, 1, 0)))
                     .isInstanceOf(LayoutException.class).hasMessageContaining("tp 2 x pp 1").hasMessageContaining("tp 4 x pp 1");
         } finally {
             closeAll(open);
         }
     }
 
-    private static void closeAll(List<SafetensorsCheckpoint> open) throws IOException {
-        for (SafetensorsCheckpoint ck : open) {
+    private static void closeAll(List<ConvertedCheckpoint> open) throws IOException {
+        for (ConvertedCheckpoint ck : open) {
             ck.close();
         }
     }

@@ -4,7 +4,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.core.JacksonException;
 import dev.higgstrt.model.ConfigException;
 import dev.higgstrt.model.HiggsAudioConfig;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsFormatException;
 import dev.higgstrt.safetensors.SafetensorsReader;
 import dev.higgstrt.safetensors.ShardIndex;

@@ -1,12 +1,14 @@
 package dev.higgstrt.quant;
 
+import dev.higgstrt.converted.ConvertedCheckpoint;
+import dev.higgstrt.converted.TestConverted;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.reference.Goldens;
-import dev.higgstrt.reference.LinearSite;
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.model.LinearSite;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
@@ -98,7 +100,7 @@ class Fp8ActivationScalesTest {
                 }
                 assertThat(scalesSeen).isGreaterThanOrEqualTo(5 * layers);
 
-                RoundedLogits e = RoundedLogits.measure(ReferenceModel.load(out), Quantizer.simulation(out), inputs, expected);
+                RoundedLogits e = RoundedLogits.measure(ReferenceModel.load(out), TestConverted.rounding(out), inputs, expected);
                 float weightsOnly = e.weightsOnly();
                 float full = e.full();
                 report.put(model + " tp" + tpPp[0] + " pp" + tpPp[1], String.format(
@@ -121,10 +123,10 @@ class Fp8ActivationScalesTest {
                 .withQuant(QuantOptions.of(QuantFormat.FP8).withActivations(Calibration.of(stats))), n -> { });
         Converter.convert(Goldens.path(model), clipped, ConversionOptions.of(1, 1)
                 .withQuant(QuantOptions.of(QuantFormat.FP8).withActivations(new Calibration(stats, 90))), n -> { });
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
+        List<ConvertedCheckpoint> open = new ArrayList<>();
         try {
-            Converter.Quantized a = Converter.readQuantized(full, open);
-            Converter.Quantized b = Converter.readQuantized(clipped, open);
+            ConvertedCheckpoint.Quantized a = TestConverted.open(full, open).quantized();
+            ConvertedCheckpoint.Quantized b = TestConverted.open(clipped, open).quantized();
             for (int layer = 0; layer < 2; layer++) {
                 for (LinearSite site : LinearSite.values()) {
                     float max = a.activationScale(layer, site).orElseThrow();
@@ -136,7 +138,7 @@ class Fp8ActivationScalesTest {
             assertThat(b.activationScale(0, LinearSite.QKV).orElseThrow()).isLessThan(a.activationScale(0, LinearSite.QKV).orElseThrow());
             assertThat(a.weights().tensor("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(DType.F8_E4M3);
         } finally {
-            for (SafetensorsCheckpoint ck : open) {
+            for (ConvertedCheckpoint ck : open) {
                 ck.close();
             }
         }

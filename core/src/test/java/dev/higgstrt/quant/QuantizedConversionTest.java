@@ -5,9 +5,9 @@ import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.reference.Goldens;
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -81,7 +81,7 @@ class QuantizedConversionTest {
     @Test
     void quantizedFullModelsAreSmallerAsTheirBitsSay() {
         var c = dev.higgstrt.synth.Presets.full();
-        var shapes = dev.higgstrt.convert.HiggsAudioLayout.rankShapes(c, new dev.higgstrt.convert.Mapping(1, 1, 0), false);
+        var shapes = dev.higgstrt.layout.HiggsAudioLayout.rankShapes(c, new dev.higgstrt.layout.Mapping(1, 1, 0), false);
         Map<QuantFormat, Long> bytes = new LinkedHashMap<>();
         for (QuantFormat f : QuantFormat.values()) {
             if (f.isSmoothQuant()) {

@@ -1,9 +1,9 @@
 package dev.higgstrt.quant;
 
-import dev.higgstrt.reference.LinearInputs;
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.model.LinearInputs;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 
 import java.util.List;
 

@@ -1,21 +1,22 @@
 package dev.higgstrt.quant;
 
+import dev.higgstrt.converted.TestConverted;
 import dev.higgstrt.reference.Heads;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
-import dev.higgstrt.convert.SourceTensor;
+import dev.higgstrt.layout.SourceTensor;
 import dev.higgstrt.convert.TestModels;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.RopeParameters;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.reference.Goldens;
-import dev.higgstrt.reference.LinearSite;
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.model.LinearSite;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -223,7 +224,7 @@ class SmoothQuantTest {
                 assertThat(q.path("quant_algo").asText()).isEqualTo(f.quantAlgo());
                 assertThat(q.path("smoothquant_val").asDouble()).isEqualTo(0.5);
 
-                RoundedLogits e = RoundedLogits.measure(ReferenceModel.load(out), SmoothQuant.simulation(out), inputs, expected);
+                RoundedLogits e = RoundedLogits.measure(ReferenceModel.load(out), TestConverted.rounding(out), inputs, expected);
                 float weightsOnly = e.weightsOnly();
                 float full = e.full();
                 report.put(model + " " + f.id(), String.format("weights %.3e, weights+activations %.3e (%.2f %% of max |logit| %.2f)",

@@ -1,9 +1,11 @@
 package dev.higgstrt.reference;
 
+import dev.higgstrt.decoding.Logits;
+import dev.higgstrt.decoding.TokenInput;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
-import dev.higgstrt.convert.HiggsAudioLayout;
+import dev.higgstrt.layout.HiggsAudioLayout;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
@@ -88,6 +90,26 @@ class GoldenTest {
         }
         Logits fromBoson = ReferenceModel.load(boson).forward(tokens, Heads.AUDIO_AND_TEXT);
         assertThat(fromBoson.audio()).as("boson layout").isEqualTo(source.audio());
+    }
+
+    @ParameterizedTest(name = "{0} / {1}")
+    @MethodSource("cases")
+    void theReferenceSessionAsADecoderSessionGivesTheWholeForwardStepByStep(String model, String input) throws IOException {
+        try (ReferenceModel m = ReferenceModel.load(Goldens.path(model))) {
+            TokenInput tokens = TokenInput.read(Goldens.path(model).resolve(input + ".json"));
+            Logits full = m.forward(tokens);
+            int a = full.audioWidth();
+            try (dev.higgstrt.decoding.DecoderSession session = m.newSession()) {
+                Logits first = session.forward(tokens.slice(m.config(), 0, 1));
+                assertThat(java.util.Arrays.copyOfRange(full.audio(), 0, a)).isEqualTo(first.audio());
+                for (int i = 1; i < tokens.length(); i++) {
+                    Logits step = session.forward(tokens.slice(m.config(), i, i + 1));
+                    assertThat(step.tokens()).isEqualTo(1);
+                    assertThat(step.audio()).as("position %d", i).isEqualTo(java.util.Arrays.copyOfRange(full.audio(), i * a, (i + 1) * a));
+                    assertThat(session.length()).isEqualTo(i + 1);
+                }
+            }
+        }
     }
 
     @ParameterizedTest(name = "{0} / {1}")

@@ -1,9 +1,9 @@
 package dev.higgstrt.cli;
 
 import dev.higgstrt.tensor.DType;
-import dev.higgstrt.trt.FfnMode;
-import dev.higgstrt.trt.HiggsEngine;
-import dev.higgstrt.trt.ParallelEngine;
+import dev.higgstrt.trt.engine.FfnMode;
+import dev.higgstrt.trt.engine.HiggsEngine;
+import dev.higgstrt.trt.parallel.ParallelEngine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -45,7 +45,8 @@ final class BuildCommand implements Callable<Integer> {
         FfnMode mode = FfnMode.parse(ffn);
         GpuCheck.require("build");
         long t0 = System.nanoTime();
-        int[] tpPp = dev.higgstrt.convert.Converter.readMapping(checkpoint);
+        var layout = dev.higgstrt.converted.ConvertedCheckpoint.stored(checkpoint);
+        int[] tpPp = {layout.tp(), layout.pp()};
         if (tpPp[0] * tpPp[1] > 1) {
             try (ParallelEngine e = ParallelEngine.build(checkpoint, DType.parse(dtype), maxSeq, mode, ParallelEngine.Options.allDevices())) {
                 double s = (System.nanoTime() - t0) / 1e9;

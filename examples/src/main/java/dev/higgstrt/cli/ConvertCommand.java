@@ -8,7 +8,7 @@ import dev.higgstrt.quant.Calibration;
 import dev.higgstrt.quant.QuantOptions;
 import dev.higgstrt.quant.SmoothQuant;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.convert.Converter;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.tensor.DType;

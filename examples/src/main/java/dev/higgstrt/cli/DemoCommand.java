@@ -4,13 +4,14 @@ import dev.higgstrt.reference.Heads;
 
 import dev.higgstrt.convert.ConversionOptions;
 import dev.higgstrt.convert.Converter;
-import dev.higgstrt.convert.Mapping;
+import dev.higgstrt.converted.ConvertedCheckpoint;
+import dev.higgstrt.layout.Mapping;
 import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.safetensors.SafetensorsReader;
 import dev.higgstrt.synth.Presets;
@@ -156,9 +157,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static int[] mergeBack(Path source, Path converted) throws Exception {
-        List<SafetensorsCheckpoint> open = new ArrayList<>();
-        try (SafetensorsCheckpoint src = SafetensorsCheckpoint.open(source); Arena arena = Arena.ofConfined()) {
-            WeightMap merged = Converter.readConverted(converted, open);
+        try (SafetensorsCheckpoint src = SafetensorsCheckpoint.open(source); Arena arena = Arena.ofConfined();
+             ConvertedCheckpoint back = ConvertedCheckpoint.open(converted)) {
+            WeightMap merged = back.weights();
             int same = 0;
             for (Weight w : src.weights()) {
                 if (merged.contains(w.name())
@@ -167,10 +168,6 @@ final class DemoCommand implements Callable<Integer> {
                 }
             }
             return new int[]{same, src.weights().size()};
-        } finally {
-            for (SafetensorsCheckpoint ck : open) {
-                ck.close();
-            }
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.higgstrt.cli;
 
-import dev.higgstrt.trt.GpuEnvironment;
+import dev.higgstrt.trt.cuda.GpuEnvironment;
 
 /** Refuses GPU commands, with the reason, on machines without a GPU or TensorRT. */
 final class GpuCheck {

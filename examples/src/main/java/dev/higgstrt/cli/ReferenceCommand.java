@@ -1,9 +1,9 @@
 package dev.higgstrt.cli;
 
 import dev.higgstrt.reference.Heads;
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.safetensors.SafetensorsWriter;
 import dev.higgstrt.tensor.TensorSource;
 import picocli.CommandLine.Command;

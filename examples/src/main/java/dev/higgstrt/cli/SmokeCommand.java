@@ -1,10 +1,10 @@
 package dev.higgstrt.cli;
 
 import dev.higgstrt.reference.ReferenceModel;
-import dev.higgstrt.reference.TokenInput;
-import dev.higgstrt.trt.HiggsEngine;
-import dev.higgstrt.trt.ParallelEngine;
-import dev.higgstrt.trt.SmokeRun;
+import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.trt.engine.HiggsEngine;
+import dev.higgstrt.trt.parallel.ParallelEngine;
+import dev.higgstrt.trt.smoke.SmokeRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

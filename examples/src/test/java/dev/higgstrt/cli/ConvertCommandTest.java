@@ -81,7 +81,7 @@ class ConvertCommandTest {
         CliRun fold = CliRun.of("convert", "--input", src.toString(), "--output", folded.toString(), "--dtype", "float32",
                 "--sq-fold-only", "--calib-stats", stats.toString());
         assertThat(fold.status()).as(fold.err()).isZero();
-        var in = dev.higgstrt.reference.TokenInput.read(calib);
+        var in = dev.higgstrt.decoding.TokenInput.read(calib);
         var original = dev.higgstrt.reference.ReferenceModel.load(src).forward(in);
         assertThat(dev.higgstrt.reference.ReferenceModel.load(folded).forward(in).maxAbsDiff(original)).isLessThan(1e-4f);
 

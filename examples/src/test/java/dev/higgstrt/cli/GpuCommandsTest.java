@@ -1,6 +1,6 @@
 package dev.higgstrt.cli;
 
-import dev.higgstrt.trt.GpuEnvironment;
+import dev.higgstrt.trt.cuda.GpuEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

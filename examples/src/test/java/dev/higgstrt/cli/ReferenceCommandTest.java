@@ -1,6 +1,6 @@
 package dev.higgstrt.cli;
 
-import dev.higgstrt.reference.Logits;
+import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.safetensors.SafetensorsReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

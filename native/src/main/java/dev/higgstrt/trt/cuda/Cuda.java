@@ -1,0 +1,204 @@
+package dev.higgstrt.trt.cuda;
+
+import dev.higgstrt.trt.tensorrt.TrtException;
+
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
+import static org.bytedeco.cuda.global.cudart.cudaMalloc;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
+import static org.bytedeco.cuda.global.cudart.cudaDeviceSynchronize;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyPeer;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreate;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+
+/** CUDA runtime calls that throw {@link TrtException} with CUDA's message on failure. */
+public final class Cuda {
+    private Cuda() {
+    }
+
+    /**
+     * Throws when a CUDA call failed.
+     *
+     * @param status the call's cudaError_t
+     * @param what   the call, for the message
+     * @throws TrtException naming the call and CUDA's error string
+     */
+    public static void check(int status, String what) {
+        if (status != 0) {
+            throw new TrtException(what + " failed: " + cudaGetErrorString(status).getString() + " (" + status + ")");
+        }
+    }
+
+    /**
+     * Makes {@code device} the calling thread's CUDA device.
+     *
+     * @param device the device
+     */
+    public static void setDevice(int device) {
+        check(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+    }
+
+    /**
+     * Host memory of a segment as a JavaCPP pointer (the segment must outlive its use).
+     *
+     * @param segment the segment
+     * @return the result: host memory of a segment as a JavaCPP pointer (the segment must outlive its use)
+     */
+    public static Pointer host(MemorySegment segment) {
+        return new BytePointer(segment.asByteBuffer());
+    }
+
+    /**
+     * The device-to-device copy bandwidth of the current device, measured: {@code repeats} copies
+     * of {@code bytes} between two buffers after one warm-up copy, counting the bytes read and
+     * written (2 x bytes a copy) over the wall time to the last copy's end. The ceiling that
+     * memory-bound steps are compared with, measured in the same run rather than assumed.
+     *
+     * @param bytes   bytes a copy (make it several times the L2 cache)
+     * @param repeats timed copies
+     * @return bytes a second
+     */
+    public static double copyBandwidth(long bytes, int repeats) {
+        try (DeviceBuffer a = new DeviceBuffer(bytes); DeviceBuffer b = new DeviceBuffer(bytes)) {
+            check(cudaMemcpy(b.pointer(), a.pointer(), bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy device to device");
+            check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+            long t0 = System.nanoTime();
+            for (int i = 0; i < repeats; i++) {
+                check(cudaMemcpy(i % 2 == 0 ? a.pointer() : b.pointer(), i % 2 == 0 ? b.pointer() : a.pointer(), bytes,
+                        cudaMemcpyDeviceToDevice), "cudaMemcpy device to device");
+            }
+            check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+            return 2.0 * bytes * repeats / ((System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    /** Device memory, freed once by {@link #close()}. */
+    public static final class DeviceBuffer implements AutoCloseable {
+        private final Pointer pointer = new Pointer();
+        private final long bytes;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        /**
+         * Allocates device memory on the current device.
+         *
+         * @param bytes the size (at least 1 is allocated)
+         */
+        public DeviceBuffer(long bytes) {
+            this.bytes = Math.max(bytes, 1);
+            check(cudaMalloc(pointer, this.bytes), "cudaMalloc(" + this.bytes + ")");
+        }
+
+        /**
+         * The device address.
+         *
+         * @return the allocation's pointer
+         * @throws IllegalStateException after close
+         */
+        public Pointer pointer() {
+            if (closed.get()) {
+                throw new IllegalStateException("device buffer already freed");
+            }
+            return pointer;
+        }
+
+        /**
+         * The size.
+         *
+         * @return bytes allocated
+         */
+        public long bytes() {
+            return bytes;
+        }
+
+        /**
+         * Copies host memory to the start of this buffer (synchronous).
+         *
+         * @param src the bytes to copy
+         */
+        public void upload(MemorySegment src) {
+            if (src.byteSize() > bytes) {
+                throw new IllegalArgumentException(src.byteSize() + " bytes into a device buffer of " + bytes);
+            }
+            check(cudaMemcpy(pointer(), host(src), src.byteSize(), cudaMemcpyHostToDevice), "cudaMemcpy to device");
+        }
+
+        /**
+         * Copies the first {@code count} bytes of {@code src} (device {@code srcDevice}) into this buffer (device {@code device}).
+         *
+         * @param src       the source memory
+         * @param srcDevice the src device
+         * @param device    the device
+         * @param count     the count
+         */
+        public void copyFrom(DeviceBuffer src, int srcDevice, int device, long count) {
+            if (count > bytes || count > src.bytes) {
+                throw new IllegalArgumentException(count + " bytes between device buffers of " + src.bytes + " and " + bytes);
+            }
+            check(cudaMemcpyPeer(pointer(), device, src.pointer(), srcDevice, count), "cudaMemcpyPeer");
+        }
+
+        /**
+         * Copies the start of this buffer to host memory (synchronous).
+         *
+         * @param dst receives {@code dst.byteSize()} bytes
+         */
+        public void download(MemorySegment dst) {
+            check(cudaMemcpy(host(dst), pointer(), dst.byteSize(), cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                check(cudaFree(pointer), "cudaFree");
+            }
+        }
+    }
+
+    /** A CUDA stream, destroyed once by {@link #close()}. */
+    public static final class Stream implements AutoCloseable {
+        private final CUstream_st stream = new CUstream_st();
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        /**
+         * Creates a stream on the current device.
+         */
+        public Stream() {
+            check(cudaStreamCreate(stream), "cudaStreamCreate");
+        }
+
+        /**
+         * The CUDA stream.
+         *
+         * @return its handle
+         */
+        public CUstream_st handle() {
+            return stream;
+        }
+
+        /**
+         * Waits for the work enqueued on this stream.
+         */
+        public void synchronize() {
+            check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                check(cudaStreamDestroy(stream), "cudaStreamDestroy");
+            }
+        }
+    }
+}
