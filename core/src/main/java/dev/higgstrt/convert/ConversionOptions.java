@@ -51,7 +51,7 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
      *
      * @param tp the tensor-parallel size
      * @param pp the pipeline-parallel size
-     * @return the result: tp x pp, keeping the dtype, one rank at a time per core (at most 4)
+     * @return tp x pp, keeping the dtype, one rank at a time per core (at most 4)
      */
     public static ConversionOptions of(int tp, int pp) {
         return new ConversionOptions(tp, pp, Optional.empty(), Math.min(4, Runtime.getRuntime().availableProcessors()),
@@ -62,7 +62,7 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
      * These options with another target dtype.
      *
      * @param d the d
-     * @return the result: these options with another target dtype
+     * @return these options with another target dtype
      */
     public ConversionOptions withDtype(DType d) {
         return new ConversionOptions(tp, pp, Optional.of(d), threads, quant, allowNonFinite);
@@ -72,7 +72,7 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
      * These options with another quantization.
      *
      * @param q the q
-     * @return the result: these options with another quantization
+     * @return these options with another quantization
      */
     public ConversionOptions withQuant(QuantOptions q) {
         return new ConversionOptions(tp, pp, dtype, threads, q, allowNonFinite);
@@ -82,7 +82,7 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
      * These options writing {@code n} ranks at once.
      *
      * @param n the number of elements
-     * @return the result: these options writing {@code n} ranks at once
+     * @return these options writing {@code n} ranks at once
      */
     public ConversionOptions withThreads(int n) {
         return new ConversionOptions(tp, pp, dtype, n, quant, allowNonFinite);
@@ -92,7 +92,7 @@ public record ConversionOptions(int tp, int pp, Optional<DType> dtype, int threa
      * These options converting weights that hold NaN or infinity as they are (by default such a
      * weight fails the conversion with a {@link NonFiniteWeightException} naming it).
      *
-     * @return the result: these options converting weights that hold NaN or infinity as they are (by default such a weight fails the conversion with a {@link NonFiniteWeightException} naming it)
+     * @return these options, non-finite weights allowed
      */
     public ConversionOptions withNonFiniteAllowed() {
         return new ConversionOptions(tp, pp, dtype, threads, quant, true);

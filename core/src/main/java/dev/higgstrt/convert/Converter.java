@@ -114,7 +114,7 @@ public final class Converter {
         /**
          * Remarks for the user: tied head, skipped tensors.
          *
-         * @return the result: remarks for the user: tied head, skipped tensors
+         * @return remarks for the user: tied head, skipped tensors
          */
         public List<String> notes() {
             List<String> notes = new ArrayList<>();
@@ -213,7 +213,7 @@ public final class Converter {
      * @param input   the input
      * @param output  the output
      * @param options the options
-     * @return the result: converts {@code input} into the folder {@code output}
+     * @return what was written, with the plan, sizes and time
      * @throws IOException when a file cannot be read or written
      */
     public static Report convert(Path input, Path output, ConversionOptions options, LongConsumer progress)
@@ -315,7 +315,7 @@ public final class Converter {
      * @param pp       the pipeline-parallel size
      * @param dtype    the element type
      * @param textHead whether the model has a text head
-     * @return the result: tensorRT-LLM's {@code PretrainedConfig} for the converted model, unquantized
+     * @return TensorRT-LLM's {@code PretrainedConfig} for the converted model, unquantized
      */
     public static String trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead) {
         return trtllmConfig(c, tp, pp, dtype, textHead, QuantOptions.NONE);
@@ -330,7 +330,7 @@ public final class Converter {
      * @param dtype    the element type
      * @param textHead whether the model has a text head
      * @param quant    the quantization
-     * @return the result: tensorRT-LLM's {@code PretrainedConfig} for the converted model
+     * @return TensorRT-LLM's {@code PretrainedConfig} for the converted model
      */
     public static String trtllmConfig(HiggsAudioConfig c, int tp, int pp, DType dtype, boolean textHead,
                                       QuantOptions quant) {

@@ -39,7 +39,7 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
      * Text ids only.
      *
      * @param ids the ids
-     * @return the result: text ids only
+     * @return text ids only
      */
     public static TokenInput text(int... ids) {
         return new TokenInput(ids, null);
@@ -49,7 +49,7 @@ public record TokenInput(int[] inputIds, int[][] audioFrames) {
      * Audio frames only.
      *
      * @param frames the frames
-     * @return the result: audio frames only
+     * @return audio frames only
      */
     public static TokenInput audio(int[]... frames) {
         return new TokenInput(null, frames);

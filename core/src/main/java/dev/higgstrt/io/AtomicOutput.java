@@ -132,7 +132,7 @@ public final class AtomicOutput implements AutoCloseable {
      * 1 for a file written through the page cache; above 1 for direct I/O, the alignment of
      * every write's position, length and buffer address.
      *
-     * @return the result: 1 for a file written through the page cache; above 1 for direct I/O, the alignment of every write's position, length and buffer address
+     * @return the write alignment: 1 through the page cache, the direct-I/O alignment otherwise
      */
     public int alignment() {
         return alignment;

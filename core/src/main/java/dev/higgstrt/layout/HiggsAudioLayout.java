@@ -92,7 +92,7 @@ public final class HiggsAudioLayout {
          *
          * @param c  the model config
          * @param tp the tensor-parallel size
-         * @return the result: its shape on a rank of a layout of {@code tp} tensor-parallel ranks
+         * @return its shape on a rank of a layout of {@code tp} tensor-parallel ranks
          */
         public Shape rankShape(HiggsAudioConfig c, int tp) {
             long h = c.hiddenSize();
@@ -189,7 +189,7 @@ public final class HiggsAudioLayout {
      * @throws LayoutException for a missing or unexpected tensor
      * @param c           the model config
      * @param sourceNames the source names
-     * @return the result: matches the source's tensor names against the layout: every required tensor present, nothing unexpected (Boson's audio tower and encoder projector are skipped and reported)
+     * @return how the source's tensors map to the layout
      */
     public static Resolution resolve(HiggsAudioConfig c, Set<String> sourceNames) {
         SourceLayout layout = c.layout();
@@ -403,7 +403,7 @@ public final class HiggsAudioLayout {
      * @param c  the model config
      * @param tp the tensor-parallel size
      * @param pp the pipeline-parallel size
-     * @return the result: merges the per-rank maps of a converted checkpoint back into the canonical source (the inverse of {@link #rank}): split weights concatenated over their tp ranks with padding rows dropped, fused ones taken apart, replicated ones from tp rank 0
+     * @return the canonical weights of the whole model
      */
     public static WeightMap merge(HiggsAudioConfig c, List<WeightMap> ranks, int tp, int pp) {
         if (ranks.size() != tp * pp) {

@@ -46,7 +46,7 @@ public record Mapping(int tpSize, int ppSize, int rank) {
     /**
      * Tensor-parallel rank.
      *
-     * @return the result: tensor-parallel rank
+     * @return tensor-parallel rank
      */
     public int tpRank() {
         return rank % tpSize;
@@ -55,7 +55,7 @@ public record Mapping(int tpSize, int ppSize, int rank) {
     /**
      * Pipeline-parallel rank.
      *
-     * @return the result: pipeline-parallel rank
+     * @return pipeline-parallel rank
      */
     public int ppRank() {
         return rank / tpSize;
@@ -97,7 +97,7 @@ public record Mapping(int tpSize, int ppSize, int rank) {
     /**
      * {@code rank{N}.safetensors}.
      *
-     * @return the result: {@code rank{N}.safetensors}
+     * @return {@code rank{N}.safetensors}
      */
     public String fileName() {
         return "rank" + rank + ".safetensors";

@@ -117,7 +117,7 @@ public record HiggsAudioConfig(SourceLayout layout, int vocabSize, int hiddenSiz
     /**
      * Rows of the audio embedding and of the audio head: codebooks x codebook size.
      *
-     * @return the result: rows of the audio embedding and of the audio head: codebooks x codebook size
+     * @return rows of the audio embedding and of the audio head: codebooks x codebook size
      */
     public int audioVocabSize() {
         return numCodebooks * codebookSize;

@@ -34,7 +34,7 @@ public record RopeParameters(double theta, String type, double factor, double lo
      * Plain RoPE with base {@code theta}.
      *
      * @param theta the theta
-     * @return the result: plain RoPE with base {@code theta}
+     * @return plain RoPE with base {@code theta}
      */
     public static RopeParameters plain(double theta) {
         return new RopeParameters(theta, "default", 1, 1, 4, 0);
@@ -48,7 +48,7 @@ public record RopeParameters(double theta, String type, double factor, double lo
      * @param low      the low
      * @param high     the high
      * @param original the original
-     * @return the result: llama 3.2's scaling: factor 32, low 1, high 4, original 8192
+     * @return llama 3.2's scaling: factor 32, low 1, high 4, original 8192
      */
     public static RopeParameters llama3(double theta, double factor, double low, double high, int original) {
         return new RopeParameters(theta, "llama3", factor, low, high, original);

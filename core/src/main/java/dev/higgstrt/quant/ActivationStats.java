@@ -54,7 +54,7 @@ public final class ActivationStats {
     /**
      * No statistics: every smoothing factor is 1 (for planning names and shapes).
      *
-     * @return the result: no statistics: every smoothing factor is 1 (for planning names and shapes)
+     * @return no statistics: every smoothing factor is 1 (for planning names and shapes)
      */
     public static ActivationStats empty() {
         return new ActivationStats("no statistics", Map.of());
@@ -140,7 +140,7 @@ public final class ActivationStats {
     /**
      * Where these statistics came from (a file, or a calibration), for messages.
      *
-     * @return the result: where these statistics came from (a file, or a calibration), for messages
+     * @return where these statistics came from (a file, or a calibration), for messages
      */
     public String source() {
         return source;
@@ -162,7 +162,7 @@ public final class ActivationStats {
      *
      * @param layer the layer index
      * @param site  the linear layer site
-     * @return the result: maximum |x| per input channel of {@code site}, or empty when no position reached it
+     * @return the per-channel maxima, or empty when no position reached the site
      */
     public Optional<float[]> inputChannelMax(int layer, LinearSite site) {
         Site s = sites.get(key(layer, site));
@@ -174,7 +174,7 @@ public final class ActivationStats {
      *
      * @param layer the layer index
      * @param site  the linear layer site
-     * @return the result: maximum |y| over the outputs of {@code site} (0 when no position reached it)
+     * @return maximum |y| over the outputs of {@code site} (0 when no position reached it)
      */
     public float outputMax(int layer, LinearSite site) {
         Site s = sites.get(key(layer, site));

@@ -39,7 +39,7 @@ public enum QuantFormat {
     /**
      * TensorRT-LLM's {@code quant_algo}, or null for {@link #NONE}.
      *
-     * @return the result: tensorRT-LLM's {@code quant_algo}, or null for {@link #NONE}
+     * @return TensorRT-LLM's {@code quant_algo}, or null for {@link #NONE}
      */
     public String quantAlgo() {
         return quantAlgo;
@@ -65,7 +65,7 @@ public enum QuantFormat {
     /**
      * Bits per stored weight.
      *
-     * @return the result: bits per stored weight
+     * @return bits per stored weight
      */
     public int bits() {
         return switch (this) {

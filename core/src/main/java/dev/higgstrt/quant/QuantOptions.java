@@ -69,7 +69,7 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
      * {@code format} with no exclusions and groups of 128.
      *
      * @param format the format
-     * @return the result: {@code format} with no exclusions and groups of 128
+     * @return {@code format} with no exclusions and groups of 128
      */
     public static QuantOptions of(QuantFormat format) {
         return new QuantOptions(format, List.of(), QuantFormat.GROUP_SIZE);
@@ -79,7 +79,7 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
      * These options, also excluding names that match {@code regex}.
      *
      * @param regex a regular expression
-     * @return the result: these options, also excluding names that match {@code regex}
+     * @return these options, also excluding names that match {@code regex}
      */
     public QuantOptions excluding(String regex) {
         List<Pattern> more = new ArrayList<>(exclude);
@@ -91,7 +91,7 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
      * These options with another group size.
      *
      * @param size the size
-     * @return the result: these options with another group size
+     * @return these options with another group size
      */
     public QuantOptions withGroupSize(int size) {
         return new QuantOptions(format, exclude, size, smoothing, activations);
@@ -101,7 +101,7 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
      * These options with SmoothQuant's settings.
      *
      * @param settings the settings
-     * @return the result: these options with SmoothQuant's settings
+     * @return these options with SmoothQuant's settings
      */
     public QuantOptions withSmoothing(SmoothQuant.Settings settings) {
         return new QuantOptions(format, exclude, groupSize, Optional.of(settings), activations);
@@ -111,7 +111,7 @@ public record QuantOptions(QuantFormat format, List<Pattern> exclude, int groupS
      * These options with static activation scales from {@code calibration} ({@link QuantFormat#FP8}).
      *
      * @param calibration the calibration
-     * @return the result: these options with static activation scales from {@code calibration} ({@link QuantFormat#FP8})
+     * @return these options with static activation scales
      */
     public QuantOptions withActivations(Calibration calibration) {
         return new QuantOptions(format, exclude, groupSize, smoothing, Optional.of(calibration));

@@ -147,7 +147,7 @@ public final class Quantizer {
      *
      * @param rank the rank
      * @param o    the o
-     * @return the result: {@code rank} (of a single pipeline stage) with its quantized weights replaced by their quantized tensors
+     * @return the rank with its quantized weights
      */
     public static WeightMap apply(WeightMap rank, QuantOptions o) {
         return apply(rank, o, null);
@@ -163,7 +163,7 @@ public final class Quantizer {
      * @param rank   the rank
      * @param o      the o
      * @param layers the layers
-     * @return the result: {@code rank} with its quantized weights replaced by their quantized tensors; {@code layers[i]} is the model layer of the rank's local layer {@code i} (null: the same)
+     * @return the rank with its quantized weights
      */
     public static WeightMap apply(WeightMap rank, QuantOptions o, int[] layers) {
         if (o.format() == QuantFormat.NONE) {
@@ -207,7 +207,7 @@ public final class Quantizer {
      * @param rank   the rank
      * @param format the format
      * @param dtype  the element type
-     * @return the result: {@code rank} of a converted checkpoint quantized as {@code format}, with every quantized weight turned back into a float weight of {@code dtype} (the scales dropped)
+     * @return the rank as float weights of {@code dtype}
      */
     public static WeightMap dequantize(WeightMap rank, QuantFormat format, DType dtype) {
         if (format == QuantFormat.NONE) {

@@ -108,7 +108,7 @@ public final class SmoothQuant {
      * @param c         the model config
      * @param canonical the weights under canonical names
      * @param settings  the settings
-     * @return the result: {@code canonical} (transformers names) smoothed with factors from {@code settings}
+     * @return the smoothed weights with their factors
      */
     public static Smoothed smooth(HiggsAudioConfig c, WeightMap canonical, Settings settings) {
         Map<String, TensorSource> changed = new HashMap<>();

@@ -276,7 +276,7 @@ public final class SafetensorsReader implements AutoCloseable {
     /**
      * Header entries by name, sorted by name.
      *
-     * @return the result: header entries by name, sorted by name
+     * @return header entries by name, sorted by name
      */
     public Map<String, TensorInfo> infos() {
         return infos;

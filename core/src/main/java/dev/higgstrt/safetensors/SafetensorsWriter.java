@@ -54,7 +54,7 @@ public final class SafetensorsWriter {
      * @param file     the file
      * @param weights  the weights
      * @param metadata the header metadata
-     * @return the result: writes every weight of {@code weights} to {@code file}
+     * @return the size of the file written
      * @throws IOException when a file cannot be read or written
      */
     public static long write(Path file, WeightMap weights, Map<String, String> metadata) throws IOException {
@@ -68,7 +68,7 @@ public final class SafetensorsWriter {
      * @param weights  the weights
      * @param metadata the header metadata
      * @param progress receives bytes as they are written
-     * @return the result: as {@link #write(Path, WeightMap, Map)}, reporting bytes written to {@code progress}
+     * @return the size of the file written
      * @throws IOException when a file cannot be read or written
      */
     public static long write(Path file, WeightMap weights, Map<String, String> metadata, LongConsumer progress)

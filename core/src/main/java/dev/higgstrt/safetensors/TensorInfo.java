@@ -16,7 +16,7 @@ public record TensorInfo(String name, DType dtype, Shape shape, long begin, long
     /**
      * Size of the data in bytes.
      *
-     * @return the result: size of the data in bytes
+     * @return size of the data in bytes
      */
     public long byteSize() {
         return end - begin;

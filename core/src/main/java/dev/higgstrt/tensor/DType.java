@@ -54,7 +54,7 @@ public enum DType {
     /**
      * Size of one element in bytes.
      *
-     * @return the result: size of one element in bytes
+     * @return size of one element in bytes
      */
     public int byteSize() {
         return byteSize;

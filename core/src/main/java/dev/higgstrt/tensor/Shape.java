@@ -62,7 +62,7 @@ public final class Shape {
      * Size of dimension {@code i}; negative {@code i} counts from the end.
      *
      * @param i the i
-     * @return the result: size of dimension {@code i}; negative {@code i} counts from the end
+     * @return size of dimension {@code i}; negative {@code i} counts from the end
      */
     public long dim(int i) {
         return dims[axis(i)];
@@ -72,7 +72,7 @@ public final class Shape {
      * Normalizes a possibly negative axis index and checks it.
      *
      * @param i the i
-     * @return the result: normalizes a possibly negative axis index and checks it
+     * @return the axis as a non-negative index
      */
     public int axis(int i) {
         int a = i < 0 ? i + dims.length : i;
@@ -94,7 +94,7 @@ public final class Shape {
     /**
      * Product of all dimensions.
      *
-     * @return the result: product of all dimensions
+     * @return product of all dimensions
      */
     public long elementCount() {
         return elementCount;
@@ -104,7 +104,7 @@ public final class Shape {
      * Product of the dimensions before {@code axis}.
      *
      * @param axis the axis
-     * @return the result: product of the dimensions before {@code axis}
+     * @return product of the dimensions before {@code axis}
      */
     public long outerCount(int axis) {
         long n = 1;
@@ -118,7 +118,7 @@ public final class Shape {
      * Product of the dimensions after {@code axis}.
      *
      * @param axis the axis
-     * @return the result: product of the dimensions after {@code axis}
+     * @return product of the dimensions after {@code axis}
      */
     public long innerCount(int axis) {
         long n = 1;

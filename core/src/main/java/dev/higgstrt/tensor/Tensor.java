@@ -112,7 +112,7 @@ public final class Tensor implements TensorSource {
      * @param start the first index (inclusive)
      * @param end   the last index (exclusive)
      * @param arena the arena that owns the memory
-     * @return the result: as {@link #slice(int, long, long)}, allocating a copy (when one is needed) in {@code arena}
+     * @return the slice, contiguous
      */
     public Tensor slice(int dim, long start, long end, Arena arena) {
         int axis = shape.axis(dim);
@@ -153,7 +153,7 @@ public final class Tensor implements TensorSource {
      * Element {@code index} (row-major flat index) as a float.
      *
      * @param index the index
-     * @return the result: element {@code index} (row-major flat index) as a float
+     * @return element {@code index} (row-major flat index) as a float
      */
     public float getFloat(long index) {
         Objects.checkIndex(index, shape.elementCount());

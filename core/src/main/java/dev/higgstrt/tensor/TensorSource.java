@@ -22,14 +22,14 @@ public interface TensorSource {
     /**
      * Element type.
      *
-     * @return the result: element type
+     * @return element type
      */
     DType dtype();
 
     /**
      * Shape.
      *
-     * @return the result: shape
+     * @return shape
      */
     Shape shape();
 
@@ -111,7 +111,7 @@ public interface TensorSource {
      * @param dim   the dimension (negative counts from the last)
      * @param index the index
      * @param parts the number of parts
-     * @return the result: part {@code index} of {@code parts} equal parts along {@code dim}
+     * @return part {@code index} of {@code parts} equal parts along {@code dim}
      */
     default TensorSource chunk(int dim, int index, int parts) {
         int axis = shape().axis(dim);

@@ -24,7 +24,7 @@ public record Provenance(Path file, String sourceName, List<Provenance> inputs) 
      *
      * @param file the file
      * @param name the name
-     * @return the result: tensor {@code name} of {@code file}
+     * @return tensor {@code name} of {@code file}
      */
     public static Provenance file(Path file, String name) {
         return new Provenance(file, name, List.of());

@@ -313,7 +313,7 @@ public final class WeightMap implements Iterable<Weight> {
      * @param name  the name
      * @param dim   the dimension (negative counts from the last)
      * @param parts the number of parts
-     * @return the result: splits weight {@code name} into {@code parts} equal parts along {@code dim} (lazy views), named {@code name} with their index appended after a {@code '#'}
+     * @return the parts, in order
      */
     public List<Weight> split(String name, int dim, int parts) {
         Weight w = get(name);
@@ -387,7 +387,7 @@ public final class WeightMap implements Iterable<Weight> {
      * @param parts the number of parts
      * @param dim   the dimension (negative counts from the last)
      * @param name  the name
-     * @return the result: concatenates {@code parts} along {@code dim} into a weight called {@code name}: the inverse of {@link #split} and {@link #shard}
+     * @return the merged weight
      */
     public static Weight merge(List<Weight> parts, int dim, String name) {
         return concat(parts, dim, name, "merge");
@@ -401,7 +401,7 @@ public final class WeightMap implements Iterable<Weight> {
      *
      * @param shards   the shards
      * @param splitDim the split dim
-     * @return the result: merges per-rank maps back into the whole: a weight with a split dimension ({@code splitDim} returns it, {@code -1} meaning replicated) is concatenated in rank order; a replicated weight is taken from the first map that has it, after checking that every map that has it agrees on its dtype and shape
+     * @return the whole map
      */
     public static WeightMap mergeShards(List<WeightMap> shards, ToIntFunction<String> splitDim) {
         TreeMap<String, List<Weight>> byName = new TreeMap<>();
@@ -496,7 +496,7 @@ public final class WeightMap implements Iterable<Weight> {
          * Adds a weight.
          *
          * @param weight the weight
-         * @return the result: adds a weight
+         * @return this builder
          */
         public Builder put(Weight weight) {
             Weight previous = weights.putIfAbsent(weight.name(), weight);
@@ -513,7 +513,7 @@ public final class WeightMap implements Iterable<Weight> {
          * @param name       the name
          * @param tensor     the tensor name
          * @param provenance the provenance
-         * @return the result: adds a tensor under a name
+         * @return this builder
          */
         public Builder put(String name, TensorSource tensor, Provenance provenance) {
             return put(new Weight(name, tensor, provenance));

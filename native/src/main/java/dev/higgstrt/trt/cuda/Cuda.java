@@ -54,7 +54,7 @@ public final class Cuda {
      * Host memory of a segment as a JavaCPP pointer (the segment must outlive its use).
      *
      * @param segment the segment
-     * @return the result: host memory of a segment as a JavaCPP pointer (the segment must outlive its use)
+     * @return a pointer to the segment's memory (the segment must outlive its use)
      */
     public static Pointer host(MemorySegment segment) {
         return new BytePointer(segment.asByteBuffer());

@@ -12,7 +12,7 @@ public final class DeviceMemory {
     /**
      * Free device memory in bytes.
      *
-     * @return the result: free device memory in bytes
+     * @return free device memory in bytes
      */
     public static long free() {
         try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {

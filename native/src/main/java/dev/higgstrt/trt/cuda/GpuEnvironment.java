@@ -20,7 +20,7 @@ public record GpuEnvironment(Optional<Path> gpuDevice, Optional<Path> tensorRt) 
     /**
      * Probes the machine: device nodes, the driver's proc entries and the library path.
      *
-     * @return the result: probes the machine: device nodes, the driver's proc entries and the library path
+     * @return what was found
      */
     public static GpuEnvironment probe() {
         Optional<Path> gpu = firstExisting(List.of(Path.of("/dev/nvidia0"), Path.of("/proc/driver/nvidia/gpus")));
@@ -61,7 +61,7 @@ public record GpuEnvironment(Optional<Path> gpuDevice, Optional<Path> tensorRt) 
     /**
      * Why engines cannot run here, or an empty string when they can.
      *
-     * @return the result: why engines cannot run here, or an empty string when they can
+     * @return why engines cannot run here, or an empty string when they can
      */
     public String missing() {
         List<String> why = new ArrayList<>();

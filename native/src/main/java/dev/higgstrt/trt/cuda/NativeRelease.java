@@ -36,7 +36,7 @@ public final class NativeRelease implements Runnable {
      * @param owner   the owner
      * @param what    the what
      * @param release the release
-     * @return the result: registers {@code release} to run once: at {@link #close()}, or by the Cleaner after {@code owner} is unreachable
+     * @return the registration, whose close runs the release
      */
     public static NativeRelease register(Object owner, String what, Runnable release) {
         return new NativeRelease(owner, what, release);
@@ -60,7 +60,7 @@ public final class NativeRelease implements Runnable {
     /**
      * Owners released by the Cleaner because they were never closed, since the process started.
      *
-     * @return the result: owners released by the Cleaner because they were never closed, since the process started
+     * @return the count of owners the Cleaner released
      */
     public static long unclosedCount() {
         return UNCLOSED.get();

@@ -130,7 +130,7 @@ public final class EngineSession implements DecoderSession {
      *
      * @param chunk    the chunk
      * @param hiddenIn the hidden in
-     * @return the result: checks {@code chunk}, uploads its inputs and enqueues the engine on this session's stream, reading {@code hiddenIn} ([T, H], compute type) where the engine is a later pipeline stage
+     * @return the chunk's length
      */
     public int begin(TokenInput chunk, Cuda.DeviceBuffer hiddenIn) {
         if (release.released()) {

@@ -142,7 +142,7 @@ public final class FfnBlockEngine implements AutoCloseable {
      *
      * @param hidden the hidden
      * @param audio  the audio
-     * @return the result: runs the block on {@code hidden} [tokens, H] (rounded to the compute type) and returns its output in FP32
+     * @return the block's output [tokens, H] in FP32
      */
     public float[] run(float[] hidden, boolean[] audio) {
         int tokens = audio.length;
@@ -168,7 +168,7 @@ public final class FfnBlockEngine implements AutoCloseable {
      * @param audio      the audio
      * @param warmup     the warmup
      * @param iterations the iterations
-     * @return the result: milliseconds per call on {@code audio.length} positions, averaged over {@code iterations} back-to-back calls after {@code warmup} ones (inputs are whatever the buffers hold)
+     * @return milliseconds a call
      */
     public double millisPerCall(boolean[] audio, int warmup, int iterations) {
         try (Arena arena = Arena.ofConfined()) {

@@ -338,7 +338,7 @@ public final class HiggsEngine implements AutoCloseable {
      * @throws IllegalArgumentException when the file is not an engine or was built from another checkpoint
      * @param file       the file
      * @param checkpoint the checkpoint folder
-     * @return the result: loads an engine file and checks that it was built from {@code checkpoint}
+     * @return the engine, checked to have been built from {@code checkpoint}
      * @throws IOException when a file cannot be read or written
      */
     public static HiggsEngine load(Path file, Path checkpoint) throws IOException {
@@ -351,7 +351,7 @@ public final class HiggsEngine implements AutoCloseable {
      * @param file       the file
      * @param checkpoint the checkpoint folder
      * @param device     the device
-     * @return the result: as {@link #load(Path, Path)}, onto CUDA device {@code device}; the file may hold one rank of a tp x pp layout
+     * @return the engine
      * @throws IOException when a file cannot be read or written
      */
     public static HiggsEngine load(Path file, Path checkpoint, int device) throws IOException {
@@ -448,7 +448,7 @@ public final class HiggsEngine implements AutoCloseable {
     /**
      * Size of the serialized plan.
      *
-     * @return the result: size of the serialized plan
+     * @return size of the serialized plan
      */
     public long planBytes() {
         return plan.byteSize();

@@ -48,7 +48,7 @@ public record RankLayout(Mapping mapping, int[] layers, int heads, int kvHeads, 
      * Width of this rank's logits: its rows of the audio head, padding included.
      *
      * @param c the model config
-     * @return the result: width of this rank's logits: its rows of the audio head, padding included
+     * @return width of this rank's logits: its rows of the audio head, padding included
      */
     public int logitsWidth(HiggsAudioConfig c) {
         int tp = mapping.tpSize();

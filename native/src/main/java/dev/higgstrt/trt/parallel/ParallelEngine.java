@@ -49,7 +49,7 @@ public final class ParallelEngine implements AutoCloseable {
         /**
          * Rank r on device r modulo the number of CUDA devices here, NCCL where possible, 60 s timeout.
          *
-         * @return the result: rank r on device r modulo the number of CUDA devices here, NCCL where possible, 60 s timeout
+         * @return the default options
          */
         public static Options allDevices() {
             int[] count = new int[1];
@@ -61,7 +61,7 @@ public final class ParallelEngine implements AutoCloseable {
          * Rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout.
          *
          * @param deviceCount the device count
-         * @return the result: rank r on device r modulo {@code deviceCount}, NCCL where possible, 60 s timeout
+         * @return the options
          */
         public static Options of(int deviceCount) {
             int[] d = new int[deviceCount];
@@ -73,7 +73,7 @@ public final class ParallelEngine implements AutoCloseable {
          * These options with every rank on the given devices (round robin).
          *
          * @param d the d
-         * @return the result: these options with every rank on the given devices (round robin)
+         * @return these options with every rank on the given devices (round robin)
          */
         public Options withDevices(int... d) {
             return new Options(d, reduce, timeout);
@@ -83,7 +83,7 @@ public final class ParallelEngine implements AutoCloseable {
          * These options with the given way of summing.
          *
          * @param kind the kind
-         * @return the result: these options with the given way of summing
+         * @return these options with the given way of summing
          */
         public Options withReduce(ReduceGroup.Kind kind) {
             return new Options(devices, Optional.of(kind), timeout);
@@ -157,7 +157,7 @@ public final class ParallelEngine implements AutoCloseable {
      * @param folder     the folder
      * @param checkpoint the checkpoint folder
      * @param options    the options
-     * @return the result: loads a folder written by {@link #save}, checking that every rank was built from {@code checkpoint}
+     * @return the engines of every rank
      * @throws IOException when a file cannot be read or written
      */
     public static ParallelEngine load(Path folder, Path checkpoint, Options options) throws IOException {
@@ -262,7 +262,7 @@ public final class ParallelEngine implements AutoCloseable {
     /**
      * Tensor-parallel size.
      *
-     * @return the result: tensor-parallel size
+     * @return tensor-parallel size
      */
     public int tp() {
         return layout.tpSize();
@@ -271,7 +271,7 @@ public final class ParallelEngine implements AutoCloseable {
     /**
      * Pipeline-parallel size.
      *
-     * @return the result: pipeline-parallel size
+     * @return pipeline-parallel size
      */
     public int pp() {
         return layout.ppSize();

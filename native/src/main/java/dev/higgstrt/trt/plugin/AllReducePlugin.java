@@ -119,7 +119,7 @@ public final class AllReducePlugin {
     /**
      * " (all-reduce plugin: message)" when the loaded plugin has an error to report, else "".
      *
-     * @return the result: " (all-reduce plugin: message)" when the loaded plugin has an error to report, else ""
+     * @return a note for messages, or "" without an error
      */
     public static synchronized String errorNote() {
         return instance == null ? "" : PluginFields.errorNote("all-reduce", instance.lastError());
@@ -128,7 +128,7 @@ public final class AllReducePlugin {
     /**
      * Sums run through NCCL in this process so far.
      *
-     * @return the result: sums run through NCCL in this process so far
+     * @return sums run through NCCL in this process so far
      */
     public long ncclCalls() {
         return lib.higgs_all_reduce_nccl_calls();
@@ -137,7 +137,7 @@ public final class AllReducePlugin {
     /**
      * Sums run by in-process groups in this process so far (counted once per rank).
      *
-     * @return the result: sums run by in-process groups in this process so far (counted once per rank)
+     * @return sums run by in-process groups in this process so far (counted once per rank)
      */
     public long localCalls() {
         return lib.higgs_all_reduce_local_calls();

@@ -117,7 +117,7 @@ public final class DualFfnPlugin {
     /**
      * Why the plugin cannot be used here, or empty where it can.
      *
-     * @return the result: why the plugin cannot be used here, or empty where it can
+     * @return why the plugin cannot be used here, or empty where it can
      */
     public static Optional<String> unavailableReason() {
         try {
@@ -261,7 +261,7 @@ public final class DualFfnPlugin {
     /**
      * " (dual-FFN plugin: message)" when the loaded plugin has an error to report, else "".
      *
-     * @return the result: " (dual-FFN plugin: message)" when the loaded plugin has an error to report, else ""
+     * @return a note for messages: " (dual-FFN plugin: message)", or "" without an error
      */
     public static synchronized String errorNote() {
         return instance == null ? "" : PluginFields.errorNote("dual-FFN", instance.lastError());
@@ -290,7 +290,7 @@ public final class DualFfnPlugin {
     /**
      * Plugin objects alive in this process (created and not yet destroyed, by us or TensorRT).
      *
-     * @return the result: plugin objects alive in this process (created and not yet destroyed, by us or TensorRT)
+     * @return the number of plugin objects alive
      */
     public long livePlugins() {
         return lib.higgs_dual_ffn_live_plugins();
@@ -299,7 +299,7 @@ public final class DualFfnPlugin {
     /**
      * Up to this many tokens a call takes the direct path (no host round trip); more are compacted per path.
      *
-     * @return the result: up to this many tokens a call takes the direct path (no host round trip); more are compacted per path
+     * @return the largest token count of the direct path
      */
     public int smallTokens() {
         return lib.higgs_dual_ffn_small_tokens();

@@ -86,7 +86,7 @@ public final class PluginFields {
      *
      * @param what  the what
      * @param error the error
-     * @return the result: " (WHAT plugin: error)" for an error message, "" for an empty one: a note for exception messages
+     * @return the note, or "" for no error
      */
     public static String errorNote(String what, String error) {
         return error.isEmpty() ? "" : " (" + what + " plugin: " + error + ")";

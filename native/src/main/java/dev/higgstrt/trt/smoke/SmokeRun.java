@@ -115,7 +115,7 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * @param reference the reference
      * @param prompt    the prompt
      * @param steps     the steps
-     * @return the result: runs the prompt and {@code steps} decode steps on the engine and on {@code reference}
+     * @return the errors and timings
      */
     public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
         return run(engine, reference, LinearInputs.NONE, prompt, steps);
@@ -133,7 +133,7 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * @param activations the activations
      * @param prompt      the prompt
      * @param steps       the steps
-     * @return the result: as {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, the reference rounding its linears' inputs with {@code activations} (the checkpoint's {@code ConvertedCheckpoint.activationRounding()}), as an engine with static activation scales does
+     * @return the errors and timings
      */
     public static SmokeRun run(HiggsEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
         return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, activations, prompt, steps);
@@ -146,7 +146,7 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * @param reference the reference
      * @param prompt    the prompt
      * @param steps     the steps
-     * @return the result: as {@link #run(HiggsEngine, ReferenceModel, TokenInput, int)}, on the ranks of a parallel engine
+     * @return the errors and timings
      */
     public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, TokenInput prompt, int steps) {
         return run(engine, reference, LinearInputs.NONE, prompt, steps);
@@ -160,7 +160,7 @@ public record SmokeRun(float prefillError, float decodeError, float bound, int p
      * @param activations the activations
      * @param prompt      the prompt
      * @param steps       the steps
-     * @return the result: as {@link #run(HiggsEngine, ReferenceModel, LinearInputs, TokenInput, int)}, on the ranks of a parallel engine
+     * @return the errors and timings
      */
     public static SmokeRun run(ParallelEngine engine, ReferenceModel reference, LinearInputs activations, TokenInput prompt, int steps) {
         return run(engine.config(), engine.dtype(), engine.ffnMode(), engine::newSession, reference, activations, prompt, steps);
