@@ -19,6 +19,25 @@ public interface DecoderSession extends AutoCloseable {
     Logits forward(TokenInput chunk);
 
     /**
+     * Appends {@code chunk} and returns the audio logits of its last position only: what a
+     * generation step needs. Engines hand back that row alone instead of every position's.
+     *
+     * @param chunk the positions to append
+     * @return [num_codebooks * codebook_size] audio logits of the chunk's last position
+     */
+    default float[] forwardLast(TokenInput chunk) {
+        Logits l = forward(chunk);
+        return java.util.Arrays.copyOfRange(l.audio(), (l.tokens() - 1) * l.audioWidth(), l.tokens() * l.audioWidth());
+    }
+
+    /**
+     * The most positions the session can hold (prompt and generated positions together).
+     *
+     * @return the session's room
+     */
+    int capacity();
+
+    /**
      * Positions held in the KV cache.
      *
      * @return the sequence's length so far

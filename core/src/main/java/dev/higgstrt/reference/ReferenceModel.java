@@ -273,6 +273,16 @@ public final class ReferenceModel implements AutoCloseable, ActivationStats.Hook
             return cached;
         }
 
+        /**
+         * The model's {@code max_position_embeddings}.
+         *
+         * @return the room of a sequence
+         */
+        @Override
+        public int capacity() {
+            return config.maxPositionEmbeddings();
+        }
+
         /** The reference holds its KV cache on the heap: nothing to free. */
         @Override
         public void close() {

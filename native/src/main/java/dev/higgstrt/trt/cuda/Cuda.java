@@ -150,6 +150,20 @@ public final class Cuda {
         }
 
         /**
+         * Copies {@code dst.byteSize()} bytes from {@code offset} bytes into this buffer to host memory (synchronous).
+         *
+         * @param dst    receives the bytes
+         * @param offset where in this buffer to start
+         */
+        public void download(MemorySegment dst, long offset) {
+            if (offset < 0 || offset + dst.byteSize() > bytes) {
+                throw new IllegalArgumentException("download of " + dst.byteSize() + " bytes at " + offset + " outside " + bytes);
+            }
+            Pointer from = new Pointer(pointer()).position(offset);
+            check(cudaMemcpy(host(dst), from, dst.byteSize(), cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+        }
+
+        /**
          * Copies the start of this buffer to host memory (synchronous).
          *
          * @param dst receives {@code dst.byteSize()} bytes

@@ -101,6 +101,38 @@ public final class EngineSession implements DecoderSession {
         return b;
     }
 
+    /**
+     * The engine's longest sequence.
+     *
+     * @return the engine's {@code maxSequence}
+     */
+    @Override
+    public int capacity() {
+        return engine.maxSequence();
+    }
+
+    /**
+     * Appends {@code chunk} and downloads the audio logits of its last position alone.
+     *
+     * @param chunk the positions to append
+     * @return the last position's audio logits (FP32)
+     */
+    @Override
+    public float[] forwardLast(TokenInput chunk) {
+        if (!rank.first() || !rank.last() || rank.mapping().tpSize() != 1) {
+            return DecoderSession.super.forwardLast(chunk);
+        }
+        int t = begin(chunk, null);
+        finish();
+        int w = rank.logitsWidth(c);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(4L * w);
+            logits.download(out, 4L * (t - 1) * w);
+            float[] row = out.toArray(ValueLayout.JAVA_FLOAT);
+            return w == c.audioVocabSize() ? row : java.util.Arrays.copyOf(row, c.audioVocabSize());
+        }
+    }
+
     @Override
     public int length() {
         return cached;

@@ -88,6 +88,16 @@ public final class ParallelSession implements DecoderSession {
         return null;
     }
 
+    /**
+     * The engines' longest sequence.
+     *
+     * @return the engine's {@code maxSequence}
+     */
+    @Override
+    public int capacity() {
+        return engine.maxSequence();
+    }
+
     @Override
     public int length() {
         return cached;
