@@ -15,6 +15,7 @@ import dev.higgstrt.quant.Quantizer;
 import dev.higgstrt.quant.SmoothQuant;
 import dev.higgstrt.weights.Provenance;
 import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.model.SpeechTokens;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.safetensors.SafetensorsWriter;
@@ -59,6 +60,9 @@ import java.util.stream.Stream;
  * once, into different output folders.
  */
 public final class Converter {
+    /** The text tokenizer beside a checkpoint, copied into the converted folder so that it stands alone. */
+    static final String TOKENIZER_FILE = "tokenizer.json";
+
     private Converter() {
     }
 
@@ -262,9 +266,13 @@ public final class Converter {
             Files.createDirectory(temp);
             try {
                 long bytes = writeRanks(r, canonical, smoothed, plan, options, temp, progress);
-                Files.writeString(temp.resolve(HiggsAudioConfig.FILE_NAME),
-                        (trtllmConfig(config, options.tp(), options.pp(), dtype, r.textHead(),
-                                options.quant())) + "\n");
+                ObjectNode trtllm = trtllmTree(config, options.tp(), options.pp(), dtype, r.textHead(), options.quant());
+                SpeechTokens.read(input).writeTo(trtllm);
+                Files.writeString(temp.resolve(HiggsAudioConfig.FILE_NAME), Json.pretty(trtllm) + "\n");
+                Path tokenizer = input.resolve(TOKENIZER_FILE);
+                if (Files.isRegularFile(tokenizer)) {
+                    Files.copy(tokenizer, temp.resolve(TOKENIZER_FILE));
+                }
                 replace(temp, output);
                 return new Report(plan, output, plan.tensorBytes(), bytes, (System.nanoTime() - t0) / 1e9);
             } finally {

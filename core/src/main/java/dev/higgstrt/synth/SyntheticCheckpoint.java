@@ -163,8 +163,11 @@ public final class SyntheticCheckpoint {
     }
 
     /**
-     * Writes a checkpoint folder: {@code config.json} of the spec's flavour and the weights, one
-     * {@code model.safetensors} or shards of at most {@code spec.shardBytes()} with an index.
+     * Writes a checkpoint folder: {@code config.json} of the spec's flavour, a {@code
+     * tokenizer.json} where the vocabulary holds one ({@link SyntheticTokenizer}, its special ids
+     * recorded in config.json) and the
+     * weights, one {@code model.safetensors} or shards of at most {@code spec.shardBytes()} with an
+     * index.
      *
      * @param dir      the folder (created if missing)
      * @param spec     what to write
@@ -182,6 +185,23 @@ public final class SyntheticCheckpoint {
         WeightMap weights = HiggsAudioLayout.renameTo(weights(spec), format);
         ObjectNode json = (ObjectNode) Json.CONFIG.readTree(format == SourceLayout.BOSON ? c.toBosonJson() : c.toTransformersJson());
         json.put("torch_dtype", dtype.torchName());
+        if (SyntheticTokenizer.fits(config)) {
+            SyntheticTokenizer tokenizer = SyntheticTokenizer.of(config);
+            int audioOutBos = tokenizer.specials().get("<|audio_out_bos|>");
+            int eot = tokenizer.specials().get("<|eot_id|>");
+            if (format == SourceLayout.BOSON) {
+                json.put("audio_out_bos_token_id", audioOutBos);
+                ObjectNode text = json.path("text_config").isObject() ? (ObjectNode) json.get("text_config") : json;
+                text.put("eos_token_id", eot);
+                text.put("bos_token_id", tokenizer.specials().get("<|begin_of_text|>"));
+            } else {
+                json.put("audio_bos_token_id", audioOutBos);
+                json.put("eos_token_id", eot);
+                json.put("bos_token_id", tokenizer.specials().get("<|begin_of_text|>"));
+                json.put("pad_token_id", tokenizer.specials().get("<|end_of_text|>"));
+            }
+            writeAtomically(dir.resolve(dev.higgstrt.text.HuggingFaceTextTokenizer.FILE_NAME), tokenizer.json());
+        }
         writeAtomically(dir.resolve(HiggsAudioConfig.FILE_NAME), Json.PRETTY.writeValueAsString(json) + "\n");
         List<List<Weight>> shards = shards(weights, shardBytes);
         if (shards.size() == 1) {

@@ -20,9 +20,9 @@ public final class Layers {
     public static final List<List<String>> CORE = List.of(
             List.of("dev.higgstrt.tensor", "dev.higgstrt.io"),
             List.of("dev.higgstrt.weights"),
-            List.of("dev.higgstrt.safetensors", "dev.higgstrt.model"),
+            List.of("dev.higgstrt.safetensors", "dev.higgstrt.model", "dev.higgstrt.text"),
             List.of("dev.higgstrt.decoding"),
-            List.of("dev.higgstrt.layout"),
+            List.of("dev.higgstrt.layout", "dev.higgstrt.generation"),
             List.of("dev.higgstrt.quant"),
             List.of("dev.higgstrt.converted"),
             List.of("dev.higgstrt.reference"),

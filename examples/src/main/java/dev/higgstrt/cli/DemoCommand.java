@@ -94,6 +94,7 @@ final class DemoCommand implements Callable<Integer> {
             check(checked[0] == checked[1], "merged ranks equal the source");
 
             reference(out, config, tf, boson, a.output());
+            speak(out, tf, a.output());
 
             out.printf("demo %s in %.2f s%s%n", failures.isEmpty() ? "passed" : "FAILED", (System.nanoTime() - t0) / 1e9,
                     keep != null ? " (files in " + keep + ")" : "");
@@ -110,6 +111,35 @@ final class DemoCommand implements Callable<Integer> {
         if (!ok) {
             failures.add(what);
         }
+    }
+
+    /**
+     * Text to codes with the synthetic tokenizer and the generation loop on the CPU reference, on
+     * the source and on its conversion (the same greedy frames from both).
+     */
+    private void speak(PrintWriter out, Path source, Path converted) throws Exception {
+        String text = "Hello from the JVM.";
+        dev.higgstrt.model.SpeechTokens ids = dev.higgstrt.model.SpeechTokens.read(source);
+        dev.higgstrt.generation.Prompt.Tokens prompt;
+        try (var tokenizer = dev.higgstrt.text.HuggingFaceTextTokenizer.open(source)) {
+            prompt = dev.higgstrt.generation.Prompt.of(text).tokenize(tokenizer, ids);
+        }
+        var request = new dev.higgstrt.generation.GenerationRequest(prompt, dev.higgstrt.generation.Sampling.GREEDY, 100);
+        dev.higgstrt.generation.GenerationResult a;
+        dev.higgstrt.generation.GenerationResult b;
+        try (ReferenceModel m = ReferenceModel.load(source); ReferenceModel c = ReferenceModel.load(converted)) {
+            a = new dev.higgstrt.generation.Generator(ids, m::newSession).generate(request);
+            b = new dev.higgstrt.generation.Generator(dev.higgstrt.model.SpeechTokens.read(converted), c::newSession).generate(request);
+        }
+        out.printf("  6. text to codes: \"%s\" is %d prompt positions; greedy generation gave %d frames (%s) at %.0f frames/s,"
+                + " %d codes a codebook for the codec%n", text, prompt.ids().length, a.frames().size(), a.finish().id(),
+                a.framesPerSecond(), a.codes()[0].length);
+        boolean same = a.frames().size() == b.frames().size();
+        for (int i = 0; same && i < a.frames().size(); i++) {
+            same = Arrays.equals(a.frames().get(i), b.frames().get(i));
+        }
+        out.printf("     the converted checkpoint generates the same frames: %s%n", same ? "yes" : "NO");
+        check(same, "the converted checkpoint generates the source's frames");
     }
 
     /** The CPU reference on a mixed text/audio prompt, on both source layouts and the converted ranks. */

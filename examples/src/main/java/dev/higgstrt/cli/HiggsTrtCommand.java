@@ -16,7 +16,7 @@ import java.util.Properties;
         versionProvider = HiggsTrtCommand.Version.class,
         description = "Higgs Audio v2: from its Hugging Face checkpoint to a TensorRT engine, from the JVM.",
         subcommands = {DemoCommand.class, SynthCommand.class, InspectCommand.class, ConvertCommand.class, ReferenceCommand.class,
-                BuildCommand.class, SmokeCommand.class,
+                TokenizeCommand.class, GenerateCommand.class, BuildCommand.class, SmokeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class HiggsTrtCommand implements Runnable {
     /** Exit status for bad input or usage. */
@@ -76,6 +76,10 @@ public final class HiggsTrtCommand implements Runnable {
 
     /** Entry point. */
     public static void main(String[] args) {
+        // DJL (the tokenizer's binding) logs its platform probing at INFO and WARN: not the user's business
+        if (System.getProperty("org.slf4j.simpleLogger.log.ai.djl") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.ai.djl", "error");
+        }
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
         System.exit(execute(args, out, err));
