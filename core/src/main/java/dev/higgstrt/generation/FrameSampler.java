@@ -26,7 +26,9 @@ public final class FrameSampler {
     private final List<int[]> history;
     private final float[] scores;
     private final double[] probs;
-    private final Integer[] order;
+    private final int[] live;
+    private final float[] select;
+    private final long[] keys;
     private int lastText;
 
     /**
@@ -66,7 +68,9 @@ public final class FrameSampler {
         this.lastText = promptIds.length == 0 ? -1 : promptIds[promptIds.length - 1];
         this.scores = new float[c];
         this.probs = new double[c];
-        this.order = new Integer[c];
+        this.live = new int[c];
+        this.select = new float[c];
+        this.keys = new long[c];
     }
 
     /**
@@ -168,77 +172,161 @@ public final class FrameSampler {
         return best;
     }
 
-    /** Temperature, then top-k, then top-p, then a draw, on {@link #scores}. */
+    /**
+     * Temperature, then top-k, then top-p, then a draw, on {@link #scores}. Only the codes still
+     * in play are touched after top-k: a step costs a selection over the codebook and the
+     * exponentials of the k kept, not a sort of all codes.
+     */
     private int draw() {
-        float t = (float) sampling.temperature();
+        int n = 0;
         for (int i = 0; i < c; i++) {
-            scores[i] /= t;
-        }
-        if (sampling.topK() > 0 && sampling.topK() < c) {
-            float[] sorted = scores.clone();
-            Arrays.sort(sorted);
-            float kth = sorted[c - sampling.topK()];
-            for (int i = 0; i < c; i++) {
-                if (scores[i] < kth) {
-                    scores[i] = Float.NEGATIVE_INFINITY;
-                }
+            if (scores[i] != Float.NEGATIVE_INFINITY) {
+                live[n++] = i;
             }
         }
-        if (sampling.topP() < 1) {
-            topP((float) sampling.topP());
+        if (n == 0) {
+            return 0;
         }
-        return drawFromSoftmax(scores);
+        if (sampling.topK() > 0 && sampling.topK() < n) {
+            // a positive temperature keeps the order, so the k largest are the same before or after it
+            float kth = kthLargest(n, sampling.topK());
+            int kept = 0;
+            for (int j = 0; j < n; j++) {
+                if (scores[live[j]] >= kth) {
+                    live[kept++] = live[j];
+                }
+            }
+            n = kept;
+        }
+        float t = (float) sampling.temperature();
+        if (t != 1f) {
+            for (int j = 0; j < n; j++) {
+                scores[live[j]] /= t;
+            }
+        }
+        n = softmaxOver(n);
+        if (sampling.topP() < 1) {
+            n = topP(n, sampling.topP());
+        }
+        return drawOver(n);
+    }
+
+    /** Probabilities of the first {@code n} live codes into {@link #probs}; returns n. */
+    private int softmaxOver(int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            max = Math.max(max, scores[live[j]]);
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            double e = Math.exp(scores[live[j]] - max);
+            probs[live[j]] = e;
+            sum += e;
+        }
+        for (int j = 0; j < n; j++) {
+            probs[live[j]] /= sum;
+        }
+        return n;
     }
 
     /**
      * Removes the codes of the lowest probabilities whose summed probability stays at or below
      * 1 - p (sorted ascending, as transformers' TopPLogitsWarper), always keeping the largest.
+     * Returns the live count, the live codes again in code order.
      */
-    private void topP(float p) {
-        for (int i = 0; i < c; i++) {
-            order[i] = i;
+    private int topP(int n, double p) {
+        for (int j = 0; j < n; j++) {
+            // ascending by score, ties by code: the score's bits made order-preserving, then the code
+            int bits = Float.floatToIntBits(scores[live[j]]);
+            bits ^= (bits >> 31) & 0x7fffffff;
+            keys[j] = ((long) bits << 32) | (live[j] & 0xffffffffL);
         }
-        Arrays.sort(order, (a, b) -> Float.compare(scores[a], scores[b]));
-        softmax(scores, probs);
+        Arrays.sort(keys, 0, n);
         double cumulative = 0;
-        for (int r = 0; r < c - 1; r++) {
-            int i = order[r];
-            cumulative += probs[i];
+        int removed = 0;
+        for (int r = 0; r < n - 1; r++) {
+            cumulative += probs[(int) keys[r]];
             if (cumulative <= 1 - p) {
-                scores[i] = Float.NEGATIVE_INFINITY;
+                removed = r + 1;
+            } else {
+                break;
             }
         }
+        int kept = 0;
+        for (int r = removed; r < n; r++) {
+            live[kept++] = (int) keys[r];
+        }
+        Arrays.sort(live, 0, kept);
+        double sum = 0;
+        for (int j = 0; j < kept; j++) {
+            sum += probs[live[j]];
+        }
+        for (int j = 0; j < kept; j++) {
+            probs[live[j]] /= sum;
+        }
+        return kept;
     }
 
-    private int drawFromSoftmax(float[] s) {
-        softmax(s, probs);
+    private int drawOver(int n) {
         double u = random.nextDouble();
         double cumulative = 0;
-        int last = 0;
-        for (int i = 0; i < c; i++) {
-            if (probs[i] > 0) {
-                cumulative += probs[i];
-                last = i;
-                if (u < cumulative) {
-                    return i;
-                }
+        for (int j = 0; j < n; j++) {
+            cumulative += probs[live[j]];
+            if (u < cumulative) {
+                return live[j];
             }
         }
-        return last;
+        return live[n - 1];
     }
 
-    static void softmax(float[] s, double[] out) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : s) {
-            max = Math.max(max, v);
+    /** The k-th largest score of the first {@code n} live codes: a min-heap of the k largest seen, one pass. */
+    private float kthLargest(int n, int k) {
+        float[] heap = select;
+        for (int j = 0; j < k; j++) {
+            heap[j] = scores[live[j]];
         }
-        double sum = 0;
-        for (int i = 0; i < s.length; i++) {
-            out[i] = s[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp(s[i] - max);
-            sum += out[i];
+        for (int j = k / 2 - 1; j >= 0; j--) {
+            siftDown(heap, j, k);
         }
-        for (int i = 0; i < s.length; i++) {
-            out[i] /= sum;
+        for (int j = k; j < n; j++) {
+            float v = scores[live[j]];
+            if (v > heap[0]) {
+                heap[0] = v;
+                siftDown(heap, 0, k);
+            }
+        }
+        return heap[0];
+    }
+
+    private static void siftDown(float[] heap, int i, int size) {
+        while (true) {
+            int l = 2 * i + 1;
+            if (l >= size) {
+                return;
+            }
+            int m = l + 1 < size && heap[l + 1] < heap[l] ? l + 1 : l;
+            if (heap[m] >= heap[i]) {
+                return;
+            }
+            float tmp = heap[i];
+            heap[i] = heap[m];
+            heap[m] = tmp;
+            i = m;
         }
     }
+
+    /** A draw from the softmax of all of {@code s} (RAS's draw from the unmodified logits). */
+    private int drawFromSoftmax(float[] s) {
+        int n = 0;
+        for (int i = 0; i < c; i++) {
+            if (s[i] != Float.NEGATIVE_INFINITY) {
+                live[n++] = i;
+            }
+        }
+        if (s != scores) {
+            System.arraycopy(s, 0, scores, 0, c);
+        }
+        return drawOver(softmaxOver(n));
+    }
+
 }
