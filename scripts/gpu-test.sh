@@ -22,7 +22,7 @@ case "${1:-}" in
     cp -r "$root/native/target/classes" "$cp_dir/native-classes"
     cp -r "$root/native/target/test-classes" "$cp_dir/native-test-classes"
     (cd "$root/native" && mvn -B -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$cp_dir/lib" \
-        -DexcludeGroupIds=org.bytedeco,dev.higgstrt)
+        -DexcludeGroupIds=org.bytedeco,dev.higgstrt,ai.djl -DexcludeArtifactIds=gson,commons-compress)   # the tokenizer (55 MB of natives) is not needed by the GPU tests
     rm -f "$cp_dir"/lib/junit-*.jar "$cp_dir"/lib/opentest4j-*.jar "$cp_dir"/lib/apiguardian-*.jar   # in the console jar
     # the console launcher is no dependency of the build: Maven fetches it (also into an empty ~/.m2)
     (cd "$root/native" && mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \

@@ -57,10 +57,10 @@ public final class GeneratorStepCost {
         System.out.printf("generator cost per step, 8 codebooks x 1026, %d cores%n", Runtime.getRuntime().availableProcessors());
         System.out.println("| sampling | us per step, fresh logits (4 buffers in turn) | us per step, cold logits (64 buffers, 2 MB, in turn) |");
         System.out.println("|---|---|---|");
-        Sampling[] modes = {Sampling.GREEDY, new Sampling(false, 1.0, 50, 1.0, Optional.empty(), 1),
+        Sampling[] modes = {Sampling.GREEDY, new Sampling(false, 1.0, 50, 1.0, Optional.empty(), 1), Sampling.sample(1),
                 new Sampling(false, 0.8, 50, 0.95, Optional.of(Sampling.Ras.standard()), 1),
                 new Sampling(false, 1.0, 0, 0.95, Optional.of(Sampling.Ras.standard()), 1)};
-        String[] names = {"greedy", "top-k 50", "temperature 0.8, top-k 50, top-p 0.95, RAS 7/2", "top-p 0.95 over all 1026, RAS 7/2"};
+        String[] names = {"greedy", "top-k 50", "the defaults: top-k 50, RAS 7/2", "temperature 0.8, top-k 50, top-p 0.95, RAS 7/2", "top-p 0.95 over all 1026, RAS 7/2"};
         for (int m = 0; m < modes.length; m++) {
             System.out.printf("| %s | %.1f | %.1f |%n", names[m], perStep(ids, modes[m], logits, 3, steps),
                     perStep(ids, modes[m], logits, 63, steps));

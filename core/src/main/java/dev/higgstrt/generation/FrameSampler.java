@@ -28,6 +28,7 @@ public final class FrameSampler {
     private final double[] probs;
     private final int[] live;
     private final float[] select;
+    private final int[] histogram;
     private final long[] keys;
     private int lastText;
 
@@ -70,6 +71,7 @@ public final class FrameSampler {
         this.probs = new double[c];
         this.live = new int[c];
         this.select = new float[c];
+        this.histogram = new int[256];
         this.keys = new long[c];
     }
 
@@ -178,12 +180,7 @@ public final class FrameSampler {
      * exponentials of the k kept, not a sort of all codes.
      */
     private int draw() {
-        int n = 0;
-        for (int i = 0; i < c; i++) {
-            if (scores[i] != Float.NEGATIVE_INFINITY) {
-                live[n++] = i;
-            }
-        }
+        int n = liveCodes(scores);
         if (n == 0) {
             return 0;
         }
@@ -192,9 +189,9 @@ public final class FrameSampler {
             float kth = kthLargest(n, sampling.topK());
             int kept = 0;
             for (int j = 0; j < n; j++) {
-                if (scores[live[j]] >= kth) {
-                    live[kept++] = live[j];
-                }
+                int code = live[j];
+                live[kept] = code;
+                kept += scores[code] >= kth ? 1 : 0;
             }
             n = kept;
         }
@@ -279,50 +276,85 @@ public final class FrameSampler {
         return live[n - 1];
     }
 
-    /** The k-th largest score of the first {@code n} live codes: a min-heap of the k largest seen, one pass. */
+    /**
+     * The k-th largest score of the first {@code n} live codes, by a radix step: a histogram of
+     * the top 8 bits of the scores' order-preserving keys finds the bucket that holds it (two
+     * passes of counting, with no data-dependent branches to mispredict), and a selection among
+     * that bucket's few scores gives the value.
+     */
     private float kthLargest(int n, int k) {
-        float[] heap = select;
-        for (int j = 0; j < k; j++) {
-            heap[j] = scores[live[j]];
+        int[] counts = histogram;
+        java.util.Arrays.fill(counts, 0);
+        for (int j = 0; j < n; j++) {
+            counts[orderedKey(scores[live[j]]) >>> 24]++;
         }
-        for (int j = k / 2 - 1; j >= 0; j--) {
-            siftDown(heap, j, k);
+        int above = 0;
+        int bucket = 255;
+        while (above + counts[bucket] < k) {
+            above += counts[bucket--];
         }
-        for (int j = k; j < n; j++) {
+        int m = 0;
+        for (int j = 0; j < n; j++) {
             float v = scores[live[j]];
-            if (v > heap[0]) {
-                heap[0] = v;
-                siftDown(heap, 0, k);
-            }
+            select[m] = v;
+            m += (orderedKey(v) >>> 24) == bucket ? 1 : 0;
         }
-        return heap[0];
+        return quickselect(select, m, m - (k - above));
     }
 
-    private static void siftDown(float[] heap, int i, int size) {
-        while (true) {
-            int l = 2 * i + 1;
-            if (l >= size) {
-                return;
-            }
-            int m = l + 1 < size && heap[l + 1] < heap[l] ? l + 1 : l;
-            if (heap[m] >= heap[i]) {
-                return;
-            }
-            float tmp = heap[i];
-            heap[i] = heap[m];
-            heap[m] = tmp;
-            i = m;
+    /** The bits of a float as an int whose unsigned order is the floats' order. */
+    private static int orderedKey(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        return bits ^ ((bits >> 31) | 0x80000000);
+    }
+
+    /** The codes of {@code s} that are not masked (-inf) into {@link #live}, in code order; returns their count. */
+    private int liveCodes(float[] s) {
+        int n = 0;
+        for (int i = 0; i < c; i++) {
+            live[n] = i;
+            n += s[i] != Float.NEGATIVE_INFINITY ? 1 : 0;
         }
+        return n;
+    }
+
+    /** The value of rank {@code target} (0 the smallest) among {@code v[0..n)}; reorders v. */
+    static float quickselect(float[] v, int n, int target) {
+        int lo = 0;
+        int hi = n - 1;
+        while (lo < hi) {
+            float pivot = v[(lo + hi) >>> 1];
+            int i = lo;
+            int j = hi;
+            while (i <= j) {
+                while (v[i] < pivot) {
+                    i++;
+                }
+                while (v[j] > pivot) {
+                    j--;
+                }
+                if (i <= j) {
+                    float tmp = v[i];
+                    v[i] = v[j];
+                    v[j] = tmp;
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j) {
+                hi = j;
+            } else if (target >= i) {
+                lo = i;
+            } else {
+                break;
+            }
+        }
+        return v[target];
     }
 
     /** A draw from the softmax of all of {@code s} (RAS's draw from the unmodified logits). */
     private int drawFromSoftmax(float[] s) {
-        int n = 0;
-        for (int i = 0; i < c; i++) {
-            if (s[i] != Float.NEGATIVE_INFINITY) {
-                live[n++] = i;
-            }
-        }
+        int n = liveCodes(s);
         if (s != scores) {
             System.arraycopy(s, 0, scores, 0, c);
         }
