@@ -47,7 +47,8 @@ CASES = [
 ]
 
 
-def reinit(model, seed):
+def reinit(model, seed, matrix_scale=1.0):
+    """Re-draws the weights: norms 1 +- 0.1, embeddings N(0, 1), matrices N(0, matrix_scale^2 / fan_in)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -56,7 +57,7 @@ def reinit(model, seed):
             elif "embed" in name:
                 p.copy_(torch.randn(p.shape, generator=g))
             else:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]))
+                p.copy_(torch.randn(p.shape, generator=g) * matrix_scale / math.sqrt(p.shape[1]))
 
 
 def inputs_for(cfg, seed):
