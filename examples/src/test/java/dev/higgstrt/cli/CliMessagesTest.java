@@ -152,4 +152,34 @@ class CliMessagesTest {
         assertThat(Sizes.count(1, "rank")).isEqualTo("1 rank");
         assertThat(Sizes.count(4, "rank")).isEqualTo("4 ranks");
     }
+
+    @Test
+    void inspectFlagsFilesTheIndexLeavesOutAndTensorsInTwoFiles() throws Exception {
+        Path ck = tmp.resolve("ck");
+        SyntheticCheckpoint.write(ck, SyntheticCheckpoint.Spec.of(Presets.tiny()).withShardBytes(300_000), n -> { });
+        assertThat(ck.resolve("model.safetensors.index.json")).exists();
+        Path stale = ck.resolve("model.safetensors");
+        Files.copy(ck.resolve("model-00001-of-00003.safetensors"), stale);
+        ChildCli run = ChildCli.run("inspect", ck.toString());
+        assertThat(run.status()).as(run.err()).isZero();
+        assertThat(run.out()).contains("note: model.safetensors is not listed in model.safetensors.index.json: readers of the checkpoint ignore it");
+        assertThat(run.out()).containsPattern("note: \\S+ is in 2 files: model-00001-of-00003.safetensors, model.safetensors");
+        assertThat(run.out().lines().filter(l -> l.startsWith("model.embed_tokens.weight ")).toList())
+                .as("each holder on its own line, with its file").hasSize(2);
+    }
+
+    @Test
+    void quantizedConversionsSayTheirFormatInTextAndJson() throws Exception {
+        Path ck = tmp.resolve("q");
+        SyntheticCheckpoint.write(ck, SyntheticCheckpoint.Spec.of(Presets.tiny()), n -> { });
+        ChildCli text = ChildCli.run("convert", "--input", ck.toString(), "--output", tmp.resolve("o1").toString(), "--quant", "int8_wo");
+        assertThat(text.status()).as(text.err()).isZero();
+        assertThat(text.out()).contains("into 1 rank (int8_wo weights, bfloat16 otherwise; tp 1, pp 1): ").doesNotContain("GB/s");
+        ChildCli json = ChildCli.run("convert", "--input", ck.toString(), "--output", tmp.resolve("o2").toString(), "--quant", "int8_wo",
+                "--json");
+        var n = dev.higgstrt.io.Json.STRICT.readTree(json.out());
+        assertThat(n.get("quant").asText()).isEqualTo("int8_wo");
+        assertThat(n.get("ranks").asInt()).isEqualTo(1);
+        assertThat(n.get("file_bytes").asLong()).isGreaterThan(n.get("bytes").asLong());
+    }
 }
