@@ -116,15 +116,17 @@ public final class Generator {
     }
 
     /**
-     * Starts a generation on {@code executor}: its frames are published as they are produced,
-     * and it can be cancelled.
+     * Starts a generation on {@code executor}, its frames published to {@code subscriber} as they
+     * are produced (subscribed before the first frame, so none is missed); it can be cancelled.
      *
-     * @param request  what to generate
-     * @param executor runs the generation (and delivers the frames)
+     * @param request    what to generate
+     * @param executor   runs the generation and delivers the frames
+     * @param subscriber receives the frames, then completion, or the error that ended the generation
      * @return the running generation
      */
-    public Generation start(GenerationRequest request, Executor executor) {
+    public Generation start(GenerationRequest request, Executor executor, Flow.Subscriber<? super Frame> subscriber) {
         Generation g = new Generation(executor);
+        g.publisher.subscribe(subscriber);
         CompletableFuture.runAsync(() -> {
             try {
                 GenerationResult r = generate(request, f -> g.publisher.submit(f), g.cancelled::get);
@@ -138,19 +140,14 @@ public final class Generator {
         return g;
     }
 
-    /** A running generation: a publisher of its frames, its result, and a way to cancel it. */
-    public static final class Generation implements Flow.Publisher<Frame> {
+    /** A running generation: its result, and a way to cancel it. */
+    public static final class Generation {
         private final SubmissionPublisher<Frame> publisher;
         private final CompletableFuture<GenerationResult> result = new CompletableFuture<>();
         private final AtomicBoolean cancelled = new AtomicBoolean();
 
         private Generation(Executor executor) {
             this.publisher = new SubmissionPublisher<>(executor, Flow.defaultBufferSize());
-        }
-
-        @Override
-        public void subscribe(Flow.Subscriber<? super Frame> subscriber) {
-            publisher.subscribe(subscriber);
         }
 
         /** Stops the generation before its next step; its result then says {@link FinishReason#CANCELLED}. */

@@ -79,10 +79,10 @@ class GenerationStreamTest {
         });
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
-            Generator.Generation run = g.start(GenerationRequest.of(new int[]{6, 7, 92}, List.of(), Sampling.GREEDY, 100_000), pool);
             List<Frame> seen = new CopyOnWriteArrayList<>();
             CountDownLatch done = new CountDownLatch(1);
-            run.subscribe(new Flow.Subscriber<>() {
+            Generator.Generation run = g.start(GenerationRequest.of(new int[]{6, 7, 92}, List.of(), Sampling.GREEDY, 100_000), pool,
+                    new Flow.Subscriber<Frame>() {
                 public void onSubscribe(Flow.Subscription s) {
                     s.request(Long.MAX_VALUE);
                 }
