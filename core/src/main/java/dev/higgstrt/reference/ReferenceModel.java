@@ -246,7 +246,9 @@ public final class ReferenceModel implements AutoCloseable, ActivationStats.Hook
 
     /** A vector weight (a norm) as floats. */
     private float[] vector(SourceTensor t, int layer) {
-        return w(t, layer).toFloats();
+        Matrix m = w(t, layer);
+        float[] held = m.heapFloats();   // read only: the norms are never written
+        return held != null ? held : m.toFloats();
     }
 
     /**
