@@ -5,7 +5,6 @@ import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.synth.Presets;
 import dev.higgstrt.synth.SyntheticCheckpoint;
 import dev.higgstrt.model.HiggsAudioConfig;
-import dev.higgstrt.tensor.DType;
 
 import java.util.Arrays;
 import java.util.Random;

@@ -98,7 +98,7 @@ public final class DelayPattern {
         return codes;
     }
 
-    static boolean all(int[] frame, int code) {
+    private static boolean all(int[] frame, int code) {
         for (int c : frame) {
             if (c != code) {
                 return false;

@@ -50,6 +50,24 @@ public final class AtomicOutput implements AutoCloseable {
     }
 
     /**
+     * Writes a whole text file atomically: into a temporary beside {@code target}, forced, then
+     * renamed over it, so that readers see the old file or the new one, never a part.
+     *
+     * @param target the file to write
+     * @param text   its content, encoded as UTF-8
+     * @throws IOException when the file cannot be written
+     */
+    public static void writeString(Path target, String text) throws IOException {
+        try (AtomicOutput out = create(target)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            while (b.hasRemaining()) {
+                out.channel().write(b);
+            }
+            out.commit();
+        }
+    }
+
+    /**
      * Opens a temporary file beside {@code target} for writing.
      *
      * @param target the target type

@@ -35,13 +35,6 @@ record Matrix(MemorySegment data, DType dtype, int rows, int cols) {
         Conversions.toFloats(data, dtype, (long) first * cols, dst, 0, count * cols);
     }
 
-    /** One row as a new float array. */
-    float[] row(int r) {
-        float[] out = new float[cols];
-        read(r, 1, out);
-        return out;
-    }
-
     /** Every value as a new float array (for vectors and small matrices). */
     float[] toFloats() {
         float[] out = new float[rows * cols];

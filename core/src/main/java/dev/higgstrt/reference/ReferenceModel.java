@@ -86,7 +86,7 @@ public final class ReferenceModel implements AutoCloseable, ActivationStats.Hook
             }
             Arena arena = Arena.ofShared();
             owned.add(arena);
-            return new ReferenceModel(config, matrices(canonical, arena), owned);
+            return new ReferenceModel(config, matrices(canonical, arena, false), owned);
         } catch (IOException | RuntimeException | Error e) {
             closeAll(owned);
             throw e;
@@ -105,10 +105,6 @@ public final class ReferenceModel implements AutoCloseable, ActivationStats.Hook
     public static ReferenceModel of(HiggsAudioConfig config, WeightMap canonical) {
         Arena arena = Arena.ofAuto();
         return new ReferenceModel(config, matrices(canonical, arena, true), List.of());
-    }
-
-    private static Map<String, Matrix> matrices(WeightMap canonical, Arena arena) {
-        return matrices(canonical, arena, false);
     }
 
     /**

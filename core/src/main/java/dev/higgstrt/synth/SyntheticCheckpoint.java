@@ -19,8 +19,6 @@ import dev.higgstrt.weights.WeightMap;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -200,9 +198,9 @@ public final class SyntheticCheckpoint {
                 json.put("bos_token_id", tokenizer.specials().get("<|begin_of_text|>"));
                 json.put("pad_token_id", tokenizer.specials().get("<|end_of_text|>"));
             }
-            writeAtomically(dir.resolve(dev.higgstrt.text.HuggingFaceTextTokenizer.FILE_NAME), tokenizer.json());
+            AtomicOutput.writeString(dir.resolve(dev.higgstrt.text.HuggingFaceTextTokenizer.FILE_NAME), tokenizer.json());
         }
-        writeAtomically(dir.resolve(HiggsAudioConfig.FILE_NAME), Json.PRETTY.writeValueAsString(json) + "\n");
+        AtomicOutput.writeString(dir.resolve(HiggsAudioConfig.FILE_NAME), Json.PRETTY.writeValueAsString(json) + "\n");
         List<List<Weight>> shards = shards(weights, shardBytes);
         if (shards.size() == 1) {
             SafetensorsWriter.write(dir.resolve("model.safetensors"), weights, Map.of("format", "pt"), progress);
@@ -219,7 +217,7 @@ public final class SyntheticCheckpoint {
         index.putObject("metadata").put("total_size", weights.byteSize());
         ObjectNode wm = index.putObject("weight_map");
         weightMap.forEach(wm::put);
-        writeAtomically(dir.resolve(ShardIndex.FILE_NAME), Json.PRETTY.writeValueAsString(index) + "\n");
+        AtomicOutput.writeString(dir.resolve(ShardIndex.FILE_NAME), Json.PRETTY.writeValueAsString(index) + "\n");
         return weights.byteSize();
     }
 
@@ -238,16 +236,6 @@ public final class SyntheticCheckpoint {
         }
         shards.add(current);
         return shards;
-    }
-
-    static void writeAtomically(Path file, String text) throws IOException {
-        try (AtomicOutput out = AtomicOutput.create(file)) {
-            ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
-            while (b.hasRemaining()) {
-                out.channel().write(b);
-            }
-            out.commit();
-        }
     }
 
     private static long mix(long seed, String name) {

@@ -9,7 +9,6 @@ import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.quant.QuantFormat;
 import dev.higgstrt.quant.QuantOptions;
-import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.TensorSource;
 import dev.higgstrt.weights.WeightMap;

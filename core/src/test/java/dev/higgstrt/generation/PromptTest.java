@@ -6,6 +6,7 @@ import dev.higgstrt.io.Json;
 import dev.higgstrt.model.SpeechTokens;
 import dev.higgstrt.text.HuggingFaceTextTokenizer;
 import dev.higgstrt.text.TextTokenizer;
+import dev.higgstrt.text.TextTokenizerTest;
 import dev.higgstrt.text.TokenizerException;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,9 +42,7 @@ class PromptTest {
 
     @BeforeAll
     static void find() {
-        String env = System.getenv("HIGGS_TRT_LLAMA3_TOKENIZER");
-        llama3 = (env != null ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "higgs-trt", "llama3-tokenizer"))
-                .resolve("tokenizer.json");
+        llama3 = TextTokenizerTest.llama3Json();
     }
 
     static Path higgsLike() throws IOException {

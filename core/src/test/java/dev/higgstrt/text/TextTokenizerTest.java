@@ -19,17 +19,26 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * implementation (the JavaScript port of transformers.js, scripts/tokenizer/expected-ids.mjs):
  * Unicode whitespace, CJK, long digit runs, special tokens inside text, empty and long inputs.
  */
-class TextTokenizerTest {
+public class TextTokenizerTest {
     static Path llama3;
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void find() {
+    /**
+     * Where scripts/tokenizer/fetch-llama3.sh puts the Llama 3 tokenizer.json.
+     *
+     * @return $HIGGS_TRT_LLAMA3_TOKENIZER/tokenizer.json, or the default cache's
+     */
+    public static Path llama3Json() {
         String env = System.getenv("HIGGS_TRT_LLAMA3_TOKENIZER");
         Path dir = env != null ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "higgs-trt", "llama3-tokenizer");
-        llama3 = dir.resolve("tokenizer.json");
+        return dir.resolve("tokenizer.json");
+    }
+
+    @BeforeAll
+    static void find() {
+        llama3 = llama3Json();
         if (!Files.isRegularFile(llama3)) {
             System.err.println("TextTokenizerTest skipped: no " + llama3 + " (bash scripts/tokenizer/fetch-llama3.sh fetches it)");
         }

@@ -16,7 +16,6 @@ import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.safetensors.SafetensorsReader;
 import dev.higgstrt.synth.Presets;
 import dev.higgstrt.synth.SyntheticCheckpoint;
-import dev.higgstrt.tensor.DType;
 import dev.higgstrt.weights.Weight;
 import dev.higgstrt.weights.WeightMap;
 import picocli.CommandLine.Command;

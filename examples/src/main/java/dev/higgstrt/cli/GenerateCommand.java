@@ -22,10 +22,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -217,13 +215,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         n.put("finish", r.finish().id());
         n.put("prompt_positions", r.promptPositions());
-        Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), "." + output.getFileName(), ".tmp");
-        try {
-            Files.writeString(tmp, Json.STRICT.writeValueAsString(n) + "\n", StandardCharsets.UTF_8);
-            Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        dev.higgstrt.io.AtomicOutput.writeString(output, Json.STRICT.writeValueAsString(n) + "\n");
     }
 
     /** Where the sessions come from: the CPU reference or an engine. */

@@ -1,6 +1,5 @@
 package dev.higgstrt.cli;
 
-import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.synth.Presets;
 import dev.higgstrt.synth.SyntheticCheckpoint;
 import dev.higgstrt.tensor.DType;
@@ -11,7 +10,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;

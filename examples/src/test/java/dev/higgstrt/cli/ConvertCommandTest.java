@@ -2,13 +2,11 @@ package dev.higgstrt.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.higgstrt.io.Json;
-import dev.higgstrt.model.SourceLayout;
 import dev.higgstrt.safetensors.SafetensorsReader;
 import dev.higgstrt.safetensors.SafetensorsWriter;
 import dev.higgstrt.safetensors.ShardIndex;
 import dev.higgstrt.synth.Presets;
 import dev.higgstrt.synth.SyntheticCheckpoint;
-import dev.higgstrt.tensor.DType;
 import dev.higgstrt.weights.WeightMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -16,10 +16,7 @@ import dev.higgstrt.io.AtomicOutput;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
-import dev.higgstrt.safetensors.SafetensorsCheckpoint;
 import dev.higgstrt.tensor.DType;
-import dev.higgstrt.weights.WeightMap;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.tensorrt.global.nvinfer;
 import org.bytedeco.tensorrt.global.nvinfer.OptProfileSelector;
 import org.bytedeco.tensorrt.nvinfer.ICudaEngine;
@@ -38,9 +35,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.List;
 
 /**
  * A built Higgs Audio v2 TensorRT engine: built from a converted checkpoint folder, serialized to

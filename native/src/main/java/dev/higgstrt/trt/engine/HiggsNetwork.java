@@ -6,7 +6,6 @@ import dev.higgstrt.trt.plugin.AllReducePlugin;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
 import dev.higgstrt.trt.tensorrt.TrtException;
 
-import dev.higgstrt.convert.Converter;
 import dev.higgstrt.layout.SourceTensor;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;

@@ -1,7 +1,6 @@
 package dev.higgstrt.trt.plugin;
 
 import dev.higgstrt.trt.tensorrt.TrtObjects;
-import dev.higgstrt.trt.engine.HiggsEngine;
 import dev.higgstrt.trt.engine.HiggsNetwork;
 import dev.higgstrt.trt.engine.PlanBuilder;
 
