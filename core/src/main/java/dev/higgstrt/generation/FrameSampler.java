@@ -24,11 +24,14 @@ public final class FrameSampler {
     private final int[] bos;
     private final int[] eos;
     private final List<int[]> history;
-    private final float[] scores;
-    private final double[] probs;
-    private final int[] live;
+    private static final int MASS_BITS = 11;
+    private static final int MASS_BUCKETS = 1 << MASS_BITS;
+    private final int[] identity;
+    private final int[] code;
+    private final float[] val;
+    private final double[] prob;
     private final float[] select;
-    private final int[] histogram;
+    private final double[] mass;
     private final long[] keys;
     private int lastText;
 
@@ -67,11 +70,13 @@ public final class FrameSampler {
         }
         this.history = new ArrayList<>(promptFrames);
         this.lastText = promptIds.length == 0 ? -1 : promptIds[promptIds.length - 1];
-        this.scores = new float[c];
-        this.probs = new double[c];
-        this.live = new int[c];
+        this.identity = new int[c];
+        Arrays.setAll(identity, i -> i);
+        this.code = new int[c];
+        this.val = new float[c];
+        this.prob = new double[c];
         this.select = new float[c];
-        this.histogram = new int[256];
+        this.mass = new double[MASS_BUCKETS];
         this.keys = new long[c];
     }
 
@@ -88,18 +93,22 @@ public final class FrameSampler {
         int[] frame = new int[k];
         boolean delayed = lastText == ids.delayToken();
         for (int cb = 0; cb < k; cb++) {
-            System.arraycopy(logits, cb * c, scores, 0, c);
-            if (bos[cb] >= 0) {
-                maskAllBut(ids.streamBos());
+            boolean onlyBos = bos[cb] >= 0;
+            if (onlyBos) {
                 bos[cb]--;
             }
             if (delayed) {
                 eos[cb]--;
             }
-            if (eos[cb] <= 0) {
-                maskAllBut(ids.streamEos());
+            boolean onlyEos = eos[cb] <= 0;
+            int off = cb * c;
+            if (onlyBos || onlyEos) {
+                // a mask leaves one code (or none, where both apply): every mode picks it, with no draw
+                int keep = onlyBos ? ids.streamBos() : ids.streamEos();
+                frame[cb] = onlyBos && onlyEos || logits[off + keep] == Float.NEGATIVE_INFINITY ? 0 : keep;
+            } else {
+                frame[cb] = sampling.greedy() ? argmax(logits, off, c) : draw(logits, off);
             }
-            frame[cb] = sampling.greedy() ? argmax(scores) : draw();
         }
         if (sampling.ras().isPresent()) {
             Sampling.Ras ras = sampling.ras().get();
@@ -113,8 +122,7 @@ public final class FrameSampler {
                     }
                 }
                 if (repeats >= ras.maxRepeat()) {
-                    System.arraycopy(logits, cb * c, scores, 0, c);
-                    frame[cb] = drawFromSoftmax(scores);
+                    frame[cb] = drawFromSoftmax(logits, cb * c);
                 }
             }
         }
@@ -155,19 +163,11 @@ public final class FrameSampler {
         return anyEos || lastText == ids.delayToken() ? ids.delayToken() : ids.audioToken();
     }
 
-    private void maskAllBut(int keep) {
-        for (int i = 0; i < c; i++) {
-            if (i != keep) {
-                scores[i] = Float.NEGATIVE_INFINITY;
-            }
-        }
-    }
-
-    /** The first index of the largest score, as torch.argmax. */
-    static int argmax(float[] s) {
+    /** The first index of the largest of {@code s[off..off+n)}, as torch.argmax. */
+    static int argmax(float[] s, int off, int n) {
         int best = 0;
-        for (int i = 1; i < s.length; i++) {
-            if (s[i] > s[best]) {
+        for (int i = 1; i < n; i++) {
+            if (s[off + i] > s[off + best]) {
                 best = i;
             }
         }
@@ -175,147 +175,204 @@ public final class FrameSampler {
     }
 
     /**
-     * Temperature, then top-k, then top-p, then a draw, on {@link #scores}. Only the codes still
-     * in play are touched after top-k: a step costs a selection over the codebook and the
-     * exponentials of the k kept, not a sort of all codes.
+     * Temperature, then top-k, then top-p, then a draw, from one codebook's logits {@code
+     * logits[off..off+c)}. The candidates are compacted into {@link #code} / {@link #val} /
+     * {@link #prob} (code order), so that every later pass is over the few kept, contiguous.
      */
-    private int draw() {
-        int n = liveCodes(scores);
-        if (n == 0) {
-            return 0;
-        }
-        if (sampling.topK() > 0 && sampling.topK() < n) {
+    private int draw(float[] logits, int off) {
+        int n = candidates(logits, off);
+        return n == 0 ? 0 : drawOver(n);
+    }
+
+    /**
+     * The codes a draw may give for one codebook's logits, in code order (for tests: what
+     * top-k and top-p keep).
+     */
+    int[] candidateCodes(float[] codebookLogits) {
+        return Arrays.copyOf(code, candidates(codebookLogits, 0));
+    }
+
+    /** The candidates after temperature, top-k and top-p with their weights; returns their count. */
+    private int candidates(float[] logits, int off) {
+        int n;
+        if (sampling.topK() > 0 && sampling.topK() < c) {
             // a positive temperature keeps the order, so the k largest are the same before or after it
-            float kth = kthLargest(n, sampling.topK());
-            int kept = 0;
-            for (int j = 0; j < n; j++) {
-                int code = live[j];
-                live[kept] = code;
-                kept += scores[code] >= kth ? 1 : 0;
-            }
-            n = kept;
+            n = topK(logits, off, sampling.topK());
+        } else {
+            System.arraycopy(logits, off, val, 0, c);
+            System.arraycopy(identity, 0, code, 0, c);
+            n = c;
         }
         float t = (float) sampling.temperature();
         if (t != 1f) {
             for (int j = 0; j < n; j++) {
-                scores[live[j]] /= t;
+                val[j] /= t;
             }
         }
-        n = softmaxOver(n);
-        if (sampling.topP() < 1) {
-            n = topP(n, sampling.topP());
+        double sum = exponentials(n);
+        if (sum <= 0) {
+            return 0;
         }
-        return drawOver(n);
-    }
-
-    /** Probabilities of the first {@code n} live codes into {@link #probs}; returns n. */
-    private int softmaxOver(int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < n; j++) {
-            max = Math.max(max, scores[live[j]]);
-        }
-        double sum = 0;
-        for (int j = 0; j < n; j++) {
-            double e = Math.exp(scores[live[j]] - max);
-            probs[live[j]] = e;
-            sum += e;
-        }
-        for (int j = 0; j < n; j++) {
-            probs[live[j]] /= sum;
-        }
-        return n;
+        return sampling.topP() < 1 ? topP(n, sum, sampling.topP()) : n;
     }
 
     /**
-     * Removes the codes of the lowest probabilities whose summed probability stays at or below
-     * 1 - p (sorted ascending, as transformers' TopPLogitsWarper), always keeping the largest.
-     * Returns the live count, the live codes again in code order.
+     * {@code exp(val - max)} of the first n candidates into {@link #prob}; returns their sum (0
+     * where every candidate is -inf).
      */
-    private int topP(int n, double p) {
+    private double exponentials(int n) {
+        float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) {
-            // ascending by score, ties by code: the score's bits made order-preserving, then the code
-            int bits = Float.floatToIntBits(scores[live[j]]);
-            bits ^= (bits >> 31) & 0x7fffffff;
-            keys[j] = ((long) bits << 32) | (live[j] & 0xffffffffL);
+            max = Math.max(max, val[j]);
         }
-        Arrays.sort(keys, 0, n);
+        if (max == Float.NEGATIVE_INFINITY) {
+            return 0;
+        }
+        for (int j = 0; j < n; j++) {
+            prob[j] = Math.exp(val[j] - max);
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            sum += prob[j];
+        }
+        return sum;
+    }
+
+    /**
+     * Removes the candidates of the lowest scores whose summed probability stays at or below
+     * 1 - p (ascending by score, ties by code, as transformers' TopPLogitsWarper), always keeping
+     * the largest; returns the count kept, compacted in code order. A histogram of the
+     * probability mass over the scores' top 11 bits finds the bucket where the cumulative sum
+     * crosses 1 - p, and only that bucket's few candidates are sorted.
+     */
+    private int topP(int n, double sum, double p) {
+        double limit = (1 - p) * sum;
+        int low = MASS_BUCKETS;
+        int high = -1;
+        for (int j = 0; j < n; j++) {
+            int b = orderedKey(val[j]) >>> (32 - MASS_BITS);
+            mass[b] += prob[j];
+            low = Math.min(low, b);
+            high = Math.max(high, b);
+        }
         double cumulative = 0;
+        int b = low;
+        while (b < high && cumulative + mass[b] <= limit) {
+            cumulative += mass[b++];
+        }
+        Arrays.fill(mass, low, high + 1, 0);
+        int m = 0;
+        for (int j = 0; j < n; j++) {
+            keys[m] = composite(j);
+            m += orderedKey(val[j]) >>> (32 - MASS_BITS) == b ? 1 : 0;
+        }
+        Arrays.sort(keys, 0, m);
         int removed = 0;
-        for (int r = 0; r < n - 1; r++) {
-            cumulative += probs[(int) keys[r]];
-            if (cumulative <= 1 - p) {
-                removed = r + 1;
-            } else {
+        int last = b == high ? m - 1 : m;   // the largest candidate of all is never removed
+        for (int r = 0; r < last; r++) {
+            cumulative += prob[(int) keys[r]];
+            if (cumulative > limit) {
                 break;
             }
+            removed++;
         }
+        long threshold = removed > 0 ? keys[removed - 1] : keys[0] - 1;
         int kept = 0;
-        for (int r = removed; r < n; r++) {
-            live[kept++] = (int) keys[r];
-        }
-        Arrays.sort(live, 0, kept);
-        double sum = 0;
-        for (int j = 0; j < kept; j++) {
-            sum += probs[live[j]];
-        }
-        for (int j = 0; j < kept; j++) {
-            probs[live[j]] /= sum;
+        for (int j = 0; j < n; j++) {
+            code[kept] = code[j];
+            prob[kept] = prob[j];
+            kept += composite(j) > threshold ? 1 : 0;
         }
         return kept;
     }
 
+    /** Candidate j's score (as a signed-ordered int) above its index: ascending by score, ties by code. */
+    private long composite(int j) {
+        return ((long) (orderedKey(val[j]) ^ 0x80000000) << 32) | j;
+    }
+
     private int drawOver(int n) {
-        double u = random.nextDouble();
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            sum += prob[j];
+        }
+        double u = random.nextDouble() * sum;
         double cumulative = 0;
         for (int j = 0; j < n; j++) {
-            cumulative += probs[live[j]];
+            cumulative += prob[j];
             if (u < cumulative) {
-                return live[j];
+                return code[j];
             }
         }
-        return live[n - 1];
+        return code[n - 1];
     }
 
     /**
-     * The k-th largest score of the first {@code n} live codes, by a radix step: a histogram of
-     * the top 8 bits of the scores' order-preserving keys finds the bucket that holds it (two
-     * passes of counting, with no data-dependent branches to mispredict), and a selection among
-     * that bucket's few scores gives the value.
+     * The codes of the k largest of {@code s[off..off+c)} and of any equal to the k-th (ties
+     * stay, as in transformers' TopKLogitsWarper) into {@link #code} / {@link #val}, in code
+     * order; returns their count. One pass over the codebook appends the codes at or above a
+     * threshold (no branch on the value), which starts at an estimate from 64 evenly spaced
+     * scores, where about twice k pass; should fewer than k pass, the pass is made again from
+     * -inf. When the buffer fills, a selection keeps those at or above its k-th largest, which
+     * becomes the threshold.
      */
-    private float kthLargest(int n, int k) {
-        int[] counts = histogram;
-        java.util.Arrays.fill(counts, 0);
-        for (int j = 0; j < n; j++) {
-            counts[orderedKey(scores[live[j]]) >>> 24]++;
+    private int topK(float[] s, int off, int k) {
+        float estimate = Float.NEGATIVE_INFINITY;
+        if (c >= 16 * k) {
+            int samples = 64;
+            int stride = c / samples;
+            for (int i = 0; i < samples; i++) {
+                select[i] = s[off + i * stride];
+            }
+            int rank = Math.min(samples - 1, (int) Math.ceil(2.0 * k * samples / c));
+            estimate = quickselect(select, samples, samples - 1 - rank);
         }
-        int above = 0;
-        int bucket = 255;
-        while (above + counts[bucket] < k) {
-            above += counts[bucket--];
+        int m = appendAtLeast(s, off, k, estimate);
+        if (m < k) {
+            m = appendAtLeast(s, off, k, Float.NEGATIVE_INFINITY);
         }
+        return keepAtLeast(m, kthOf(m, k));
+    }
+
+    private int appendAtLeast(float[] s, int off, int k, float from) {
+        int capacity = Math.min(c, 4 * k + 64);
+        float threshold = from;
         int m = 0;
-        for (int j = 0; j < n; j++) {
-            float v = scores[live[j]];
-            select[m] = v;
-            m += (orderedKey(v) >>> 24) == bucket ? 1 : 0;
+        for (int i = 0; i < c; i++) {
+            float v = s[off + i];
+            val[m] = v;
+            code[m] = i;
+            m += v >= threshold ? 1 : 0;
+            if (m == capacity) {
+                threshold = kthOf(m, k);
+                m = keepAtLeast(m, threshold);
+            }
         }
-        return quickselect(select, m, m - (k - above));
+        return m;
+    }
+
+    /** The k-th largest of {@code val[0..m)}. */
+    private float kthOf(int m, int k) {
+        System.arraycopy(val, 0, select, 0, m);
+        return quickselect(select, m, m - k);
+    }
+
+    /** Compacts the candidates {@code val[0..m)} to those at or above {@code threshold}, in order. */
+    private int keepAtLeast(int m, float threshold) {
+        int kept = 0;
+        for (int j = 0; j < m; j++) {
+            float v = val[j];
+            val[kept] = v;
+            code[kept] = code[j];
+            kept += v >= threshold ? 1 : 0;
+        }
+        return kept;
     }
 
     /** The bits of a float as an int whose unsigned order is the floats' order. */
     private static int orderedKey(float v) {
         int bits = Float.floatToRawIntBits(v);
         return bits ^ ((bits >> 31) | 0x80000000);
-    }
-
-    /** The codes of {@code s} that are not masked (-inf) into {@link #live}, in code order; returns their count. */
-    private int liveCodes(float[] s) {
-        int n = 0;
-        for (int i = 0; i < c; i++) {
-            live[n] = i;
-            n += s[i] != Float.NEGATIVE_INFINITY ? 1 : 0;
-        }
-        return n;
     }
 
     /** The value of rank {@code target} (0 the smallest) among {@code v[0..n)}; reorders v. */
@@ -352,13 +409,11 @@ public final class FrameSampler {
         return v[target];
     }
 
-    /** A draw from the softmax of all of {@code s} (RAS's draw from the unmodified logits). */
-    private int drawFromSoftmax(float[] s) {
-        int n = liveCodes(s);
-        if (s != scores) {
-            System.arraycopy(s, 0, scores, 0, c);
-        }
-        return drawOver(softmaxOver(n));
+    /** A draw from the softmax of all of a codebook's logits (RAS's draw from the unmodified logits). */
+    private int drawFromSoftmax(float[] logits, int off) {
+        System.arraycopy(logits, off, val, 0, c);
+        System.arraycopy(identity, 0, code, 0, c);
+        return exponentials(c) <= 0 ? 0 : drawOver(c);
     }
 
 }

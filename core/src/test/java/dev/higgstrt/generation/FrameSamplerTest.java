@@ -180,4 +180,84 @@ class FrameSamplerTest {
         assertThat(DelayPattern.codecCodes(generated, 4, 5)[0]).containsExactly(1, 2, 3);
         assertThat(DelayPattern.codecCodes(List.of(new int[]{1, 2, 3}), 4, 5)).isDeepEqualTo(new int[3][0]);
     }
+
+    /** What top-k then top-p keep, written the plain way: sorts of (score, code) pairs. */
+    private static int[] naiveCandidates(float[] logits, double temperature, int topK, double topP) {
+        int n = logits.length;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (logits[i] / (float) temperature);
+        }
+        boolean[] keep = new boolean[n];
+        Arrays.fill(keep, true);
+        if (topK > 0 && topK < n) {
+            float[] sorted = logits.clone();
+            Arrays.sort(sorted);
+            float kth = sorted[n - topK];
+            for (int i = 0; i < n; i++) {
+                keep[i] = logits[i] >= kth;
+            }
+        }
+        if (topP < 1) {
+            Integer[] order = new Integer[n];
+            Arrays.setAll(order, i -> i);
+            Arrays.sort(order, (a, b) -> v[a] != v[b] ? Float.compare(v[a], v[b]) : Integer.compare(a, b));
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                if (keep[i]) {
+                    max = Math.max(max, v[i]);
+                }
+            }
+            double sum = 0;
+            double[] e = new double[n];
+            for (int i = 0; i < n; i++) {
+                e[i] = keep[i] ? Math.exp(v[i] - max) : 0;
+                sum += e[i];
+            }
+            double cumulative = 0;
+            int keptCount = 0;
+            for (int i = 0; i < n; i++) {
+                keptCount += keep[order[i]] ? 1 : 0;
+            }
+            int seen = 0;
+            for (int i = 0; i < n; i++) {
+                int code = order[i];
+                if (!keep[code]) {
+                    continue;
+                }
+                seen++;
+                cumulative += e[code] / sum;
+                if (seen < keptCount && cumulative <= 1 - topP) {
+                    keep[code] = false;
+                } else {
+                    break;
+                }
+            }
+        }
+        return java.util.stream.IntStream.range(0, n).filter(i -> keep[i]).toArray();
+    }
+
+    @Test
+    void topKAndTopPKeepWhatThePlainSortsKeepOnFullSizeCodebooks() {
+        SpeechTokens full = new SpeechTokens(90, 91, 92, 93, 1024, 1025, 8, 1026);
+        java.util.Random r = new java.util.Random(7);
+        double[][] settings = {{1.0, 50, 1.0}, {1.0, 0, 0.95}, {0.8, 50, 0.9}, {0.7, 0, 0.5}, {1.3, 300, 0.99}, {1.0, 0, 0.999}, {1.0, 1025, 0.3}};
+        int checked = 0;
+        for (double[] set : settings) {
+            Sampling sampling = new Sampling(false, set[0], (int) set[1], set[2], Optional.empty(), 1);
+            FrameSampler sampler = new FrameSampler(full, sampling, new int[]{7}, List.of());
+            for (int round = 0; round < 40; round++) {
+                float[] l = new float[1026];
+                double scale = 0.5 + r.nextDouble() * 6;
+                for (int i = 0; i < l.length; i++) {
+                    // every third round repeats values, so ties at the thresholds are exercised
+                    l[i] = round % 3 == 0 ? (float) Math.round(r.nextGaussian() * 4) : (float) (r.nextGaussian() * scale);
+                }
+                int[] want = naiveCandidates(l, set[0], (int) set[1], set[2]);
+                assertThat(sampler.candidateCodes(l)).as("settings %s, round %d", Arrays.toString(set), round).containsExactly(want);
+                checked++;
+            }
+        }
+        assertThat(checked).isEqualTo(280);
+    }
 }
