@@ -20,7 +20,7 @@ import java.util.stream.IntStream;
  * no final tanh: T frames give {@code T * samplesPerFrame} samples, not clamped. Thread-safe:
  * a decoder holds only its weights; the convolutions run on the common fork-join pool.
  */
-public final class CodecDecoder {
+public final class CodecDecoder implements AudioDecoder {
     /** Work (multiply-adds) below which a convolution runs on the calling thread. */
     private static final long PARALLEL_WORK = 1 << 20;
     private final CodecWeights weights;
@@ -53,6 +53,7 @@ public final class CodecDecoder {
      *
      * @return the config
      */
+    @Override
     public CodecConfig config() {
         return config;
     }
@@ -93,6 +94,7 @@ public final class CodecDecoder {
      * @param codes codes [K][T], checked by {@link #check}
      * @return {@code T * samplesPerFrame} samples at the codec's sample rate, not clamped
      */
+    @Override
     public float[] decode(int[][] codes) {
         check(codes);
         int frames = codes[0].length;

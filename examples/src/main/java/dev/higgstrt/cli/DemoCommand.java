@@ -35,8 +35,9 @@ import java.util.concurrent.Callable;
 /**
  * {@code higgs-trt demo}: the whole path on an embedded synthetic model, in seconds. Writes a
  * tiny checkpoint in both source layouts, converts both at tp 2 x pp 2, checks every rank
- * against the layout spec, merges the ranks back into the source and compares, then runs the
- * CPU reference on the source and on the converted checkpoint.
+ * against the layout spec, merges the ranks back into the source and compares, runs the CPU
+ * reference on the source and on the converted checkpoint, then speaks: text to codes with the
+ * generation loop, codes to a WAV file with a random codec (whole and streamed).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Run the whole path on a small synthetic model.",
@@ -139,6 +140,41 @@ final class DemoCommand implements Callable<Integer> {
         }
         out.printf("     the converted checkpoint generates the same frames: %s%n", same ? "yes" : "NO");
         check(same, "the converted checkpoint generates the source's frames");
+        hear(out, source.resolveSibling("codec"), ids, source, request);
+    }
+
+    /** Codes to sound: a tiny codec of the real frame geometry, the whole decode and a stream, and a WAV file. */
+    private void hear(PrintWriter out, Path codecDir, dev.higgstrt.model.SpeechTokens ids, Path source,
+                      dev.higgstrt.generation.GenerationRequest request) throws Exception {
+        dev.higgstrt.synth.SyntheticCodec.write(codecDir, dev.higgstrt.synth.SyntheticCodec.tiny(), 11);
+        dev.higgstrt.audio.CodecDecoder codec = dev.higgstrt.audio.CodecDecoder.load(codecDir);
+        var c = codec.config();
+        dev.higgstrt.audio.SpeechSynthesizer.Speech whole;
+        dev.higgstrt.audio.SpeechSynthesizer.Speech streamed;
+        try (ReferenceModel m = ReferenceModel.load(source)) {
+            var tts = new dev.higgstrt.audio.SpeechSynthesizer(new dev.higgstrt.generation.Generator(ids, m::newSession), ids, codec);
+            whole = tts.synthesize(request);
+            streamed = tts.stream(request, dev.higgstrt.audio.StreamingCodec.Options.standard(), samples -> { }, () -> false);
+        }
+        int frames = whole.generation().codes()[0].length;
+        out.printf("  7. codes to sound: a random codec (%d quantizers of %d codes, %d Hz, %d samples a frame): %d frames are"
+                        + " %.2f s of audio, decoded in %.3f s (%.0fx real time)%n", c.numQuantizers(), c.codebookSize(), c.sampleRate(),
+                c.samplesPerFrame(), frames, whole.seconds(), whole.decodeNanos() / 1e9, whole.seconds() / (whole.decodeNanos() / 1e9));
+        check(whole.samples().length == frames * c.samplesPerFrame(), "the decode gives samplesPerFrame samples a frame");
+        out.printf("     streamed while generating (chunks of %d frames after a first of %d): first audio after %.0f ms, %d samples%n",
+                dev.higgstrt.audio.StreamingCodec.Options.standard().chunkFrames(),
+                dev.higgstrt.audio.StreamingCodec.Options.standard().firstChunkFrames(), streamed.firstAudioNanos() / 1e6,
+                streamed.samples().length);
+        check(streamed.samples().length == whole.samples().length, "the stream has the whole decode's length");
+        Path wav = codecDir.resolveSibling("speech.wav");
+        dev.higgstrt.audio.WavFile.write(wav, whole.samples(), whole.sampleRate());
+        dev.higgstrt.audio.WavFile.Pcm back;
+        try (var in = Files.newInputStream(wav)) {
+            back = dev.higgstrt.audio.WavFile.read(in);
+        }
+        out.printf("     wrote %s (%s): reads back as %d Hz mono PCM16, %d samples%n", wav.getFileName(),
+                Sizes.bytes(Files.size(wav)), back.sampleRate(), back.values().length);
+        check(back.sampleRate() == c.sampleRate() && back.values().length == whole.samples().length, "the WAV reads back");
     }
 
     /** The CPU reference on a mixed text/audio prompt, on both source layouts and the converted ranks. */

@@ -48,6 +48,9 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--dual-ffn-layers", split = ",", paramLabel = "L", description = "Layers with the audio path (default: all).")
     List<Integer> dualFfnLayers;
 
+    @Option(names = "--codec", description = "Write an audio tokenizer (codec) instead: --preset tiny (fits the tiny model) or full (the published geometry).")
+    boolean codec;
+
     @Option(names = "--force", description = "Write into a non-empty output folder, replacing the checkpoint files there.")
     boolean force;
 
@@ -56,6 +59,9 @@ final class SynthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (codec) {
+            return writeCodec();
+        }
         HiggsAudioConfig config = geometry.preset != null ? Presets.named(geometry.preset) : HiggsAudioConfig.read(geometry.config);
         if (dualFfnLayers != null) {
             config = config.withDualFfnLayers(dualFfnLayers);
@@ -73,6 +79,24 @@ final class SynthCommand implements Callable<Integer> {
         }
         double s = (System.nanoTime() - t0) / 1e9;
         spec.commandLine().getOut().printf("wrote %s checkpoint to %s: %s in %.1f s%n", layout.id(), output, Sizes.bytes(bytes), s);
+        return 0;
+    }
+
+    private int writeCodec() throws Exception {
+        dev.higgstrt.audio.CodecConfig c;
+        try {
+            c = geometry.preset != null ? dev.higgstrt.synth.SyntheticCodec.named(geometry.preset)
+                    : dev.higgstrt.audio.CodecConfig.read(geometry.config);
+        } catch (IllegalArgumentException e) {
+            throw new CliPaths.BadInput(e.getMessage());
+        }
+        CliPaths.outputFolder(output, "a folder for the codec");
+        prepareOutput(output, force);
+        long t0 = System.nanoTime();
+        long bytes = dev.higgstrt.synth.SyntheticCodec.write(output, c, seed);
+        spec.commandLine().getOut().printf("wrote a codec (%d quantizers of %d codes, %d Hz, %d samples a frame) to %s: %s in %.1f s%n",
+                c.numQuantizers(), c.codebookSize(), c.sampleRate(), c.samplesPerFrame(), output, Sizes.bytes(bytes),
+                (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 

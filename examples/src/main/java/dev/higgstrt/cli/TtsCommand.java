@@ -1,0 +1,74 @@
+package dev.higgstrt.cli;
+
+import dev.higgstrt.audio.CodecDecoder;
+import dev.higgstrt.audio.SpeechSynthesizer;
+import dev.higgstrt.audio.StreamingCodec;
+import dev.higgstrt.audio.WavFile;
+import dev.higgstrt.generation.Generator;
+import dev.higgstrt.model.SpeechTokens;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code higgs-trt tts}: text to a WAV file, through the generation loop and the codec decoder. */
+@Command(name = "tts", mixinStandardHelpOptions = true,
+        description = {"Speak text into a WAV file.",
+                "Generates the codes as generate does, then decodes them with the codec of --codec (the CPU reference)",
+                "into 16-bit mono PCM at the codec's rate (24 kHz for Higgs Audio v2)."})
+final class TtsCommand implements Callable<Integer> {
+    @Mixin
+    GenerationOptions generation;
+
+    @Option(names = "--codec", required = true, paramLabel = "DIR",
+            description = "The audio tokenizer (codec) folder: config.json and safetensors, transformers' or Boson's names.")
+    Path codec;
+
+    @Option(names = "--stream", description = "Decode in chunks while generating (as a server would) and report the time to first audio.")
+    boolean stream;
+
+    @Option(names = "--output", required = true, paramLabel = "FILE", description = "The WAV file to write.")
+    Path output;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        CliPaths.outputFile(output, "a .wav file");
+        CliPaths.folder(codec, "a codec folder");
+        SpeechTokens ids = generation.validate();
+        var request = generation.request(ids);
+        CodecDecoder decoder = CodecDecoder.load(codec);
+        PrintWriter err = spec.commandLine().getErr();
+        try (GenerationOptions.Backend backend = generation.backend("tts")) {
+            SpeechSynthesizer tts;
+            try {
+                tts = new SpeechSynthesizer(new Generator(ids, backend.sessions()), ids, decoder);
+            } catch (IllegalArgumentException e) {
+                throw new CliPaths.BadInput(codec + ": " + e.getMessage());
+            }
+            Generator.FrameListener progress = GenerateCommand.progress(err);
+            SpeechSynthesizer.Speech speech = stream
+                    ? tts.stream(request, StreamingCodec.Options.standard(), s -> { }, progress, () -> false)
+                    : tts.synthesize(request, progress, () -> false);
+            if (speech.samples().length == 0) {
+                throw new CliPaths.BadInput("the generation ended (" + speech.generation().finish().id() + ") before any codes: "
+                        + "nothing to decode; no WAV written");
+            }
+            WavFile.write(output, speech.samples(), speech.sampleRate());
+            var r = speech.generation();
+            spec.commandLine().getOut().printf("%d prompt positions, %d frames, finish %s: prefill %.1f ms, %.1f frames/s (%s);"
+                            + " codec %.2f s of audio in %.2f s (%.1fx real time)%s -> %s%n", r.promptPositions(), r.frames().size(),
+                    r.finish().id(), r.prefillNanos() / 1e6, r.framesPerSecond(), backend.name(), speech.seconds(),
+                    speech.decodeNanos() / 1e9, speech.seconds() / (speech.decodeNanos() / 1e9),
+                    stream ? String.format(", first audio after %.0f ms", speech.firstAudioNanos() / 1e6) : "", output);
+        }
+        return 0;
+    }
+}
