@@ -66,6 +66,17 @@ public final class CodecDecoder implements AudioDecoder {
      * @throws IllegalArgumentException naming the codebook, frame and code that are wrong
      */
     public void check(int[][] codes) {
+        check(config, codes);
+    }
+
+    /**
+     * Checks codes for a codec of this geometry (see {@link #check(int[][])}).
+     *
+     * @param config the codec's geometry
+     * @param codes  codes [K][T]
+     * @throws IllegalArgumentException naming the codebook, frame and code that are wrong
+     */
+    public static void check(CodecConfig config, int[][] codes) {
         if (codes.length != config.numQuantizers()) {
             throw new IllegalArgumentException("codes have " + codes.length + " codebooks, the codec has "
                     + config.numQuantizers());

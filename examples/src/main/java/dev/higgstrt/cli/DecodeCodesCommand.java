@@ -13,10 +13,11 @@ import java.util.concurrent.Callable;
 /** {@code higgs-trt decode-codes}: codec codes made elsewhere to a WAV file. */
 @Command(name = "decode-codes", mixinStandardHelpOptions = true,
         description = {"Decode codec codes into a WAV file.",
-                "Reads {\"codes\": [[...] per codebook]} (a generate output works) and decodes it with the codec of --codec."})
+                "Reads {\"codes\": [[...] per codebook]} (a generate output works) and decodes it with the codec of --codec",
+                "(CPU reference) or --codec-engine (TensorRT)."})
 final class DecodeCodesCommand implements Callable<Integer> {
-    @Option(names = "--codec", required = true, paramLabel = "DIR", description = "The audio tokenizer (codec) folder.")
-    Path codec;
+    @picocli.CommandLine.ArgGroup(multiplicity = "1")
+    CodecChoice codec;
 
     @Option(names = "--codes", required = true, paramLabel = "FILE", description = "The codes, JSON {\"codes\": [[...] per codebook]}.")
     Path codes;
@@ -30,21 +31,26 @@ final class DecodeCodesCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CliPaths.outputFile(output, "a .wav file");
-        CliPaths.folder(codec, "a codec folder");
         int[][] c = GenerationOptions.readCodes(codes);
-        CodecDecoder decoder = CodecDecoder.load(codec);
-        try {
-            decoder.check(c);
-        } catch (IllegalArgumentException e) {
-            throw new CliPaths.BadInput(codes + ": " + e.getMessage());
+        try (CodecChoice.Opened opened = codec.open("decode-codes")) {
+            var decoder = opened.decoder();
+            try {
+                CodecDecoder.check(decoder.config(), c);
+            } catch (IllegalArgumentException e) {
+                throw new CliPaths.BadInput(codes + ": " + e.getMessage());
+            }
+            if (c[0].length > CodecChoice.maxFrames(decoder)) {
+                throw new CliPaths.BadInput(codes + ": " + c[0].length + " frames, the codec engine decodes at most "
+                        + CodecChoice.maxFrames(decoder) + " a call: rebuild it with build-codec --max-frames " + c[0].length);
+            }
+            long t0 = System.nanoTime();
+            float[] samples = decoder.decode(c);
+            double s = (System.nanoTime() - t0) / 1e9;
+            WavFile.write(output, samples, decoder.config().sampleRate());
+            double audio = (double) samples.length / decoder.config().sampleRate();
+            spec.commandLine().getOut().printf("%d frames -> %.2f s of audio at %d Hz in %.2f s (%.1fx real time, %s) -> %s%n",
+                    c[0].length, audio, decoder.config().sampleRate(), s, audio / s, opened.name(), output);
         }
-        long t0 = System.nanoTime();
-        float[] samples = decoder.decode(c);
-        double s = (System.nanoTime() - t0) / 1e9;
-        WavFile.write(output, samples, decoder.config().sampleRate());
-        double audio = (double) samples.length / decoder.config().sampleRate();
-        spec.commandLine().getOut().printf("%d frames -> %.2f s of audio at %d Hz in %.2f s (%.1fx real time) -> %s%n",
-                c[0].length, audio, decoder.config().sampleRate(), s, audio / s, output);
         return 0;
     }
 }

@@ -1,6 +1,5 @@
 package dev.higgstrt.cli;
 
-import dev.higgstrt.audio.CodecDecoder;
 import dev.higgstrt.audio.SpeechSynthesizer;
 import dev.higgstrt.audio.StreamingCodec;
 import dev.higgstrt.audio.WavFile;
@@ -20,14 +19,14 @@ import java.util.concurrent.Callable;
 @Command(name = "tts", mixinStandardHelpOptions = true,
         description = {"Speak text into a WAV file.",
                 "Generates the codes as generate does, then decodes them with the codec of --codec (the CPU reference)",
+                "or --codec-engine (TensorRT, from build-codec)",
                 "into 16-bit mono PCM at the codec's rate (24 kHz for Higgs Audio v2)."})
 final class TtsCommand implements Callable<Integer> {
     @Mixin
     GenerationOptions generation;
 
-    @Option(names = "--codec", required = true, paramLabel = "DIR",
-            description = "The audio tokenizer (codec) folder: config.json and safetensors, transformers' or Boson's names.")
-    Path codec;
+    @picocli.CommandLine.ArgGroup(multiplicity = "1")
+    CodecChoice codec;
 
     @Option(names = "--stream", description = "Decode in chunks while generating (as a server would) and report the time to first audio.")
     boolean stream;
@@ -41,17 +40,20 @@ final class TtsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CliPaths.outputFile(output, "a .wav file");
-        CliPaths.folder(codec, "a codec folder");
         SpeechTokens ids = generation.validate();
         var request = generation.request(ids);
-        CodecDecoder decoder = CodecDecoder.load(codec);
         PrintWriter err = spec.commandLine().getErr();
-        try (GenerationOptions.Backend backend = generation.backend("tts")) {
+        try (CodecChoice.Opened decoder = codec.open("tts"); GenerationOptions.Backend backend = generation.backend("tts")) {
             SpeechSynthesizer tts;
             try {
-                tts = new SpeechSynthesizer(new Generator(ids, backend.sessions()), ids, decoder);
+                tts = new SpeechSynthesizer(new Generator(ids, backend.sessions()), ids, decoder.decoder());
             } catch (IllegalArgumentException e) {
-                throw new CliPaths.BadInput(codec + ": " + e.getMessage());
+                throw new CliPaths.BadInput(codec.source() + ": " + e.getMessage());
+            }
+            if (!stream && request.maxFrames() > CodecChoice.maxFrames(decoder.decoder())) {
+                throw new CliPaths.BadInput("--max-frames " + request.maxFrames() + " is more than the codec engine decodes in a call ("
+                        + CodecChoice.maxFrames(decoder.decoder()) + " frames): lower it, add --stream, or rebuild the engine with"
+                        + " build-codec --max-frames " + request.maxFrames());
             }
             Generator.FrameListener progress = GenerateCommand.progress(err);
             SpeechSynthesizer.Speech speech = stream
@@ -64,8 +66,8 @@ final class TtsCommand implements Callable<Integer> {
             WavFile.write(output, speech.samples(), speech.sampleRate());
             var r = speech.generation();
             spec.commandLine().getOut().printf("%d prompt positions, %d frames, finish %s: prefill %.1f ms, %.1f frames/s (%s);"
-                            + " codec %.2f s of audio in %.2f s (%.1fx real time)%s -> %s%n", r.promptPositions(), r.frames().size(),
-                    r.finish().id(), r.prefillNanos() / 1e6, r.framesPerSecond(), backend.name(), speech.seconds(),
+                            + " %s %.2f s of audio in %.2f s (%.1fx real time)%s -> %s%n", r.promptPositions(), r.frames().size(),
+                    r.finish().id(), r.prefillNanos() / 1e6, r.framesPerSecond(), backend.name(), decoder.name(), speech.seconds(),
                     speech.decodeNanos() / 1e9, speech.seconds() / (speech.decodeNanos() / 1e9),
                     stream ? String.format(", first audio after %.0f ms", speech.firstAudioNanos() / 1e6) : "", output);
         }

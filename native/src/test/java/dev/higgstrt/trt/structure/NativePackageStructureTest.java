@@ -22,7 +22,7 @@ class NativePackageStructureTest {
             List.of("dev.higgstrt.trt.cuda"),
             List.of("dev.higgstrt.trt.plugin"),
             List.of("dev.higgstrt.trt.engine"),
-            List.of("dev.higgstrt.trt.parallel"),
+            List.of("dev.higgstrt.trt.parallel", "dev.higgstrt.trt.codec"),
             List.of("dev.higgstrt.trt.smoke"));
 
     @Test
