@@ -8,6 +8,7 @@
 #   bash scripts/gpu-bench.sh ffn               device: one FFN block of the full geometry: plugin vs
 #                                               compute-both vs a single FFN, T = 1, 64, 512, 2048
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
+#   bash scripts/gpu-bench.sh ttfa WORK         device: time to first audio of tts --stream, full model and codec, bf16
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 app="$root/.device/app"
@@ -37,5 +38,18 @@ case "${1:-}" in
     run dev.higgstrt.bench.FfnPluginPerf ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
-  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK" >&2; exit 2 ;;
+  ttfa)
+    w="$2"; mkdir -p "$w"
+    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
+    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    [ -f "$w/full.engine" ] || cli build --checkpoint "$w/full-trt" --engine "$w/full.engine" --dtype bfloat16 --max-seq 1024
+    [ -f "$w/codec/config.json" ] || cli synth --codec --preset full --output "$w/codec"
+    [ -f "$w/codec.engine" ] || cli build-codec --codec "$w/codec" --engine "$w/codec.engine" --dtype bfloat16 --max-frames 256
+    # about 100 prompt positions: the chat template's ~30 and ~70 of text
+    text="The quick brown fox jumps over the lazy dog while the early morning sun rises slowly over the quiet hills and the river below."
+    for i in 1 2 3; do
+      cli tts --checkpoint "$w/full-trt" --engine "$w/full.engine" --codec-engine "$w/codec.engine" --text "$text" \
+          --seed "$i" --max-frames 64 --stream --output "$w/ttfa-$i.wav"
+    done ;;
+  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK | ttfa WORK" >&2; exit 2 ;;
 esac

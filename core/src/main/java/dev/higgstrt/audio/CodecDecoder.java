@@ -253,4 +253,65 @@ public final class CodecDecoder implements AudioDecoder {
         });
         return out;
     }
+
+    /**
+     * A transposed convolution of kernel 2·stride (padding ceil(stride/2), output padding stride
+     * mod 2) as a plain 3-wide convolution (padding 1) to {@code out * stride} channels, channel
+     * {@code o * stride + r} giving output sample {@code m * stride + r} of channel o: every
+     * output phase takes two taps of the input around m. Engines without a transposed
+     * convolution in a dtype (TensorRT 10.6 in BF16) run this instead; {@link #interleave}
+     * orders the phases back.
+     *
+     * @param transposed the transposed convolution's weights, [in, out, 2·stride]
+     * @param stride     its stride
+     * @return the convolution's weights, [out·stride, in, 3]
+     */
+    public static Conv polyphase(Conv transposed, int stride) {
+        int in = transposed.in();
+        int out = transposed.out();
+        int kernel = transposed.kernel();
+        if (kernel != 2 * stride) {
+            throw new IllegalArgumentException("a transposed convolution of kernel " + kernel + ", expected 2 x stride " + stride);
+        }
+        int pad = (stride + 1) / 2;
+        float[] w = new float[out * stride * in * 3];
+        float[] bias = new float[out * stride];
+        for (int o = 0; o < out; o++) {
+            for (int r = 0; r < stride; r++) {
+                int phase = r + pad;
+                int q = phase / stride;
+                int k = phase % stride;
+                int row = o * stride + r;
+                bias[row] = transposed.bias()[o];
+                for (int i = 0; i < in; i++) {
+                    // tap 1 + q reads x[m + q] with kernel k; tap q reads x[m + q - 1] with kernel stride + k
+                    w[(row * in + i) * 3 + 1 + q] = transposed.weight()[(i * out + o) * kernel + k];
+                    w[(row * in + i) * 3 + q] = transposed.weight()[(i * out + o) * kernel + stride + k];
+                }
+            }
+        }
+        return new Conv(w, bias, in, out * stride, 3);
+    }
+
+    /**
+     * The phases of a {@link #polyphase} convolution's output in time order.
+     *
+     * @param phases [out·stride][L]
+     * @param stride the stride
+     * @return [out][L·stride]
+     */
+    public static float[][] interleave(float[][] phases, int stride) {
+        int out = phases.length / stride;
+        int length = phases[0].length;
+        float[][] y = new float[out][length * stride];
+        for (int o = 0; o < out; o++) {
+            for (int r = 0; r < stride; r++) {
+                float[] p = phases[o * stride + r];
+                for (int m = 0; m < length; m++) {
+                    y[o][m * stride + r] = p[m];
+                }
+            }
+        }
+        return y;
+    }
 }

@@ -149,4 +149,31 @@ class CodecDecoderTest {
             assertThat(y[t]).as("t=%d", t).isEqualTo(want);
         }
     }
+
+    @Test
+    void theTransposedConvolutionIsAThreeWideConvolutionOfItsPhases() {
+        java.util.Random r = new java.util.Random(8);
+        for (int stride = 1; stride <= 8; stride++) {
+            int in = 3;
+            int out = 2;
+            float[] w = new float[in * out * 2 * stride];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) r.nextGaussian();
+            }
+            Conv t = new Conv(w, new float[]{0.5f, -0.25f}, in, out, 2 * stride);
+            float[][] x = new float[in][9];
+            for (float[] row : x) {
+                for (int i = 0; i < row.length; i++) {
+                    row[i] = (float) r.nextGaussian();
+                }
+            }
+            float[][] want = CodecDecoder.convTranspose(x, t, stride);
+            float[][] got = CodecDecoder.interleave(CodecDecoder.conv(x, CodecDecoder.polyphase(t, stride), 1, 1), stride);
+            for (int o = 0; o < out; o++) {
+                for (int j = 0; j < want[o].length; j++) {
+                    assertThat(got[o][j]).as("stride %d, channel %d, sample %d", stride, o, j).isCloseTo(want[o][j], within(1e-5f));
+                }
+            }
+        }
+    }
 }

@@ -98,7 +98,7 @@ class StreamingCodecTest {
             }
         }
         assertThat(exact).isGreaterThan(whole.length / 3);
-        assertThat(seamError / peak).as("near a seam, of the peak").isGreaterThan(0).isLessThan(0.5);
+        assertThat(seamError / peak).as("near a seam, of the peak (measured 0.020)").isGreaterThan(0).isLessThan(0.1);
     }
 
     @Test

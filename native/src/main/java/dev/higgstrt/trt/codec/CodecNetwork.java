@@ -1,6 +1,7 @@
 package dev.higgstrt.trt.codec;
 
 import dev.higgstrt.audio.CodecConfig;
+import dev.higgstrt.audio.CodecDecoder;
 import dev.higgstrt.audio.CodecWeights;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.tensor.Shape;
@@ -14,7 +15,6 @@ import org.bytedeco.tensorrt.global.nvinfer.ReduceOperation;
 import org.bytedeco.tensorrt.global.nvinfer.UnaryOperation;
 import org.bytedeco.tensorrt.nvinfer.Dims64;
 import org.bytedeco.tensorrt.nvinfer.IConvolutionLayer;
-import org.bytedeco.tensorrt.nvinfer.IDeconvolutionLayer;
 import org.bytedeco.tensorrt.nvinfer.INetworkDefinition;
 import org.bytedeco.tensorrt.nvinfer.IShuffleLayer;
 import org.bytedeco.tensorrt.nvinfer.ITensor;
@@ -30,9 +30,9 @@ import java.util.List;
  * FLOAT [1, 1, 1, T * samplesPerFrame] out. The quantizer lookups and {@code fc2} are linear, so
  * they are folded on the host into one table a quantizer ({@code fc2(project_out(embed))},
  * [codebookSize, acoustic]), gathered and summed in FP32; the convolutions run in the compute
- * dtype as 2-D convolutions of height 1, Snake as elementwise layers, and the transposed
- * convolutions with pre- and post-padding that give exactly {@code stride} samples a sample
- * (transformers' output padding of {@code stride mod 2}).
+ * dtype as 2-D convolutions of height 1, Snake as elementwise layers, and each transposed
+ * convolution as a 3-wide convolution of its output phases, interleaved (exactly {@code stride}
+ * samples a sample, as transformers' output padding of {@code stride mod 2} gives).
  */
 final class CodecNetwork {
     static final String CODES = "codes";
@@ -156,17 +156,19 @@ final class CodecNetwork {
         return layer.getOutput(0);
     }
 
+    /**
+     * The transposed convolution as a 3-wide convolution of its phases ({@link
+     * CodecDecoder#polyphase}), then the phases interleaved: TensorRT 10.6 has no BF16
+     * deconvolution, and one formulation serves every dtype.
+     */
     private ITensor convTranspose(ITensor x, CodecWeights.Conv cw, int stride) {
-        IDeconvolutionLayer layer = net.addDeconvolutionNd(x, cw.out(), HiggsNetwork.dims(1, cw.kernel()),
-                weights(cw.weight(), type), weights(cw.bias(), type));
-        if (layer == null || layer.isNull()) {
-            throw new TrtException("adding a transposed convolution of " + cw.in() + " -> " + cw.out() + " channels failed");
-        }
-        int pad = (stride + 1) / 2;
-        layer.setStrideNd(HiggsNetwork.dims(1, stride));
-        layer.setPrePadding(HiggsNetwork.dims(0, pad));
-        layer.setPostPadding(HiggsNetwork.dims(0, pad - stride % 2));
-        return layer.getOutput(0);
+        ITensor phases = conv(x, CodecDecoder.polyphase(cw, stride), 1, 1);     // [1, out * s, 1, T]
+        IShuffleLayer split = net.addShuffle(phases);
+        split.setReshapeDimensions(HiggsNetwork.dims(1, cw.out(), stride, -1));   // [1, out, s, T]
+        split.setSecondTranspose(permutation(0, 1, 3, 2));                        // [1, out, T, s]
+        IShuffleLayer joined = net.addShuffle(split.getOutput(0));
+        joined.setReshapeDimensions(HiggsNetwork.dims(1, cw.out(), 1, -1));
+        return joined.getOutput(0);
     }
 
     private Weights weights(float[] values, DataType t) {
