@@ -23,7 +23,7 @@ public final class Layers {
             List.of("dev.higgstrt.safetensors", "dev.higgstrt.model", "dev.higgstrt.text"),
             List.of("dev.higgstrt.decoding"),
             List.of("dev.higgstrt.layout", "dev.higgstrt.generation"),
-            List.of("dev.higgstrt.audio"),
+            List.of("dev.higgstrt.audio", "dev.higgstrt.runtime"),
             List.of("dev.higgstrt.quant"),
             List.of("dev.higgstrt.converted"),
             List.of("dev.higgstrt.reference"),
