@@ -286,6 +286,7 @@ public final class BatchRuntime implements AutoCloseable {
             synchronized (lock) {
                 admit();
                 dropCancelled();
+                publishMetrics();
                 while (running.isEmpty() && queue.isEmpty() && !stopping) {
                     try {
                         lock.wait();
@@ -294,6 +295,7 @@ public final class BatchRuntime implements AutoCloseable {
                     }
                     admit();
                     dropCancelled();
+                    publishMetrics();
                 }
                 if (running.isEmpty() && (stopping || queue.isEmpty())) {
                     if (stopping) {

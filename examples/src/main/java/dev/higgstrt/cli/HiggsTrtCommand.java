@@ -16,7 +16,7 @@ import java.util.Properties;
         versionProvider = HiggsTrtCommand.Version.class,
         description = "Higgs Audio v2: from its Hugging Face checkpoint to a TensorRT engine, from the JVM.",
         subcommands = {DemoCommand.class, SynthCommand.class, InspectCommand.class, ConvertCommand.class, ReferenceCommand.class,
-                TokenizeCommand.class, GenerateCommand.class, TtsCommand.class, DecodeCodesCommand.class, BuildCommand.class, BuildCodecCommand.class, SmokeCommand.class,
+                TokenizeCommand.class, GenerateCommand.class, TtsCommand.class, DecodeCodesCommand.class, BuildCommand.class, BuildCodecCommand.class, ServeCommand.class, SmokeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class HiggsTrtCommand implements Runnable {
     /** Exit status for bad input or usage. */
