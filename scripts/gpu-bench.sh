@@ -9,6 +9,8 @@
 #                                               compute-both vs a single FFN, T = 1, 64, 512, 2048
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
 #   bash scripts/gpu-bench.sh ttfa WORK         device: time to first audio of tts --stream, full model and codec, bf16
+#   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's engine and the full codec engine,
+#                                               under load (scripts/bench/speech_load.py)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 app="$root/.device/app"
@@ -51,5 +53,22 @@ case "${1:-}" in
       cli tts --checkpoint "$w/full-trt" --engine "$w/full.engine" --codec-engine "$w/codec.engine" --text "$text" \
           --seed "$i" --max-frames 64 --stream --output "$w/ttfa-$i.wav"
     done ;;
-  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK | ttfa WORK" >&2; exit 2 ;;
+  serve)
+    w="$2"; mkdir -p "$w"
+    [ -f "$w/small/config.json" ] || cli synth --preset small --output "$w/small" --seed 3
+    [ -f "$w/small-trt/config.json" ] || cli convert --input "$w/small" --output "$w/small-trt"
+    [ -f "$w/small.engine" ] || cli build --checkpoint "$w/small-trt" --engine "$w/small.engine" --dtype bfloat16 --max-seq 512
+    [ -f "$w/codec/config.json" ] || cli synth --codec --preset full --output "$w/codec"
+    [ -f "$w/codec.engine" ] || cli build-codec --codec "$w/codec" --engine "$w/codec.engine" --dtype bfloat16 --max-frames 256
+    cli serve --checkpoint "$w/small-trt" --engine "$w/small.engine" --codec-engine "$w/codec.engine" --port 8123 \
+        --max-running 16 --queue 16 > "$w/serve.log" 2>&1 &
+    pid=$!
+    for i in $(seq 1 120); do grep -q "listening on" "$w/serve.log" && break; sleep 1; done
+    cat "$w/serve.log"
+    python3 "$root/scripts/bench/speech_load.py" 8123 1 100 3
+    python3 "$root/scripts/bench/speech_load.py" 8123 16 100 2
+    python3 "$root/scripts/bench/speech_load.py" 8123 64 100 1
+    curl -s --noproxy '*' 127.0.0.1:8123/metrics | grep -v '^#'
+    kill "$pid"; wait "$pid" || true ;;
+  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK | ttfa WORK | serve WORK" >&2; exit 2 ;;
 esac

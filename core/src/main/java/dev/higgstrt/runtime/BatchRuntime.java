@@ -91,6 +91,7 @@ public final class BatchRuntime implements AutoCloseable {
 
     /** A request refused at submission. */
     public static final class RejectedException extends RuntimeException {
+        /** Why the request was refused. */
         private final Rejection reason;
 
         RejectedException(Rejection reason, String message) {
