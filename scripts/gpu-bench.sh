@@ -65,10 +65,14 @@ case "${1:-}" in
     pid=$!
     for i in $(seq 1 120); do grep -q "listening on" "$w/serve.log" && break; sleep 1; done
     cat "$w/serve.log"
+    curl -s --noproxy '*' -o "$w/one.pcm" -w "one request: %{http_code}, %{size_download} bytes, first byte after %{time_starttransfer} s\n" \
+        -X POST 127.0.0.1:8123/v1/audio/speech -d '{"input": "Hello there, this is a test.", "seed": 1, "max_frames": 100, "stream": true, "response_format": "pcm"}'
+    head -c 300 "$w/one.pcm" | tr -c '[:print:]' '.'; echo
     python3 "$root/scripts/bench/speech_load.py" 8123 1 100 3
     python3 "$root/scripts/bench/speech_load.py" 8123 16 100 2
     python3 "$root/scripts/bench/speech_load.py" 8123 64 100 1
     curl -s --noproxy '*' 127.0.0.1:8123/metrics | grep -v '^#'
-    kill "$pid"; wait "$pid" || true ;;
+    kill "$pid"; wait "$pid" || true
+    grep -v "^\s*at " "$w/serve.log" | sort | uniq -c | sort -rn | head -20 ;;
   *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK | ttfa WORK | serve WORK" >&2; exit 2 ;;
 esac

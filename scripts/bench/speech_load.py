@@ -36,9 +36,11 @@ def client(i):
                 ttfa.append(t1 - t0)
                 audio_bytes[0] += len(first) + len(rest)
         else:
-            resp.read()
+            text = resp.read()
             with lock:
                 (refused if resp.status == 429 else other)[0] += 1
+                if resp.status != 429 and other[0] <= 3:
+                    print("status", resp.status, text[:300])
         c.close()
 
 

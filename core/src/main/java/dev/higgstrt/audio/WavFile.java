@@ -15,46 +15,11 @@ import java.nio.channels.Channels;
 import java.nio.file.Path;
 
 /**
- * Mono 16-bit PCM: samples to PCM16 as transformers' {@code save_audio} writes them through
- * soundfile (clamped to [-1, 1], times 32767, rounded half to even), and WAV files through the
- * JDK's {@code javax.sound.sampled} (no header written by hand). Files are written atomically.
+ * WAV files of mono 16-bit PCM ({@link Pcm16}) through the JDK's {@code javax.sound.sampled} (no
+ * header written by hand; it needs the {@code java.desktop} module). Files are written atomically.
  */
 public final class WavFile {
     private WavFile() {
-    }
-
-    /**
-     * One sample as PCM16.
-     *
-     * @param sample a sample, any value (NaN gives 0)
-     * @return the PCM16 value
-     */
-    public static short pcm16(float sample) {
-        if (Float.isNaN(sample)) {
-            return 0;
-        }
-        return fromScaled(Math.max(-1.0, Math.min(1.0, sample)) * 32767);
-    }
-
-    /** A sample already clamped and scaled by 32767, rounded half to even. */
-    static short fromScaled(double scaled) {
-        return (short) Math.rint(scaled);
-    }
-
-    /**
-     * Samples as little-endian PCM16 bytes.
-     *
-     * @param samples the samples
-     * @return two bytes a sample
-     */
-    public static byte[] pcm16Bytes(float[] samples) {
-        byte[] out = new byte[samples.length * 2];
-        for (int i = 0; i < samples.length; i++) {
-            short v = pcm16(samples[i]);
-            out[2 * i] = (byte) v;
-            out[2 * i + 1] = (byte) (v >> 8);
-        }
-        return out;
     }
 
     /**
@@ -76,7 +41,7 @@ public final class WavFile {
      * @throws IOException when the stream cannot be written
      */
     public static void write(OutputStream out, float[] samples, int sampleRate) throws IOException {
-        byte[] pcm = pcm16Bytes(samples);
+        byte[] pcm = Pcm16.bytes(samples);
         try (AudioInputStream in = new AudioInputStream(new ByteArrayInputStream(pcm), format(sampleRate), samples.length)) {
             AudioSystem.write(in, AudioFileFormat.Type.WAVE, out);
         }

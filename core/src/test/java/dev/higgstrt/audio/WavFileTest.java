@@ -13,17 +13,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class WavFileTest {
     @Test
     void samplesBecomePcm16ClampedAndRoundedHalfToEven() {
-        assertThat(WavFile.fromScaled(0.5)).as("0.5 rounds to even 0").isEqualTo((short) 0);
-        assertThat(WavFile.fromScaled(1.5)).as("1.5 rounds to even 2").isEqualTo((short) 2);
-        assertThat(WavFile.fromScaled(-2.5)).as("-2.5 rounds to even -2").isEqualTo((short) -2);
-        assertThat(WavFile.fromScaled(2.5000001)).isEqualTo((short) 3);
-        assertThat(WavFile.pcm16(0.25f)).as("0.25 x 32767 = 8191.75").isEqualTo((short) 8192);
-        assertThat(WavFile.pcm16(1f)).isEqualTo((short) 32767);
-        assertThat(WavFile.pcm16(3f)).isEqualTo((short) 32767);
-        assertThat(WavFile.pcm16(-1f)).isEqualTo((short) -32767);
-        assertThat(WavFile.pcm16(-7f)).as("clamped to -1, not -32768").isEqualTo((short) -32767);
-        assertThat(WavFile.pcm16(Float.NaN)).isEqualTo((short) 0);
-        assertThat(WavFile.pcm16Bytes(new float[]{1f, -1f})).containsExactly(0xff, 0x7f, 0x01, 0x80);
+        assertThat(Pcm16.fromScaled(0.5)).as("0.5 rounds to even 0").isEqualTo((short) 0);
+        assertThat(Pcm16.fromScaled(1.5)).as("1.5 rounds to even 2").isEqualTo((short) 2);
+        assertThat(Pcm16.fromScaled(-2.5)).as("-2.5 rounds to even -2").isEqualTo((short) -2);
+        assertThat(Pcm16.fromScaled(2.5000001)).isEqualTo((short) 3);
+        assertThat(Pcm16.of(0.25f)).as("0.25 x 32767 = 8191.75").isEqualTo((short) 8192);
+        assertThat(Pcm16.of(1f)).isEqualTo((short) 32767);
+        assertThat(Pcm16.of(3f)).isEqualTo((short) 32767);
+        assertThat(Pcm16.of(-1f)).isEqualTo((short) -32767);
+        assertThat(Pcm16.of(-7f)).as("clamped to -1, not -32768").isEqualTo((short) -32767);
+        assertThat(Pcm16.of(Float.NaN)).isEqualTo((short) 0);
+        assertThat(Pcm16.bytes(new float[]{1f, -1f})).containsExactly(0xff, 0x7f, 0x01, 0x80);
     }
 
     @Test
@@ -42,7 +42,7 @@ class WavFileTest {
         assertThat(pcm.sampleRate()).isEqualTo(24000);
         assertThat(pcm.values()).hasSize(samples.length);
         for (int i = 0; i < samples.length; i++) {
-            assertThat(pcm.values()[i]).isEqualTo(WavFile.pcm16(samples[i]));
+            assertThat(pcm.values()[i]).isEqualTo(Pcm16.of(samples[i]));
         }
         try (var s = Files.list(dir)) {
             assertThat(s.map(p -> p.getFileName().toString())).containsExactly("out.wav");

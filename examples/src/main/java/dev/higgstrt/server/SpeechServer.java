@@ -3,6 +3,7 @@ package dev.higgstrt.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.higgstrt.audio.Pcm16;
 import dev.higgstrt.audio.StreamingCodec;
 import dev.higgstrt.audio.WavFile;
 import dev.higgstrt.generation.DelayedCodes;
@@ -89,6 +90,7 @@ public final class SpeechServer implements AutoCloseable {
     }
 
     private static final Object END = new Object();
+    private static final System.Logger LOG = System.getLogger(SpeechServer.class.getName());
     /** The status counted for a client that disconnected before its answer ended (nginx's convention). */
     static final int CLIENT_CLOSED = 499;
 
@@ -227,13 +229,14 @@ public final class SpeechServer implements AutoCloseable {
         long t0 = System.nanoTime();
         metrics.started();
         int status = 200;
+        BatchRuntime.Handle handle = null;
+        boolean[] streaming = {false};
         try {
             if (shuttingDown) {
                 throw new ApiError(503, "server_shutting_down", "the server is shutting down");
             }
             Speech s = parse(readBody(req));
             BlockingQueue<Object> frames = new LinkedBlockingQueue<>();
-            BatchRuntime.Handle handle;
             try {
                 handle = backend.runtime().submit(s.request(), frames::add);
             } catch (BatchRuntime.RejectedException e) {
@@ -247,6 +250,7 @@ public final class SpeechServer implements AutoCloseable {
             }
             handle.result().whenComplete((r, e) -> frames.add(END));
             if (s.stream()) {
+                streaming[0] = true;
                 stream(res, s, frames, handle, t0);
             } else {
                 whole(res, s, handle, t0);
@@ -258,11 +262,19 @@ public final class SpeechServer implements AutoCloseable {
             status = CLIENT_CLOSED;
         } catch (RuntimeException e) {
             status = 500;
-            if (res.isSent()) {
+            LOG.log(System.Logger.Level.WARNING, "speech request failed", e);
+            if (streaming[0] || res.isSent()) {
                 throw e;   // mid-stream: Helidon drops the connection
             }
             error(res, new ApiError(500, "server_error", e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        } catch (Error e) {
+            status = 500;
+            LOG.log(System.Logger.Level.ERROR, "speech request failed", e);
+            throw e;
         } finally {
+            if (handle != null && !handle.result().isDone()) {
+                handle.cancel();   // however the handler ends, its sequence does not outlive it
+            }
             metrics.ended(status);
         }
     }
@@ -276,6 +288,7 @@ public final class SpeechServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new ApiError(503, "server_error", "interrupted");
         } catch (ExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, "generation failed", e.getCause());
             throw new ApiError(500, "server_error", "generation failed: " + e.getCause().getMessage());
         }
         float[] samples = r.codes()[0].length == 0 ? new float[0] : backend.codec().decode(r.codes());
@@ -289,7 +302,7 @@ public final class SpeechServer implements AutoCloseable {
             }
             body = out.toByteArray();
         } else {
-            body = WavFile.pcm16Bytes(samples);
+            body = Pcm16.bytes(samples);
         }
         metrics.firstAudio(System.nanoTime() - t0);
         res.header(HeaderNames.CONTENT_TYPE, s.wav() ? "audio/wav" : "audio/pcm");
@@ -312,7 +325,7 @@ public final class SpeechServer implements AutoCloseable {
             }
             StreamingCodec codec = new StreamingCodec(backend.codec(), config.streaming(), samples -> {
                 try {
-                    out.write(WavFile.pcm16Bytes(samples));
+                    out.write(Pcm16.bytes(samples));
                     out.flush();
                     if (first[0]) {
                         first[0] = false;

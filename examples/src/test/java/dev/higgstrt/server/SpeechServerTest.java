@@ -2,6 +2,7 @@ package dev.higgstrt.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.higgstrt.audio.CodecDecoder;
+import dev.higgstrt.audio.Pcm16;
 import dev.higgstrt.audio.WavFile;
 import dev.higgstrt.decoding.DecoderSession;
 import dev.higgstrt.decoding.Logits;
@@ -145,11 +146,11 @@ class SpeechServerTest {
             assertThat(pcm.values()).hasSize(want.length);
             assertThat(want.length % 960).isZero();
             for (int i = 0; i < want.length; i++) {
-                assertThat(pcm.values()[i]).isEqualTo(WavFile.pcm16(want[i]));
+                assertThat(pcm.values()[i]).isEqualTo(Pcm16.of(want[i]));
             }
 
             HttpResponse<byte[]> raw = post(s, "{\"input\": \"Hello there.\", \"voice\": \"demo\", \"seed\": 5, \"response_format\": \"pcm\"}");
-            assertThat(raw.body()).isEqualTo(WavFile.pcm16Bytes(want));
+            assertThat(raw.body()).isEqualTo(Pcm16.bytes(want));
 
             HttpResponse<InputStream> streamed = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/audio/speech"))
                     .POST(HttpRequest.BodyPublishers.ofString("{\"input\": \"Hello there.\", \"voice\": \"demo\", \"seed\": 5, \"stream\": true, \"response_format\": \"pcm\"}"))
