@@ -20,4 +20,13 @@ public interface AudioDecoder {
      * @throws IllegalArgumentException for codes of the wrong count, length or range
      */
     float[] decode(int[][] codes);
+
+    /**
+     * The most frames one {@link #decode} call takes.
+     *
+     * @return the limit ({@link Integer#MAX_VALUE} where there is none)
+     */
+    default int maxFrames() {
+        return Integer.MAX_VALUE;
+    }
 }

@@ -69,7 +69,8 @@ public final class SpeechSynthesizer {
     }
 
     /**
-     * Generates, then decodes the codes as transformers' processor hands them to the codec.
+     * Generates, then decodes the codes as transformers' processor hands them to the codec (in
+     * windows where they are longer than the codec takes in a call, see {@link StreamingCodec#decodeAll}).
      *
      * @param request what to say
      * @return the speech (no samples where no codes were generated)
@@ -91,7 +92,7 @@ public final class SpeechSynthesizer {
         long t0 = System.nanoTime();
         GenerationResult r = generator.generate(request, listener, cancelled);
         long d0 = System.nanoTime();
-        float[] samples = r.codes().length == 0 || r.codes()[0].length == 0 ? new float[0] : codec.decode(r.codes());
+        float[] samples = r.codes().length == 0 || r.codes()[0].length == 0 ? new float[0] : StreamingCodec.decodeAll(codec, r.codes());
         long end = System.nanoTime();
         return new Speech(r, samples, sampleRate(), end - d0, end - t0);
     }

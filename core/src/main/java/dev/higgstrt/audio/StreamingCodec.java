@@ -182,4 +182,42 @@ public final class StreamingCodec {
         reach += 3 * scale;                                // the first 7-wide convolution, at the frame rate
         return (int) ((reach + config.samplesPerFrame() - 1) / config.samplesPerFrame());
     }
+
+    /**
+     * Decodes codes of any length with a decoder that takes at most {@link
+     * AudioDecoder#maxFrames()} a call: whole where they fit, else in windows of that size, each
+     * with 25 frames of context and a 2-frame cross-fade (the streaming bound applies near the
+     * window ends).
+     *
+     * @param decoder the decoder
+     * @param codes   codes [K][T]
+     * @return {@code T * samplesPerFrame} samples
+     */
+    public static float[] decodeAll(AudioDecoder decoder, int[][] codes) {
+        int frames = codes[0].length;
+        int limit = decoder.maxFrames();
+        if (frames <= limit) {
+            return decoder.decode(codes);
+        }
+        int context = Math.min(25, limit / 2);
+        int chunk = limit - context;
+        if (chunk < 3) {
+            throw new IllegalArgumentException("a decoder of " + limit + " frames a call is too small to decode in windows");
+        }
+        float[] out = new float[frames * decoder.config().samplesPerFrame()];
+        int[] at = {0};
+        StreamingCodec s = new StreamingCodec(decoder, new Options(chunk, chunk, context, Math.min(2, context)), samples -> {
+            System.arraycopy(samples, 0, out, at[0], samples.length);
+            at[0] += samples.length;
+        });
+        int[] column = new int[codes.length];
+        for (int t = 0; t < frames; t++) {
+            for (int q = 0; q < codes.length; q++) {
+                column[q] = codes[q][t];
+            }
+            s.push(column);
+        }
+        s.finish();
+        return out;
+    }
 }

@@ -172,4 +172,42 @@ class StreamingCodecTest {
             }
         }
     }
+
+    @Test
+    void aDecoderWithAFrameLimitDecodesLongCodesInWindows() {
+        int[][] codes = randomCodes(130, 9);
+        float[] whole = codec.decode(codes);
+        AudioDecoder limited = new AudioDecoder() {
+            @Override
+            public CodecConfig config() {
+                return codec.config();
+            }
+
+            @Override
+            public float[] decode(int[][] c) {
+                assertThat(c[0].length).as("a call within the limit").isLessThanOrEqualTo(60);
+                return codec.decode(c);
+            }
+
+            @Override
+            public int maxFrames() {
+                return 60;
+            }
+        };
+        float[] windowed = StreamingCodec.decodeAll(limited, codes);
+        assertThat(windowed).hasSameSizeAs(whole);
+        int reach = StreamingCodec.reachFrames(codec.config());
+        // windows of 35 new frames end at 35, 70 and 105; away from those ends the samples are the whole decode's
+        for (int i = 0; i < whole.length; i++) {
+            int frame = i / 960;
+            boolean seam = false;
+            for (int end : new int[]{35, 70, 105}) {
+                seam |= frame >= end - reach && frame < end;
+            }
+            if (!seam) {
+                assertThat(windowed[i]).as("sample %d", i).isEqualTo(whole[i]);
+            }
+        }
+        assertThat(StreamingCodec.decodeAll(codec, codes)).isEqualTo(whole);
+    }
 }

@@ -36,11 +36,6 @@ final class CodecChoice {
         return new Opened(e, e, "codec engine, " + e.dtype().torchName());
     }
 
-    /** The most frames a call decodes, or {@link Integer#MAX_VALUE} for the reference. */
-    static int maxFrames(AudioDecoder d) {
-        return d instanceof dev.higgstrt.trt.codec.CodecEngine e ? e.maxFrames() : Integer.MAX_VALUE;
-    }
-
     Path source() {
         return folder != null ? folder : engine;
     }

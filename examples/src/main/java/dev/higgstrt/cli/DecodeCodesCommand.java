@@ -39,12 +39,8 @@ final class DecodeCodesCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new CliPaths.BadInput(codes + ": " + e.getMessage());
             }
-            if (c[0].length > CodecChoice.maxFrames(decoder)) {
-                throw new CliPaths.BadInput(codes + ": " + c[0].length + " frames, the codec engine decodes at most "
-                        + CodecChoice.maxFrames(decoder) + " a call: rebuild it with build-codec --max-frames " + c[0].length);
-            }
             long t0 = System.nanoTime();
-            float[] samples = decoder.decode(c);
+            float[] samples = dev.higgstrt.audio.StreamingCodec.decodeAll(decoder, c);
             double s = (System.nanoTime() - t0) / 1e9;
             WavFile.write(output, samples, decoder.config().sampleRate());
             double audio = (double) samples.length / decoder.config().sampleRate();

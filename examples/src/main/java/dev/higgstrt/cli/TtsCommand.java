@@ -50,11 +50,6 @@ final class TtsCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new CliPaths.BadInput(codec.source() + ": " + e.getMessage());
             }
-            if (!stream && request.maxFrames() > CodecChoice.maxFrames(decoder.decoder())) {
-                throw new CliPaths.BadInput("--max-frames " + request.maxFrames() + " is more than the codec engine decodes in a call ("
-                        + CodecChoice.maxFrames(decoder.decoder()) + " frames): lower it, add --stream, or rebuild the engine with"
-                        + " build-codec --max-frames " + request.maxFrames());
-            }
             Generator.FrameListener progress = GenerateCommand.progress(err);
             SpeechSynthesizer.Speech speech = stream
                     ? tts.stream(request, StreamingCodec.Options.standard(), s -> { }, progress, () -> false)

@@ -291,7 +291,7 @@ public final class SpeechServer implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "generation failed", e.getCause());
             throw new ApiError(500, "server_error", "generation failed: " + e.getCause().getMessage());
         }
-        float[] samples = r.codes()[0].length == 0 ? new float[0] : backend.codec().decode(r.codes());
+        float[] samples = r.codes()[0].length == 0 ? new float[0] : StreamingCodec.decodeAll(backend.codec(), r.codes());
         byte[] body;
         if (s.wav()) {
             ByteArrayOutputStream out = new ByteArrayOutputStream(44 + 2 * samples.length);

@@ -236,6 +236,7 @@ public final class CodecEngine implements AudioDecoder, AutoCloseable {
      *
      * @return the frame limit
      */
+    @Override
     public int maxFrames() {
         return maxFrames;
     }
