@@ -6,11 +6,11 @@ import dev.higgstrt.audio.AudioDecoder;
 import dev.higgstrt.audio.CodecConfig;
 import dev.higgstrt.audio.CodecDecoder;
 import dev.higgstrt.audio.CodecWeights;
-import dev.higgstrt.io.AtomicOutput;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.cuda.Cuda;
 import dev.higgstrt.trt.cuda.NativeRelease;
+import dev.higgstrt.trt.engine.EngineFile;
 import dev.higgstrt.trt.engine.HiggsNetwork;
 import dev.higgstrt.trt.engine.PlanBuilder;
 import dev.higgstrt.trt.tensorrt.TrtException;
@@ -27,11 +27,8 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 /**
@@ -172,19 +169,7 @@ public final class CodecEngine implements AudioDecoder, AutoCloseable {
         meta.put("dtype", dtype.torchName());
         meta.put("max_frames", maxFrames);
         meta.put("tensorrt", nvinfer.getInferLibVersion());
-        byte[] header = Json.STRICT.writeValueAsBytes(meta);
-        try (AtomicOutput out = AtomicOutput.create(file)) {
-            ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 4 + header.length);
-            b.put(MAGIC).putInt(header.length).put(header).flip();
-            while (b.hasRemaining()) {
-                out.channel().write(b);
-            }
-            ByteBuffer p = plan.asByteBuffer();
-            while (p.hasRemaining()) {
-                out.channel().write(p);
-            }
-            out.commit();
-        }
+        EngineFile.write(file, MAGIC, meta, plan);
     }
 
     /**
@@ -197,20 +182,14 @@ public final class CodecEngine implements AudioDecoder, AutoCloseable {
      */
     public static CodecEngine load(Path file) throws IOException {
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            if (all.byteSize() < MAGIC.length + 4
-                    || MemorySegment.mismatch(all, 0, MAGIC.length, MemorySegment.ofArray(MAGIC), 0, MAGIC.length) != -1) {
-                throw new IllegalArgumentException(file + ": not a higgs-trt codec engine file (build one with higgs-trt build-codec)");
-            }
-            int n = all.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), MAGIC.length);
-            if (n < 0 || n > all.byteSize() - MAGIC.length - 4) {
-                throw new IllegalArgumentException(file + ": corrupt codec engine header");
-            }
-            JsonNode meta = Json.STRICT.readTree(all.asSlice(MAGIC.length + 4, n).toArray(ValueLayout.JAVA_BYTE));
+        try {
+            EngineFile.Contents contents = EngineFile.read(file, MAGIC,
+                    file + ": not a higgs-trt codec engine file (build one with higgs-trt build-codec)",
+                    file + ": corrupt codec engine header", arena);
+            JsonNode meta = contents.header();
             CodecConfig config = CodecConfig.parse(Json.pretty(meta.path("codec_config")));
             return new CodecEngine(config, DType.parse(meta.path("dtype").asText()), meta.path("max_frames").asInt(),
-                    arena, all.asSlice(MAGIC.length + 4 + n));
+                    arena, contents.plan());
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;

@@ -12,7 +12,6 @@ import dev.higgstrt.trt.tensorrt.TrtObjects;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.higgstrt.convert.Converter;
-import dev.higgstrt.io.AtomicOutput;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.model.SourceLayout;
@@ -26,10 +25,6 @@ import org.bytedeco.tensorrt.nvinfer.IRuntime;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -308,23 +303,7 @@ public final class HiggsEngine implements AutoCloseable {
         mapping.put("reduce_world", rank.reduceWorld());
         meta.put("tensorrt", nvinfer.getInferLibVersion());
         meta.set("config", Json.PRETTY.readTree(Converter.trtllmConfig(config, 1, 1, dtype, false)));
-        byte[] header = Json.STRICT.writeValueAsBytes(meta);
-        try (AtomicOutput out = AtomicOutput.create(file)) {
-            ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 4 + header.length);
-            b.put(MAGIC).putInt(header.length).put(header).flip();
-            while (b.hasRemaining()) {
-                out.channel().write(b);
-            }
-            for (long done = 0; done < plan.byteSize(); ) {
-                long n = Math.min(1L << 30, plan.byteSize() - done);
-                ByteBuffer p = plan.asSlice(done, n).asByteBuffer();
-                while (p.hasRemaining()) {
-                    out.channel().write(p);
-                }
-                done += n;
-            }
-            out.commit();
-        }
+        EngineFile.write(file, MAGIC, meta, plan);
     }
 
     /**
@@ -351,25 +330,16 @@ public final class HiggsEngine implements AutoCloseable {
      */
     public static HiggsEngine load(Path file, Path checkpoint, int device) throws IOException {
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            long size = all.byteSize();
-            if (size < MAGIC.length + 4
-                    || MemorySegment.mismatch(all, 0, MAGIC.length, MemorySegment.ofArray(MAGIC), 0, MAGIC.length) != -1) {
-                throw new IllegalArgumentException(file.getFileName() + ": not a higgs-trt engine file");
-            }
-            int n = all.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), MAGIC.length);
-            if (n < 0 || n > size - MAGIC.length - 4) {
-                throw new IllegalArgumentException(file.getFileName() + ": corrupt engine header");
-            }
-            byte[] header = all.asSlice(MAGIC.length + 4, n).toArray(ValueLayout.JAVA_BYTE);
-            JsonNode meta = Json.STRICT.readTree(header);
+        try {
+            EngineFile.Contents contents = EngineFile.read(file, MAGIC, file.getFileName() + ": not a higgs-trt engine file",
+                    file.getFileName() + ": corrupt engine header", arena);
+            JsonNode meta = contents.header();
             String expected = hash(checkpoint);
             if (!expected.equals(meta.path("checkpoint_sha256").asText())) {
                 throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
                         + " (config or rank files differ); rebuild it");
             }
-            MemorySegment plan = all.asSlice(MAGIC.length + 4 + n);
+            MemorySegment plan = contents.plan();
             FfnMode ffn = FfnMode.parse(meta.path("dual_ffn").asText(FfnMode.COMPUTE_BOTH.id()));
             if (ffn == FfnMode.PLUGIN) {
                 DualFfnPlugin.get();   // the plan refers to the plugin's creator by name
