@@ -193,12 +193,7 @@ public final class CodecDecoder implements AudioDecoder {
     static float[][] conv(float[][] x, Conv w, int dilation, int pad) {
         int length = x[0].length;
         int outLength = length + 2 * pad - dilation * (w.kernel() - 1);
-        float[][] out = new float[w.out()][];
-        IntStream channels = IntStream.range(0, w.out());
-        if ((long) w.in() * w.out() * w.kernel() * outLength >= PARALLEL_WORK) {
-            channels = channels.parallel();
-        }
-        channels.forEach(o -> {
+        return perOutputChannel(w, (long) w.in() * w.out() * w.kernel() * outLength, o -> {
             float[] row = new float[outLength];
             java.util.Arrays.fill(row, w.bias()[o]);
             for (int i = 0; i < w.in(); i++) {
@@ -214,8 +209,21 @@ public final class CodecDecoder implements AudioDecoder {
                     }
                 }
             }
-            out[o] = row;
+            return row;
         });
+    }
+
+    /**
+     * The output channels of a convolution, each computed by {@code row} (on the fork-join pool
+     * where the work, in multiply-adds, is worth it).
+     */
+    private static float[][] perOutputChannel(Conv w, long work, java.util.function.IntFunction<float[]> row) {
+        float[][] out = new float[w.out()][];
+        IntStream channels = IntStream.range(0, w.out());
+        if (work >= PARALLEL_WORK) {
+            channels = channels.parallel();
+        }
+        channels.forEach(o -> out[o] = row.apply(o));
         return out;
     }
 
@@ -228,12 +236,7 @@ public final class CodecDecoder implements AudioDecoder {
         int length = x[0].length;
         int pad = (stride + 1) / 2;
         int outLength = (length - 1) * stride - 2 * pad + w.kernel() + stride % 2;
-        float[][] out = new float[w.out()][];
-        IntStream channels = IntStream.range(0, w.out());
-        if ((long) w.in() * w.out() * w.kernel() * length >= PARALLEL_WORK) {
-            channels = channels.parallel();
-        }
-        channels.forEach(o -> {
+        return perOutputChannel(w, (long) w.in() * w.out() * w.kernel() * length, o -> {
             float[] row = new float[outLength];
             java.util.Arrays.fill(row, w.bias()[o]);
             for (int i = 0; i < w.in(); i++) {
@@ -249,9 +252,8 @@ public final class CodecDecoder implements AudioDecoder {
                     }
                 }
             }
-            out[o] = row;
+            return row;
         });
-        return out;
     }
 
     /**
