@@ -1,8 +1,7 @@
 package dev.higgstrt.runtime;
 
 import dev.higgstrt.decoding.DecoderSession;
-import dev.higgstrt.decoding.Logits;
-import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.decoding.ForwardingSession;
 import dev.higgstrt.generation.FinishReason;
 import dev.higgstrt.generation.GenerationRequest;
 import dev.higgstrt.generation.GenerationResult;
@@ -147,10 +146,13 @@ class BatchRuntimeTest {
     @Test
     void requestsBeyondTheQueueOrTheCacheAreRefusedClearly() throws Exception {
         CountDownLatch hold = new CountDownLatch(1);
-        Supplier<DecoderSession> slow = () -> new Waiting(model.newSession(), hold);
+        Supplier<DecoderSession> slow = () -> ForwardingSession.heldBy(model.newSession(), hold, 0);
         try (BatchRuntime runtime = new BatchRuntime(ids, new SessionBatchDecoder(slow), options(1, 2));
              AutoCloseable release = hold::countDown) {
             runtime.submit(request(8, 1, Sampling.GREEDY, 20), f -> { });
+            for (int i = 0; i < 500 && runtime.metrics().running() == 0; i++) {
+                Thread.sleep(5);   // the first request runs (held) before the others queue: no race with admission
+            }
             runtime.submit(request(8, 2, Sampling.GREEDY, 20), f -> { });
             runtime.submit(request(8, 3, Sampling.GREEDY, 20), f -> { });
             assertThatThrownBy(() -> runtime.submit(request(8, 4, Sampling.GREEDY, 20), f -> { }))
@@ -179,7 +181,7 @@ class BatchRuntimeTest {
     void aFailingSequenceFailsAloneAndTheOthersFinish() throws Exception {
         AtomicInteger opened = new AtomicInteger();
         Supplier<DecoderSession> sessions = () -> opened.incrementAndGet() == 3   // the second request's (the first is the probe)
-                ? new Failing(model.newSession(), 4) : model.newSession();
+                ? ForwardingSession.failingAt(model.newSession(), 4, "the device fell over") : model.newSession();
         Generator alone = new Generator(ids, model::newSession);
         try (BatchRuntime runtime = new BatchRuntime(ids, new SessionBatchDecoder(sessions), options(4, 4))) {
             var good1 = runtime.submit(request(12, 1, Sampling.GREEDY, 30), f -> { });
@@ -208,7 +210,7 @@ class BatchRuntimeTest {
                         e -> assertThat(e.reason()).isEqualTo(BatchRuntime.Rejection.CLOSED));
 
         CountDownLatch never = new CountDownLatch(1);
-        BatchRuntime stuck = new BatchRuntime(ids, new SessionBatchDecoder(() -> new Waiting(model.newSession(), never, 2)), options(1, 4));
+        BatchRuntime stuck = new BatchRuntime(ids, new SessionBatchDecoder(() -> ForwardingSession.heldBy(model.newSession(), never, 2)), options(1, 4));
         var c = stuck.submit(request(10, 1, Sampling.GREEDY, 500), f -> { });
         var d = stuck.submit(request(10, 2, Sampling.GREEDY, 500), f -> { });
         Thread release = Thread.ofVirtual().start(() -> {
@@ -238,85 +240,5 @@ class BatchRuntimeTest {
         pool.release(a);
         assertThat(pool.free()).isEqualTo(4);
         assertThatThrownBy(() -> pool.release(new int[]{0})).hasMessage("more KV blocks released than allocated");
-    }
-
-    /** A session whose forward waits for a latch (after {@code free} calls): holds the runtime's one slot. */
-    static final class Waiting implements DecoderSession {
-        final DecoderSession inner;
-        final CountDownLatch latch;
-        final int free;
-        int calls;
-
-        Waiting(DecoderSession inner, CountDownLatch latch) {
-            this(inner, latch, 0);
-        }
-
-        Waiting(DecoderSession inner, CountDownLatch latch, int free) {
-            this.inner = inner;
-            this.latch = latch;
-            this.free = free;
-        }
-
-        @Override
-        public Logits forward(TokenInput chunk) {
-            if (calls++ >= free) {
-                try {
-                    latch.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return inner.forward(chunk);
-        }
-
-        @Override
-        public int capacity() {
-            return inner.capacity();
-        }
-
-        @Override
-        public int length() {
-            return inner.length();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
-        }
-    }
-
-    /** A session whose forward throws at call {@code at}. */
-    static final class Failing implements DecoderSession {
-        final DecoderSession inner;
-        final int at;
-        int calls;
-
-        Failing(DecoderSession inner, int at) {
-            this.inner = inner;
-            this.at = at;
-        }
-
-        @Override
-        public Logits forward(TokenInput chunk) {
-            if (++calls == at) {
-                throw new IllegalStateException("the device fell over");
-            }
-            return inner.forward(chunk);
-        }
-
-        @Override
-        public int capacity() {
-            return inner.capacity();
-        }
-
-        @Override
-        public int length() {
-            return inner.length();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
-        }
     }
 }

@@ -5,6 +5,7 @@ import dev.higgstrt.audio.CodecDecoder;
 import dev.higgstrt.audio.Pcm16;
 import dev.higgstrt.audio.WavFile;
 import dev.higgstrt.decoding.DecoderSession;
+import dev.higgstrt.decoding.ForwardingSession;
 import dev.higgstrt.decoding.Logits;
 import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.generation.GenerationRequest;
@@ -201,7 +202,7 @@ class SpeechServerTest {
         }
         // 429 when the queue is full; 503 when the KV cache can never hold the request, and when shutting down
         CountDownLatch hold = new CountDownLatch(1);
-        try (SpeechServer s = server(() -> new Held(model.newSession(), hold), options(1, 1), config);
+        try (SpeechServer s = server(() -> ForwardingSession.heldBy(model.newSession(), hold, 0), options(1, 1), config);
              AutoCloseable release = hold::countDown) {
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
             Future<HttpResponse<byte[]>> running = pool.submit(() -> post(s, "{\"input\": \"Hi.\", \"max_frames\": 5}"));
@@ -220,7 +221,7 @@ class SpeechServerTest {
             assertError(post(s, "{\"input\": \"Hi.\"}"), 503, "insufficient_capacity", "KV blocks");
         }
         CountDownLatch slow = new CountDownLatch(1);
-        SpeechServer closing = server(() -> new Held(model.newSession(), slow), options(1, 1), config);
+        SpeechServer closing = server(() -> ForwardingSession.heldBy(model.newSession(), slow, 0), options(1, 1), config);
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         pool.submit(() -> {
             Thread.sleep(20_000);   // a failed assertion below must not leave the runtime held forever
@@ -337,7 +338,7 @@ class SpeechServerTest {
     @Test
     void aBackendThatFailsMidGenerationFailsThatRequestOnly() throws Exception {
         AtomicInteger opened = new AtomicInteger();
-        Supplier<DecoderSession> sessions = () -> opened.incrementAndGet() == 3 ? new Failing(model.newSession(), 6) : model.newSession();
+        Supplier<DecoderSession> sessions = () -> opened.incrementAndGet() == 3 ? ForwardingSession.failingAt(model.newSession(), 6, "the device fell over") : model.newSession();
         try (SpeechServer s = server(sessions, options(4, 8), SpeechServer.Config.local(0))) {
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
             List<Future<HttpResponse<byte[]>>> all = new ArrayList<>();
@@ -375,28 +376,8 @@ class SpeechServerTest {
         pool.shutdown();
     }
 
-    /** Forwards after a latch opens. */
-    static final class Held extends Wrapped {
-        final CountDownLatch latch;
-
-        Held(DecoderSession inner, CountDownLatch latch) {
-            super(inner);
-            this.latch = latch;
-        }
-
-        @Override
-        public Logits forward(TokenInput chunk) {
-            try {
-                latch.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return inner.forward(chunk);
-        }
-    }
-
     /** Never lets a codebook choose EOS. */
-    static final class NoEos extends Wrapped {
+    static final class NoEos extends ForwardingSession {
         final SpeechTokens ids;
 
         NoEos(DecoderSession inner, SpeechTokens ids) {
@@ -419,48 +400,6 @@ class SpeechServerTest {
                 }
             }
             return new Logits(l.tokens(), a, l.audioWidth(), l.text(), l.textWidth(), l.audioMask());
-        }
-    }
-
-    /** Throws at forward number {@code at}. */
-    static final class Failing extends Wrapped {
-        final int at;
-        int calls;
-
-        Failing(DecoderSession inner, int at) {
-            super(inner);
-            this.at = at;
-        }
-
-        @Override
-        public Logits forward(TokenInput chunk) {
-            if (++calls == at) {
-                throw new IllegalStateException("the device fell over");
-            }
-            return inner.forward(chunk);
-        }
-    }
-
-    abstract static class Wrapped implements DecoderSession {
-        final DecoderSession inner;
-
-        Wrapped(DecoderSession inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public int capacity() {
-            return inner.capacity();
-        }
-
-        @Override
-        public int length() {
-            return inner.length();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }
