@@ -159,6 +159,11 @@ public final class SpeechSynthesizer {
             }
 
             @Override
+            public int maxFrames() {
+                return codec.maxFrames();
+            }
+
+            @Override
             public float[] decode(int[][] codes) {
                 long t = System.nanoTime();
                 try {

@@ -141,7 +141,7 @@ public final class BatchRuntime implements AutoCloseable {
     private final Deque<Sequence> queue = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
     private final Thread loop;
-    private final AtomicLong ids64 = new AtomicLong();
+    private final AtomicLong nextId = new AtomicLong();
     private volatile boolean accepting = true;
     private volatile boolean stopping;
     private volatile RuntimeMetrics metrics;
@@ -197,7 +197,7 @@ public final class BatchRuntime implements AutoCloseable {
             throw new RejectedException(Rejection.TOO_LARGE, "the request needs " + blocks + " KV blocks (" + longest
                     + " positions), the runtime has " + pool.total() + " in all");
         }
-        Sequence s = new Sequence(this, ids64.incrementAndGet(), request, listener, blocks);
+        Sequence s = new Sequence(this, nextId.incrementAndGet(), request, listener, blocks);
         synchronized (lock) {
             if (!accepting) {
                 rejected.incrementAndGet();
