@@ -24,12 +24,15 @@ public final class FrameSampler {
     private final int[] bos;
     private final int[] eos;
     private final List<int[]> history;
-    private static final int MASS_BITS = 11;
-    private static final int MASS_BUCKETS = 1 << MASS_BITS;
+    /** Top-p's mass histogram buckets a probability (in (0, 1]) by its exponent and first 2 mantissa bits. */
+    private static final int MASS_SHIFT = 21;
+    private static final int MASS_BUCKETS = (Float.floatToRawIntBits(1f) >>> MASS_SHIFT) + 1;
     private final int[] identity;
     private final int[] code;
     private final float[] val;
-    private final double[] prob;
+    private final float[] prob;
+    private final int[] exponents;
+    private final int[] buckets;
     private final float[] select;
     private final double[] mass;
     private final long[] keys;
@@ -74,7 +77,9 @@ public final class FrameSampler {
         Arrays.setAll(identity, i -> i);
         this.code = new int[c];
         this.val = new float[c];
-        this.prob = new double[c];
+        this.prob = new float[c];
+        this.exponents = new int[c];
+        this.buckets = new int[c];
         this.select = new float[c];
         this.mass = new double[MASS_BUCKETS];
         this.keys = new long[c];
@@ -228,32 +233,29 @@ public final class FrameSampler {
         if (max == Float.NEGATIVE_INFINITY) {
             return 0;
         }
-        for (int j = 0; j < n; j++) {
-            prob[j] = Math.exp(val[j] - max);
-        }
-        double sum = 0;
-        for (int j = 0; j < n; j++) {
-            sum += prob[j];
-        }
-        return sum;
+        Exponentials.ofDifferences(val, max, prob, exponents, n);
+        return Exponentials.sum(prob, n);
     }
 
     /**
      * Removes the candidates of the lowest scores whose summed probability stays at or below
      * 1 - p (ascending by score, ties by code, as transformers' TopPLogitsWarper), always keeping
      * the largest; returns the count kept, compacted in code order. A histogram of the
-     * probability mass over the scores' top 11 bits finds the bucket where the cumulative sum
-     * crosses 1 - p, and only that bucket's few candidates are sorted.
+     * probability mass over the probabilities' exponent and first two mantissa bits (a bucket
+     * spans a factor of 2^(1/4) at most) finds the bucket where the cumulative sum crosses 1 - p,
+     * and only that bucket's few candidates are sorted.
      */
     private int topP(int n, double sum, double p) {
         double limit = (1 - p) * sum;
         int low = MASS_BUCKETS;
-        int high = -1;
         for (int j = 0; j < n; j++) {
-            int b = orderedKey(val[j]) >>> (32 - MASS_BITS);
-            mass[b] += prob[j];
-            low = Math.min(low, b);
-            high = Math.max(high, b);
+            int bucket = Float.floatToRawIntBits(prob[j]) >>> MASS_SHIFT;
+            buckets[j] = bucket;
+            low = Math.min(low, bucket);
+        }
+        int high = Float.floatToRawIntBits(1f) >>> MASS_SHIFT;   // the largest candidate's exp(0)
+        for (int j = 0; j < n; j++) {
+            mass[buckets[j]] += prob[j];
         }
         double cumulative = 0;
         int b = low;
@@ -264,7 +266,7 @@ public final class FrameSampler {
         int m = 0;
         for (int j = 0; j < n; j++) {
             keys[m] = composite(j);
-            m += orderedKey(val[j]) >>> (32 - MASS_BITS) == b ? 1 : 0;
+            m += buckets[j] == b ? 1 : 0;
         }
         Arrays.sort(keys, 0, m);
         int removed = 0;
@@ -292,10 +294,7 @@ public final class FrameSampler {
     }
 
     private int drawOver(int n) {
-        double sum = 0;
-        for (int j = 0; j < n; j++) {
-            sum += prob[j];
-        }
+        double sum = Exponentials.sum(prob, n);
         double u = random.nextDouble() * sum;
         double cumulative = 0;
         for (int j = 0; j < n; j++) {
@@ -304,7 +303,12 @@ public final class FrameSampler {
                 return code[j];
             }
         }
-        return code[n - 1];
+        // the sum above adds in another order: a draw past the running sum takes the last possible code
+        int last = n - 1;
+        while (last > 0 && prob[last] == 0) {
+            last--;
+        }
+        return code[last];
     }
 
     /**
