@@ -7,6 +7,8 @@
 #                                               (FFN: plugin, compute-both or auto)
 #   bash scripts/gpu-bench.sh ffn               device: one FFN block of the full geometry: plugin vs
 #                                               compute-both vs a single FFN, T = 1, 64, 512, 2048
+#   bash scripts/gpu-bench.sh paged WORK [FRAMES] device: the packed, paged engine, full preset, bf16: frames/s at
+#                                               batch 1..256 of 512-position prompts, floor, prefill, first frame
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
 #   bash scripts/gpu-bench.sh ttfa WORK         device: time to first audio of tts --stream, full model and codec, bf16
 #   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's engine and the full codec engine,
@@ -38,6 +40,11 @@ case "${1:-}" in
     run dev.higgstrt.bench.EnginePerf "$w/full-trt" bfloat16 1024 512 64 "${3:-auto}" ;;
   ffn)
     run dev.higgstrt.bench.FfnPluginPerf ;;
+  paged)
+    w="$2"; mkdir -p "$w"
+    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
+    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 "${3:-1000}" 1 8 32 64 128 256 ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
   ttfa)
@@ -74,5 +81,5 @@ case "${1:-}" in
     curl -s --noproxy '*' 127.0.0.1:8123/metrics | grep -v '^#'
     kill "$pid"; wait "$pid" || true
     grep -v "^\s*at " "$w/serve.log" | sort | uniq -c | sort -rn | head -20 ;;
-  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | eager WORK | ttfa WORK | serve WORK" >&2; exit 2 ;;
+  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | paged WORK [FRAMES] | eager WORK | ttfa WORK | serve WORK" >&2; exit 2 ;;
 esac

@@ -44,6 +44,27 @@ def main(path, prefill, steps):
         step_times.sort()
     print(f"transformers eager bf16: prefill {prefill} positions {times[2]:.1f} ms -> {prefill / times[2] * 1e3:.0f} positions/s; "
           f"decode {step_times[steps // 2]:.2f} ms/step (median of {steps})")
+    # the tensor-core floor of a prefill: its matrix FLOPs over the BF16 GEMM rate of this GPU, measured now
+    a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    b = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(20):
+        a @ b
+    end.record()
+    torch.cuda.synchronize()
+    rate = 20 * 2 * 8192 ** 3 / (start.elapsed_time(end) / 1e3)
+    t = getattr(cfg, "text_config", cfg)
+    h, i, layers = t.hidden_size, t.intermediate_size, t.num_hidden_layers
+    heads, kv = t.num_attention_heads, t.num_key_value_heads
+    d = getattr(t, "head_dim", None) or h // heads
+    per_token = layers * (h * (heads + 2 * kv) * d + heads * d * h + 3 * h * i) + h * cfg.num_codebooks * cfg.codebook_size
+    attention = layers * 2 * 2 * heads * d * prefill * (prefill + 1) / 2
+    flops = 2 * per_token * prefill + attention
+    print(f"BF16 GEMM rate of this GPU, measured now (8192^3 torch.matmul): {rate / 1e12:.0f} TFLOP/s; "
+          f"a {prefill}-position prefill's {flops / 1e12:.2f} TFLOP take at least {flops / rate * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles the TensorRT plugins, dual FFN and all-reduce, into one library (called by the native
+# Compiles the TensorRT plugins, dual FFN, all-reduce and paged attention, into one library (called by the native
 # module's Maven build).
 #   build.sh OUTPUT_DIR
 # Uses $NVCC, else $CUDA_HOME/bin/nvcc, else nvcc on the PATH, else /usr/local/cuda/bin/nvcc.
@@ -29,6 +29,6 @@ trap 'rm -f "$tmp"' EXIT
 "$nvcc" -O3 -std=c++17 -shared -Xcompiler -fPIC,-fvisibility=hidden,-Wall \
   -Xcompiler -static-libstdc++,-static-libgcc \
   -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-  -o "$tmp" "$src/dual_ffn_plugin.cu" "$src/all_reduce_plugin.cu" -ldl
+  -o "$tmp" "$src/dual_ffn_plugin.cu" "$src/all_reduce_plugin.cu" "$src/paged_attention_plugin.cu" -ldl
 mv "$tmp" "$lib"
-echo "[higgs-trt] plugin library (dual FFN, all-reduce) built with $("$nvcc" --version | tail -1): $lib"
+echo "[higgs-trt] plugin library (dual FFN, all-reduce, paged attention) built with $("$nvcc" --version | tail -1): $lib"

@@ -2,6 +2,8 @@ package dev.higgstrt.trt.cuda;
 
 import dev.higgstrt.trt.tensorrt.TrtException;
 
+import org.bytedeco.cuda.cudart.CUgraphExec_st;
+import org.bytedeco.cuda.cudart.CUgraph_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -10,6 +12,14 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaGetLastError;
+import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaGraphExecDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaGraphInstantiate;
+import static org.bytedeco.cuda.global.cudart.cudaGraphLaunch;
+import static org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal;
+import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
 import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaMalloc;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
@@ -176,6 +186,81 @@ public final class Cuda {
         public void close() {
             if (closed.compareAndSet(false, true)) {
                 check(cudaFree(pointer), "cudaFree");
+            }
+        }
+    }
+
+    /**
+     * A CUDA graph captured from the work one call enqueues on a stream, instantiated for replay:
+     * the same kernels with the same arguments and addresses, launched at once instead of one by
+     * one from the host. Destroyed once by {@link #close()}.
+     */
+    public static final class Graph implements AutoCloseable {
+        private final CUgraphExec_st exec;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        private Graph(CUgraphExec_st exec) {
+            this.exec = exec;
+        }
+
+        /**
+         * Captures what {@code work} enqueues on {@code stream} (nothing runs) and instantiates it.
+         *
+         * @param stream the stream {@code work} enqueues on
+         * @param work   enqueues the work; returns false when enqueuing failed
+         * @return the graph, ready to {@link #launch}
+         * @throws TrtException when capturing fails (for example, the work synchronized with the host)
+         */
+        public static Graph capture(Stream stream, java.util.function.BooleanSupplier work) {
+            check(cudaStreamBeginCapture(stream.handle(), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+            boolean enqueued = false;
+            RuntimeException failure = null;
+            try {
+                enqueued = work.getAsBoolean();
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+            CUgraph_st graph = new CUgraph_st();
+            int ended = cudaStreamEndCapture(stream.handle(), graph);
+            boolean haveGraph = ended == 0 && !graph.isNull();
+            try {
+                if (failure != null) {
+                    throw failure;
+                }
+                if (!haveGraph) {
+                    throw new TrtException("cudaStreamEndCapture failed: " + cudaGetErrorString(ended).getString()
+                            + " (captured work must not synchronize with the host)");
+                }
+                if (!enqueued) {
+                    throw new TrtException("the captured work failed to enqueue");
+                }
+                CUgraphExec_st exec = new CUgraphExec_st();
+                check(cudaGraphInstantiate(exec, graph, 0L), "cudaGraphInstantiate");
+                return new Graph(exec);
+            } finally {
+                cudaGetLastError();   // a failed capture leaves its error behind; the next call must not see it
+                if (haveGraph) {
+                    cudaGraphDestroy(graph);
+                }
+            }
+        }
+
+        /**
+         * Replays the graph on {@code stream}.
+         *
+         * @param stream the stream
+         */
+        public void launch(Stream stream) {
+            if (closed.get()) {
+                throw new IllegalStateException("graph already destroyed");
+            }
+            check(cudaGraphLaunch(exec, stream.handle()), "cudaGraphLaunch");
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                check(cudaGraphExecDestroy(exec), "cudaGraphExecDestroy");
             }
         }
     }

@@ -4,6 +4,7 @@ import dev.higgstrt.trt.tensorrt.TrtObjects;
 import dev.higgstrt.converted.ConvertedCheckpoint;
 import dev.higgstrt.trt.plugin.AllReducePlugin;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
 import dev.higgstrt.trt.tensorrt.TrtException;
 
 import dev.higgstrt.layout.SourceTensor;
@@ -61,6 +62,10 @@ public final class HiggsNetwork {
     static final String LOGITS = "logits";
     static final String BLOCK_INPUT = "hidden";
     static final String BLOCK_OUTPUT = "hidden_out";
+    static final String POSITIONS = "positions";
+    static final String SLOTS = "slots";
+    static final String BLOCK_TABLES = "block_tables";
+    static final String LAST_TOKENS = "last_tokens";
 
     private final INetworkDefinition net;
     private final HiggsAudioConfig c;
@@ -105,6 +110,10 @@ public final class HiggsNetwork {
 
     static String presentValue(int layer) {
         return "present_value_" + layer;
+    }
+
+    static String kvCache(int layer) {
+        return "kv_cache_" + layer;
     }
 
     static DataType trtType(DType d) {
@@ -166,6 +175,74 @@ public final class HiggsNetwork {
         ITensor out = cast(logits, DataType.kFLOAT);
         out.setName(LOGITS);
         net.markOutput(out);
+    }
+
+    /**
+     * Defines the packed, batched network of the whole model (tp 1, pp 1) over a paged KV cache:
+     * the tokens of many sequences in one call, attention by the {@link PagedAttentionPlugin}.
+     * Inputs per call of T tokens of S sequences: {@code input_ids} [T], {@code audio_codes} [T, K],
+     * {@code audio_mask} BOOL [T, 1], {@code positions} and {@code slots} (the token's row of the
+     * block tables) INT32 [T], {@code block_tables} INT32 [S, M], {@code last_tokens} INT32 [S]
+     * (each sequence's last token in the packing), and per layer {@code kv_cache_L} [N, 2, nKV,
+     * B, d] in the compute type, which the attention writes in place. Output: {@code logits}
+     * FLOAT [S, K * codebook_size], the audio logits of each sequence's last token.
+     */
+    static List<IPluginV3> definePacked(INetworkDefinition net, HiggsAudioConfig c, ConvertedCheckpoint.Quantized stored,
+                                        DType dtype, Arena arena, DualFfnPlugin plugin, PagedAttentionPlugin attention,
+                                        int blockSize) {
+        HiggsNetwork network = new HiggsNetwork(net, c, RankLayout.whole(c), stored, dtype, arena, plugin);
+        try {
+            network.definePacked(attention, blockSize);
+        } catch (RuntimeException e) {
+            network.plugins.forEach(PlanBuilder::destroy);
+            throw e;
+        }
+        return List.copyOf(network.plugins);
+    }
+
+    private void definePacked(PagedAttentionPlugin attention, int blockSize) {
+        int hd = c.headDim();
+        ITensor mask = net.addInput(AUDIO_MASK, DataType.kBOOL, dims(-1, 1));
+        Packing packing = new Packing(net.addInput(POSITIONS, DataType.kINT32, dims(-1)),
+                net.addInput(SLOTS, DataType.kINT32, dims(-1)), net.addInput(BLOCK_TABLES, DataType.kINT32, dims(-1, -1)),
+                floatConstant(c.rope().inverseFrequencies(hd), dims(hd / 2), DataType.kFLOAT), attention, blockSize);
+        ITensor last = net.addInput(LAST_TOKENS, DataType.kINT32, dims(-1));
+        ITensor x = embeddings(mask);
+        for (int layer = 0; layer < c.numLayers(); layer++) {
+            x = packedLayer(layer, x, mask, packing);
+        }
+        ITensor lastRows = net.addGather(x, last, 0).getOutput(0);
+        ITensor out = cast(linear(rmsNorm(lastRows, SourceTensor.NORM, 0), SourceTensor.AUDIO_HEAD, 0), DataType.kFLOAT);
+        out.setName(LOGITS);
+        net.markOutput(out);
+    }
+
+    /** What every layer's attention of the packed network shares. */
+    private record Packing(ITensor positions, ITensor slots, ITensor tables, ITensor invFreq,
+                           PagedAttentionPlugin attention, int blockSize) {
+    }
+
+    private ITensor packedLayer(int layer, ITensor x, ITensor mask, Packing p) {
+        boolean dual = c.isDualFfn(layer);
+        int hd = c.headDim();
+        ITensor hn = dual
+                ? net.addSelect(mask, rmsNorm(x, SourceTensor.AUDIO_INPUT_LN, layer), rmsNorm(x, SourceTensor.INPUT_LN, layer)).getOutput(0)
+                : rmsNorm(x, SourceTensor.INPUT_LN, layer);
+        ITensor q = linear(hn, SourceTensor.Q, layer);
+        ITensor kv = net.addMatrixMultiply(activation(hn, SourceTensor.K, layer), MatrixOperation.kNONE,
+                matrix(List.of(SourceTensor.K, SourceTensor.V), layer), MatrixOperation.kTRANSPOSE).getOutput(0);
+        ITensor cache = net.addInput(kvCache(layer), trtType, dims(-1, 2, rank.kvHeads(), p.blockSize(), hd));
+        IPluginV3 instance = p.attention().create("paged_attention_" + layer,
+                new PagedAttentionPlugin.Geometry(rank.heads(), rank.kvHeads(), hd, p.blockSize()));
+        plugins.add(instance);
+        ITensor[] inputs = {q, kv, p.positions(), p.slots(), p.tables(), p.invFreq(), cache};
+        IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(inputs), inputs.length, (PointerPointer<?>) null, 0, instance);
+        if (added == null || added.isNull()) {
+            throw new TrtException("adding the paged attention of layer " + layer + " failed: " + p.attention().lastError());
+        }
+        added.setName("paged_attention_" + layer);
+        x = op(x, linear(added.getOutput(0), SourceTensor.O, layer), ElementWiseOperation.kSUM);
+        return feedForward(x, mask, layer, dual);
     }
 
     /** The first stage's hidden states: text rows, or the sum of one row per codebook at audio positions. */

@@ -1,0 +1,146 @@
+package dev.higgstrt.bench;
+
+import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.runtime.BatchDecoder;
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.trt.cuda.Cuda;
+import dev.higgstrt.trt.cuda.DeviceMemory;
+import dev.higgstrt.trt.engine.FfnMode;
+import dev.higgstrt.trt.engine.PagedDecoder;
+import dev.higgstrt.trt.engine.PagedEngine;
+import dev.higgstrt.trt.smoke.SmokeRun;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The packed, paged engine on the GPU: for each batch size, that many sequences of a
+ * {@code PROMPT}-position prompt (prefilled in packed steps of up to the engine's token budget)
+ * each decode {@code FRAMES} audio frames together, one position a sequence a step; frames/s, the
+ * mean step, the KV memory. Beside it, in the same run: the device-to-device copy bandwidth, the
+ * batch-1 floor (the weights on the taken path plus the KV cache a step reads, over that
+ * bandwidth), the prefill of one prompt alone, and the time to first frame of a request joining a
+ * batch of 64 decoding sequences (its whole prefill in the step).
+ * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}
+ */
+public final class PagedPerf {
+    private static final int BLOCK = 32;
+    private static final int MAX_TOKENS = 2048;
+
+    private PagedPerf() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path ckpt = Path.of(args[0]);
+        DType dtype = DType.parse(args[1]);
+        int prompt = Integer.parseInt(args[2]);
+        int frames = Integer.parseInt(args[3]);
+        int[] batches = Arrays.stream(args, 4, args.length).mapToInt(Integer::parseInt).toArray();
+        int maxBatch = Arrays.stream(batches).max().orElse(1);
+        long weightBytes;
+        try (var files = Files.list(ckpt)) {
+            weightBytes = files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
+        }
+        int maxSequence = prompt + frames + 8;
+        PagedEngine.Shape shape = new PagedEngine.Shape(maxSequence, MAX_TOKENS, Math.max(maxBatch, 65), BLOCK);
+        long t0 = System.nanoTime();
+        try (PagedEngine engine = PagedEngine.build(ckpt, dtype, shape, FfnMode.PLUGIN)) {
+            System.out.printf("paged engine %s, build %.1f s, blocks of %d positions, %.2f MB a block (all layers)%n",
+                    dtype.torchName(), (System.nanoTime() - t0) / 1e9, BLOCK, engine.bytesPerBlock() / 1e6);
+            HiggsAudioConfig c = engine.config();
+            double bandwidth = Cuda.copyBandwidth(2L << 30, 20);
+            System.out.printf("copy bandwidth of this GPU, measured now: %.2f TB/s (bytes read + written)%n", bandwidth / 1e12);
+            long es = dtype.byteSize();
+            long embeddings = ((long) c.vocabSize() + (long) c.numCodebooks() * c.codebookSize()) * c.hiddenSize() * es;
+            long textPath = (long) c.dualFfnLayers().size() * 3L * c.hiddenSize() * c.intermediateSize() * es;
+            long kvPerPosition = engine.bytesPerBlock() / BLOCK;
+            TokenInput promptTokens = SmokeRun.prompt(c, prompt, 1);
+            int blocksPerSequence = (maxSequence + BLOCK - 1) / BLOCK;
+
+            // one prompt alone, and its first frame
+            try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
+                double[] ms = new double[6];
+                for (int run = 0; run < ms.length; run++) {
+                    long a = System.nanoTime();
+                    d.step(List.of(new BatchDecoder.Work(run, promptTokens, 0, table(0, blocksPerSequence))));
+                    ms[run] = (System.nanoTime() - a) / 1e6;
+                }
+                Arrays.sort(ms);
+                System.out.printf("prefill of %d positions alone (= time to first frame at batch 1): %.2f ms median of 6 -> %.0f positions/s%n",
+                        prompt, ms[3], prompt / (ms[3] / 1e3));
+            }
+            System.out.println("| batch | frames/s | mean step ms | batch-1 floor ms | KV memory GB | prefill of all s |");
+            System.out.println("|---|---|---|---|---|---|");
+            List<int[]> runs = new ArrayList<>();
+            for (int batch : batches) {
+                runs.add(new int[]{batch, 1});
+                if (batch <= 8) {
+                    runs.add(new int[]{batch, 0});   // the baseline: the same steps enqueued without CUDA graphs
+                }
+            }
+            for (int[] run : runs) {
+                int batch = run[0];
+                System.setProperty(PagedDecoder.GRAPHS_PROPERTY, Boolean.toString(run[1] == 1));
+                long freeBefore = DeviceMemory.free();
+                try (PagedDecoder d = engine.newDecoder(batch * blocksPerSequence + (batch == 64 ? blocksPerSequence : 0))) {
+                    long p0 = System.nanoTime();
+                    prefill(d, promptTokens, batch, blocksPerSequence);
+                    double prefillS = (System.nanoTime() - p0) / 1e9;
+                    int[] frame = new int[c.numCodebooks()];
+                    TokenInput audio = TokenInput.audio(frame);
+                    List<BatchDecoder.Work> step = new ArrayList<>(batch);
+                    long s0 = System.nanoTime();
+                    for (int f = 0; f < frames; f++) {
+                        step.clear();
+                        for (int s = 0; s < batch; s++) {
+                            step.add(new BatchDecoder.Work(s, audio, prompt + f, table(s * blocksPerSequence, blocksPerSequence)));
+                        }
+                        d.step(step);
+                    }
+                    double seconds = (System.nanoTime() - s0) / 1e9;
+                    double floor = batch == 1
+                            ? (weightBytes - embeddings - textPath + kvPerPosition * (prompt + frames / 2.0)) / bandwidth * 1e3 : Double.NaN;
+                    System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f |%n", batch + (run[1] == 1 ? "" : " (no CUDA graphs)"),
+                            batch * frames / seconds, seconds / frames * 1e3,
+                            batch == 1 ? String.format("%.2f (%.2fx)", floor, seconds / frames * 1e3 / floor) : "",
+                            (double) d.kvBytes() / 1e9, prefillS);
+                    if (batch == 64 && run[1] == 1) {
+                        step.clear();
+                        for (int s = 0; s < batch; s++) {
+                            step.add(new BatchDecoder.Work(s, audio, prompt + frames, table(s * blocksPerSequence, blocksPerSequence)));
+                        }
+                        step.add(new BatchDecoder.Work(batch, promptTokens, 0, table(batch * blocksPerSequence, blocksPerSequence)));
+                        long j0 = System.nanoTime();
+                        d.step(step);
+                        System.out.printf("time to first frame of a request joining a batch of 64 (its %d-position prefill in the step): %.2f ms%n",
+                                prompt, (System.nanoTime() - j0) / 1e6);
+                    }
+                }
+                System.out.printf("  device memory after batch %d: %d MB free (before %d MB)%n", batch, DeviceMemory.free() >> 20,
+                        freeBefore >> 20);
+            }
+        }
+    }
+
+    /** Prefills {@code batch} sequences, as many whole prompts a step as the token budget takes. */
+    private static void prefill(PagedDecoder d, TokenInput prompt, int batch, int blocksPerSequence) {
+        int perStep = Math.max(1, MAX_TOKENS / prompt.length());
+        for (int s = 0; s < batch; s += perStep) {
+            List<BatchDecoder.Work> step = new ArrayList<>();
+            for (int i = s; i < Math.min(batch, s + perStep); i++) {
+                step.add(new BatchDecoder.Work(i, prompt, 0, table(i * blocksPerSequence, blocksPerSequence)));
+            }
+            d.step(step);
+        }
+    }
+
+    private static int[] table(int first, int n) {
+        int[] t = new int[n];
+        Arrays.setAll(t, i -> first + i);
+        return t;
+    }
+}

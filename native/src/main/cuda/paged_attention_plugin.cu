@@ -1,0 +1,758 @@
+// Causal self-attention over a paged KV cache as a TensorRT 10 IPluginV3 (HiggsPagedAttention):
+// the packed tokens of many sequences in one call, some in prefill and some decoding. Each token
+// carries its absolute position and the row of the block table of its sequence; RoPE is applied
+// on the device from the position, the token's new K and V are written in place into the cache,
+// and each token attends to positions 0..position of its own sequence (which, for a prefill
+// chunk, includes the chunk's earlier tokens: they are written first).
+//
+//   inputs   0 q [T, nH * d]             FLOAT, HALF or BF16 (the compute type)
+//            1 kv [T, 2 * nKV * d]        k heads then v heads, the compute type
+//            2 positions INT32 [T]
+//            3 slots INT32 [T]            the row of block_tables that holds the token's blocks
+//            4 block_tables INT32 [S, M]  physical block of each logical block of a sequence
+//            5 inv_freq FLOAT [d / 2]     RoPE's inverse frequencies (llama3 scaling applied)
+//            6 kv_cache [N, 2, nKV, B, d] the compute type; block n holds positions of one
+//                                         sequence, keys then values. Written in place.
+//   output   0 attention [T, nH * d]      the compute type, before the output projection
+//   fields   num_heads, num_kv_heads, head_dim, block_size (INT32)
+//
+// The host side (Java) checks positions, slots and block ids before each call; the kernels skip a
+// token whose block lookup falls outside the cache rather than write out of bounds.
+//
+// Kernels, all on the enqueue stream and without host synchronisation (so a call can be captured
+// in a CUDA graph):
+//   writeKv   one block per (token, kv head): rotates k, writes k and v at the token's slot.
+//   attend    one block per (token, kv head, split): the G = nH / nKV query heads of that kv head
+//             (rotated and scaled in shared memory) against a contiguous range of the token's
+//             keys, in tiles of 128 keys: a thread scores one key for all G heads, an online
+//             softmax over the tiles, then each thread sums the weighted value rows for its
+//             output elements; the partial (max, sum, weighted values) goes to the workspace.
+//             Decode steps split each token's keys over up to 16 blocks (flash-decoding), so that
+//             a few tokens still fill the GPU; prefill tokens take one split each.
+//   combine   one block per (token, head): merges the splits' partials into the output.
+#include "trt_plugin_abi.h"
+#include "plugin_common.cuh"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+using namespace nvinfer1;
+
+namespace {
+
+constexpr char kPluginName[] = "HiggsPagedAttention";
+constexpr char kPluginVersion[] = "1";
+constexpr int kInputs = 7;
+constexpr int kThreads = 128;
+constexpr int kMaxGroup = 8;
+constexpr int kMaxHeadDim = 256;
+constexpr int kMaxPerThread = kMaxHeadDim / kThreads;
+constexpr int kAcc = 8 > kMaxPerThread ? 8 : kMaxPerThread;   // accumulators a thread keeps per head
+constexpr int kMaxSplits = 16;
+constexpr int kTargetBlocks = 264;   // about two blocks per SM of an H100/H200
+constexpr size_t kAlign = 256;
+
+higgs::ErrorSlot gErrors;
+std::atomic<long long> gLivePlugins{0};
+std::atomic<long long> gEnqueues{0};
+
+using higgs::fromFloat;
+using higgs::toFloat;
+
+struct Geometry {
+    int heads;
+    int kvHeads;
+    int headDim;
+    int blockSize;
+    int maxBlocks;   // M, the block table's width
+    int numBlocks;   // N, the cache's blocks
+};
+
+// The physical block of position pos of the sequence in table row slot, or -1 outside the cache.
+__device__ inline int physicalBlock(int const* tables, Geometry g, int slot, int pos) {
+    int logical = pos / g.blockSize;
+    if (pos < 0 || logical >= g.maxBlocks) {
+        return -1;
+    }
+    int block = tables[static_cast<long long>(slot) * g.maxBlocks + logical];
+    return block >= 0 && block < g.numBlocks ? block : -1;
+}
+
+// Element offset of (block, k or v, kv head, slot in block) in the cache.
+__device__ inline long long cacheRow(Geometry g, int block, int kOrV, int kvHead, int inBlock) {
+    return ((((static_cast<long long>(block) * 2 + kOrV) * g.kvHeads + kvHead) * g.blockSize) + inBlock) * g.headDim;
+}
+
+template <typename T>
+__global__ void writeKvKernel(T const* kv, int const* positions, int const* slots, int const* tables,
+    float const* invFreq, T* cache, Geometry g) {
+    int t = blockIdx.x;
+    int h = blockIdx.y;
+    int pos = positions[t];
+    int block = physicalBlock(tables, g, slots[t], pos);
+    if (block < 0) {
+        return;
+    }
+    int d = g.headDim;
+    int half = d / 2;
+    T const* k = kv + static_cast<long long>(t) * 2 * g.kvHeads * d + static_cast<long long>(h) * d;
+    T const* v = k + static_cast<long long>(g.kvHeads) * d;
+    T* kOut = cache + cacheRow(g, block, 0, h, pos % g.blockSize);
+    T* vOut = cache + cacheRow(g, block, 1, h, pos % g.blockSize);
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float s;
+        float c;
+        sincosf(static_cast<float>(pos) * invFreq[i], &s, &c);
+        float x1 = toFloat(k[i]);
+        float x2 = toFloat(k[i + half]);
+        kOut[i] = fromFloat<T>(x1 * c - x2 * s);
+        kOut[i + half] = fromFloat<T>(x2 * c + x1 * s);
+        vOut[i] = v[i];
+        vOut[i + half] = v[i + half];
+    }
+}
+
+struct Partials {
+    float* acc;   // [T, nH, splits, d]
+    float* max;   // [T, nH, splits]
+    float* sum;   // [T, nH, splits]
+};
+
+// Loads 8 consecutive elements as floats (one 16-byte load for 2-byte types, two for float).
+__device__ inline void load8(float const* p, float* f) {
+    float4 a = reinterpret_cast<float4 const*>(p)[0];
+    float4 b = reinterpret_cast<float4 const*>(p)[1];
+    f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+}
+
+template <typename T>
+__device__ inline void load8(T const* p, float* f) {
+    uint4 raw = *reinterpret_cast<uint4 const*>(p);
+    T const* v = reinterpret_cast<T const*>(&raw);
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        f[i] = toFloat(v[i]);
+    }
+}
+
+// The maximum (or sum) over the block of one value per thread for each of the group's heads;
+// every thread gets the results. red holds kThreads / 32 values per head.
+template <bool MAX>
+__device__ inline void blockReduce(float* v, int group, float (*red)[kThreads / 32]) {
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int gi = 0; gi < kMaxGroup; gi++) {
+        if (gi < group) {
+            float x = v[gi];
+            for (int offset = 16; offset > 0; offset >>= 1) {
+                float o = __shfl_xor_sync(0xffffffffu, x, offset);
+                x = MAX ? fmaxf(x, o) : x + o;
+            }
+            if (lane == 0) {
+                red[gi][warp] = x;
+            }
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int gi = 0; gi < kMaxGroup; gi++) {
+        if (gi < group) {
+            float x = red[gi][0];
+            for (int w = 1; w < kThreads / 32; w++) {
+                x = MAX ? fmaxf(x, red[gi][w]) : x + red[gi][w];
+            }
+            v[gi] = x;
+        }
+    }
+    __syncthreads();
+}
+
+// Keys in tiles of kThreads: each thread scores one key against the group's heads, the tile's
+// softmax weights go to shared memory, then each thread accumulates the weighted values of its
+// output elements over the tile's keys (reading each value row once, coalesced).
+template <typename T, int GROUP>
+__global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* positions, int const* slots,
+    int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int splits, Partials out) {
+    __shared__ __align__(16) float qs[kMaxGroup * kMaxHeadDim];
+    __shared__ float ps[kMaxGroup][kThreads];
+    __shared__ long long valueRows[kThreads];
+    __shared__ float red[kMaxGroup][kThreads / 32];
+    __shared__ float merged[kThreads * 8 * GROUP];   // keyGroups x group x d at most
+
+    int t = blockIdx.x;
+    int kvHead = blockIdx.y;
+    int split = blockIdx.z;
+    int d = g.headDim;
+    int half = d / 2;
+    constexpr int group = GROUP;   // query heads per kv head, fixed per instantiation
+    int pos = positions[t];
+    int slot = slots[t];
+    int tid = threadIdx.x;
+
+    T const* qt = q + static_cast<long long>(t) * g.heads * d + static_cast<long long>(kvHead) * group * d;
+    for (int e = tid; e < group * half; e += kThreads) {
+        int gi = e / half;
+        int i = e % half;
+        float s;
+        float c;
+        sincosf(static_cast<float>(pos) * invFreq[i], &s, &c);
+        float x1 = toFloat(qt[gi * d + i]);
+        float x2 = toFloat(qt[gi * d + i + half]);
+        qs[gi * d + i] = (x1 * c - x2 * s) * scale;
+        qs[gi * d + i + half] = (x2 * c + x1 * s) * scale;
+    }
+    __syncthreads();
+
+    // this block's share of the token's keys: no split shorter than a tile
+    int context = pos + 1;
+    int used = min(splits, (context + kThreads - 1) / kThreads);
+    int chunk = (context + used - 1) / used;
+    int start = split * chunk;
+    int end = split < used ? min(context, start + chunk) : start;
+
+    // value accumulation: with d % 8 == 0, d / 8 threads cover a row, 8 elements each, and the
+    // block's kThreads / (d / 8) groups of them take the tile's keys in turn (16-byte loads);
+    // otherwise a thread takes elements tid, tid + kThreads, ... of every key
+    bool vectors = d % 8 == 0;
+    int rowThreads = vectors ? d / 8 : 0;
+    int keyGroups = vectors ? kThreads / rowThreads : 1;
+    int part = vectors ? tid % rowThreads : 0;
+    int keyGroup = vectors ? tid / rowThreads : 0;
+    float m[kMaxGroup];
+    float l[kMaxGroup];
+    float acc[kMaxGroup][kAcc];
+#pragma unroll
+    for (int gi = 0; gi < kMaxGroup; gi++) {
+        m[gi] = -INFINITY;
+        l[gi] = 0.f;
+#pragma unroll
+        for (int r = 0; r < kAcc; r++) {
+            acc[gi][r] = 0.f;
+        }
+    }
+    for (int tile = start; tile < end; tile += kThreads) {
+        int j = tile + tid;
+        float sc[kMaxGroup];
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            sc[gi] = -INFINITY;
+        }
+        int block = j < end ? physicalBlock(tables, g, slot, j) : -1;
+        if (block >= 0) {
+            T const* kp = cache + cacheRow(g, block, 0, kvHead, j % g.blockSize);
+            valueRows[tid] = cacheRow(g, block, 1, kvHead, j % g.blockSize);
+#pragma unroll
+            for (int gi = 0; gi < kMaxGroup; gi++) {
+                sc[gi] = gi < group ? 0.f : -INFINITY;
+            }
+            if (vectors) {
+#pragma unroll 4
+                for (int e = 0; e < d; e += 8) {
+                    float kf[8];
+                    load8(kp + e, kf);
+#pragma unroll
+                    for (int gi = 0; gi < kMaxGroup; gi++) {
+                        if (gi < group) {
+                            float const* qg = qs + gi * d + e;
+                            float s = sc[gi];
+#pragma unroll
+                            for (int i = 0; i < 8; i++) {
+                                s += qg[i] * kf[i];
+                            }
+                            sc[gi] = s;
+                        }
+                    }
+                }
+            } else {
+                for (int e = 0; e < d; e++) {
+                    float kf = toFloat(kp[e]);
+#pragma unroll
+                    for (int gi = 0; gi < kMaxGroup; gi++) {
+                        if (gi < group) {
+                            sc[gi] += qs[gi * d + e] * kf;
+                        }
+                    }
+                }
+            }
+        } else {
+            valueRows[tid] = -1;
+        }
+        float tileMax[kMaxGroup];
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            tileMax[gi] = sc[gi];
+        }
+        blockReduce<true>(tileMax, group, red);
+        float p[kMaxGroup];
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            if (gi < group) {
+                float next = fmaxf(m[gi], tileMax[gi]);
+                float correction = m[gi] == -INFINITY ? 0.f : expf(m[gi] - next);
+                p[gi] = block >= 0 ? expf(sc[gi] - next) : 0.f;
+                ps[gi][tid] = p[gi];
+                l[gi] *= correction;
+#pragma unroll
+                for (int r = 0; r < kAcc; r++) {
+                    acc[gi][r] *= correction;
+                }
+                m[gi] = next;
+            }
+        }
+        blockReduce<false>(p, group, red);   // also publishes ps and valueRows to the block
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            if (gi < group) {
+                l[gi] += p[gi];
+            }
+        }
+        int keys = min(kThreads, end - tile);
+        if (vectors) {
+#pragma unroll 4
+            for (int kk = keyGroup; kk < keys; kk += keyGroups) {
+                long long row = valueRows[kk];
+                if (row >= 0) {
+                    float vf[8];
+                    load8(cache + row + part * 8, vf);
+#pragma unroll
+                    for (int gi = 0; gi < kMaxGroup; gi++) {
+                        if (gi < group) {
+                            float w = ps[gi][kk];
+#pragma unroll
+                            for (int i = 0; i < 8; i++) {
+                                acc[gi][i] += w * vf[i];
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < kAcc; r++) {
+                int e = tid + r * kThreads;
+                if (e < d) {
+                    for (int kk = 0; kk < keys; kk++) {
+                        long long row = valueRows[kk];
+                        float v = row >= 0 ? toFloat(cache[row + e]) : 0.f;
+#pragma unroll
+                        for (int gi = 0; gi < kMaxGroup; gi++) {
+                            if (gi < group) {
+                                acc[gi][r] += ps[gi][kk] * v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads();
+    }
+    // the key groups' sums of each output element, added in shared memory (vector layout only)
+    if (vectors) {
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            if (gi < group) {
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    merged[(keyGroup * group + gi) * d + part * 8 + i] = acc[gi][i];
+                }
+            }
+        }
+        __syncthreads();
+        for (int e = tid; e < group * d; e += kThreads) {
+            int gi = e / d;
+            float v = 0.f;
+            for (int kg = 0; kg < keyGroups; kg++) {
+                v += merged[(kg * group + gi) * d + e % d];
+            }
+            long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
+            out.acc[row * d + e % d] = v;
+        }
+    } else {
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            if (gi < group) {
+                long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
+#pragma unroll
+                for (int r = 0; r < kAcc; r++) {
+                    int e = tid + r * kThreads;
+                    if (e < d) {
+                        out.acc[row * d + e] = acc[gi][r];
+                    }
+                }
+            }
+        }
+    }
+    if (tid == 0) {
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            if (gi < group) {
+                long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
+                out.max[row] = m[gi];
+                out.sum[row] = l[gi];
+            }
+        }
+    }
+}
+
+template <typename T>
+__global__ void combineKernel(Partials in, int splits, int heads, int d, T* out) {
+    int t = blockIdx.x;
+    int h = blockIdx.y;
+    long long base = (static_cast<long long>(t) * heads + h) * splits;
+    float best = -INFINITY;
+    for (int s = 0; s < splits; s++) {
+        best = fmaxf(best, in.max[base + s]);
+    }
+    float total = 0.f;
+    for (int s = 0; s < splits; s++) {
+        float m = in.max[base + s];
+        total += m == -INFINITY ? 0.f : in.sum[base + s] * expf(m - best);
+    }
+    float inv = total > 0.f ? 1.f / total : 0.f;
+    T* o = out + (static_cast<long long>(t) * heads + h) * d;
+    for (int e = threadIdx.x; e < d; e += blockDim.x) {
+        float v = 0.f;
+        for (int s = 0; s < splits; s++) {
+            float m = in.max[base + s];
+            if (m != -INFINITY) {
+                v += in.acc[(base + s) * d + e] * expf(m - best);
+            }
+        }
+        o[e] = fromFloat<T>(v * inv);
+    }
+}
+
+// How many blocks share one token's keys: enough for about kTargetBlocks blocks in all.
+int splitsFor(long long tokens, int kvHeads) {
+    long long perToken = kTargetBlocks / (tokens * kvHeads);
+    return static_cast<int>(perToken < 1 ? 1 : perToken > kMaxSplits ? kMaxSplits : perToken);
+}
+
+size_t alignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// The workspace for up to maxTokens tokens: the partials of the largest tokens x splits.
+size_t workspaceFor(long long maxTokens, int heads, int kvHeads, int d) {
+    long long rows = 0;
+    for (long long t = 1; t <= maxTokens; t++) {
+        long long r = t * splitsFor(t, kvHeads);
+        rows = r > rows ? r : rows;
+        if (splitsFor(t, kvHeads) == 1) {
+            rows = maxTokens > rows ? maxTokens : rows;
+            break;
+        }
+    }
+    size_t n = static_cast<size_t>(rows) * heads;
+    return alignUp(n * d * sizeof(float)) + 2 * alignUp(n * sizeof(float));
+}
+
+struct Call {
+    DataType type;
+    void const* q;
+    void const* kv;
+    int const* positions;
+    int const* slots;
+    int const* tables;
+    float const* invFreq;
+    void* cache;
+    void* out;
+    long long tokens;
+    Geometry g;
+};
+
+template <typename T>
+int launch(Call const& c, void* workspace, cudaStream_t stream) {
+    if (c.tokens == 0) {
+        return 0;
+    }
+    int splits = splitsFor(c.tokens, c.g.kvHeads);
+    size_t n = static_cast<size_t>(c.tokens) * splits * c.g.heads;
+    char* ws = static_cast<char*>(workspace);
+    Partials p{reinterpret_cast<float*>(ws), reinterpret_cast<float*>(ws + alignUp(n * c.g.headDim * sizeof(float))),
+        reinterpret_cast<float*>(ws + alignUp(n * c.g.headDim * sizeof(float)) + alignUp(n * sizeof(float)))};
+    int half = c.g.headDim / 2;
+    dim3 writeGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads));
+    writeKvKernel<T><<<writeGrid, half < 128 ? (half < 32 ? 32 : half) : 128, 0, stream>>>(static_cast<T const*>(c.kv),
+        c.positions, c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g);
+    dim3 attendGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
+    float scale = 1.f / sqrtf(static_cast<float>(c.g.headDim));
+    T const* q = static_cast<T const*>(c.q);
+    T const* cache = static_cast<T const*>(c.cache);
+    switch (c.g.heads / c.g.kvHeads) {
+#define HX_ATTEND(G) case G: attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, \
+        c.invFreq, cache, c.g, scale, splits, p); break;
+    HX_ATTEND(1) HX_ATTEND(2) HX_ATTEND(3) HX_ATTEND(4) HX_ATTEND(5) HX_ATTEND(6) HX_ATTEND(7) HX_ATTEND(8)
+#undef HX_ATTEND
+    default: gErrors.set("paged attention: %d query heads per kv head (at most %d)", c.g.heads / c.g.kvHeads, kMaxGroup);
+        return -1;
+    }
+    dim3 combineGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.heads));
+    combineKernel<T><<<combineGrid, c.g.headDim < 128 ? 64 : 128, 0, stream>>>(p, splits, c.g.heads, c.g.headDim,
+        static_cast<T*>(c.out));
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        gErrors.set("paged attention: kernel launch failed: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    gEnqueues.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+}
+
+int run(Call const& c, void* workspace, cudaStream_t stream) {
+    switch (c.type) {
+    case DataType::kFLOAT: return launch<float>(c, workspace, stream);
+    case DataType::kHALF: return launch<__half>(c, workspace, stream);
+    case DataType::kBF16: return launch<__nv_bfloat16>(c, workspace, stream);
+    default: gErrors.set("paged attention: unsupported type %d", static_cast<int>(c.type)); return -1;
+    }
+}
+
+bool floatType(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
+
+char const* const kInputNames[kInputs] = {"q", "kv", "positions", "slots", "block_tables", "inv_freq", "kv_cache"};
+
+class PagedAttentionPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
+                                   public IPluginV3OneRuntime {
+public:
+    PagedAttentionPlugin(int heads, int kvHeads, int headDim, int blockSize)
+        : heads_(heads), kvHeads_(kvHeads), headDim_(headDim), blockSize_(blockSize) {
+        gLivePlugins.fetch_add(1);
+        fields_[0] = PluginField{"num_heads", &heads_, PluginFieldType::kINT32, 1};
+        fields_[1] = PluginField{"num_kv_heads", &kvHeads_, PluginFieldType::kINT32, 1};
+        fields_[2] = PluginField{"head_dim", &headDim_, PluginFieldType::kINT32, 1};
+        fields_[3] = PluginField{"block_size", &blockSize_, PluginFieldType::kINT32, 1};
+        collection_.nbFields = 4;
+        collection_.fields = fields_;
+    }
+
+    PagedAttentionPlugin(PagedAttentionPlugin const& o)
+        : PagedAttentionPlugin(o.heads_, o.kvHeads_, o.headDim_, o.blockSize_) {}
+
+    ~PagedAttentionPlugin() override { gLivePlugins.fetch_sub(1); }
+
+    IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
+        switch (type) {
+        case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
+        case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
+        case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
+        }
+        return nullptr;
+    }
+
+    IPluginV3* clone() noexcept override { return new (std::nothrow) PagedAttentionPlugin(*this); }
+
+    AsciiChar const* getPluginName() const noexcept override { return kPluginName; }
+    AsciiChar const* getPluginVersion() const noexcept override { return kPluginVersion; }
+    AsciiChar const* getPluginNamespace() const noexcept override { return higgs::kPluginNamespace; }
+
+    int32_t configurePlugin(DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const*,
+        int32_t nbOutputs) noexcept override {
+        if (!arity(nbInputs, nbOutputs)) {
+            return -1;
+        }
+        return check(in[0].desc.dims, in[1].desc.dims, in[6].desc.dims) ? 0 : -1;
+    }
+
+    int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
+        int32_t nbInputs) const noexcept override {
+        if (!arity(nbInputs, nbOutputs)) {
+            return -1;
+        }
+        outputTypes[0] = inputTypes[0];
+        return 0;
+    }
+
+    int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const*, int32_t, DimsExprs* outputs,
+        int32_t nbOutputs, IExprBuilder&) noexcept override {
+        if (!arity(nbInputs, nbOutputs)) {
+            return -1;
+        }
+        outputs[0] = inputs[0];
+        return 0;
+    }
+
+    bool supportsFormatCombination(int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
+        int32_t nbOutputs) noexcept override {
+        if (nbInputs != kInputs || nbOutputs != 1 || pos < 0 || pos > kInputs) {
+            return false;
+        }
+        PluginTensorDesc const& d = inOut[pos].desc;
+        if (d.format != TensorFormat::kLINEAR) {
+            return false;
+        }
+        switch (pos) {
+        case 0: return floatType(d.type);
+        case 2: case 3: case 4: return d.type == DataType::kINT32;
+        case 5: return d.type == DataType::kFLOAT;
+        default: return d.type == inOut[0].desc.type;   // kv, the cache and the output: the compute type
+        }
+    }
+
+    int32_t getNbOutputs() const noexcept override { return 1; }
+
+    size_t getWorkspaceSize(DynamicPluginTensorDesc const* inputs, int32_t nbInputs, DynamicPluginTensorDesc const*,
+        int32_t) const noexcept override {
+        if (nbInputs != kInputs) {
+            return 0;
+        }
+        return workspaceFor(inputs[0].max.d[0], heads_, kvHeads_, headDim_);
+    }
+
+    char const* getMetadataString() noexcept override {
+        return "HiggsPagedAttention: RoPE, KV written in place into a paged cache, causal GQA attention";
+    }
+
+    int32_t onShapeChange(PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const*, int32_t nbOutputs)
+        noexcept override {
+        if (!arity(nbInputs, nbOutputs)) {
+            return -1;
+        }
+        return check(in[0].dims, in[1].dims, in[6].dims) ? 0 : -1;
+    }
+
+    int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const*, void const* const* inputs,
+        void* const* outputs, void* workspace, cudaStream_t stream) noexcept override {
+        Call c{};
+        c.type = inputDesc[0].type;
+        c.q = inputs[0];
+        c.kv = inputs[1];
+        c.positions = static_cast<int const*>(inputs[2]);
+        c.slots = static_cast<int const*>(inputs[3]);
+        c.tables = static_cast<int const*>(inputs[4]);
+        c.invFreq = static_cast<float const*>(inputs[5]);
+        c.cache = const_cast<void*>(inputs[6]);   // the runtime's cache: written in place by design
+        c.out = outputs[0];
+        c.tokens = inputDesc[0].dims.d[0];
+        c.g = Geometry{heads_, kvHeads_, headDim_, blockSize_, static_cast<int>(inputDesc[4].dims.d[1]),
+            static_cast<int>(inputDesc[6].dims.d[0])};
+        return run(c, workspace, stream);
+    }
+
+    IPluginV3* attachToContext(IPluginResourceContext*) noexcept override { return clone(); }
+
+    PluginFieldCollection const* getFieldsToSerialize() noexcept override { return &collection_; }
+
+private:
+    static bool arity(int32_t nbInputs, int32_t nbOutputs) {
+        if (nbInputs == kInputs && nbOutputs == 1) {
+            return true;
+        }
+        gErrors.set("paged attention: %d inputs and %d outputs, expected %d (%s, ...) and 1", nbInputs, nbOutputs, kInputs,
+            kInputNames[0]);
+        return false;
+    }
+
+    // Shapes that TensorRT knows at build time (-1 where dynamic) must agree with the fields.
+    bool check(Dims const& q, Dims const& kv, Dims const& cache) const {
+        bool ok = q.nbDims == 2 && kv.nbDims == 2 && cache.nbDims == 5
+            && (q.d[1] == -1 || q.d[1] == static_cast<long long>(heads_) * headDim_)
+            && (kv.d[1] == -1 || kv.d[1] == 2LL * kvHeads_ * headDim_)
+            && (cache.d[1] == -1 || cache.d[1] == 2) && (cache.d[2] == -1 || cache.d[2] == kvHeads_)
+            && (cache.d[3] == -1 || cache.d[3] == blockSize_) && (cache.d[4] == -1 || cache.d[4] == headDim_);
+        if (!ok) {
+            gErrors.set("paged attention: q [T, %d], kv [T, %d] and kv_cache [N, 2, %d, %d, %d] expected for %d heads of %d, "
+                        "%d kv heads, blocks of %d", heads_ * headDim_, 2 * kvHeads_ * headDim_, kvHeads_, blockSize_,
+                headDim_, heads_, headDim_, kvHeads_, blockSize_);
+        }
+        return ok;
+    }
+
+    int32_t heads_;
+    int32_t kvHeads_;
+    int32_t headDim_;
+    int32_t blockSize_;
+    PluginField fields_[4];
+    PluginFieldCollection collection_{};
+};
+
+class PagedAttentionCreator final : public IPluginCreatorV3One {
+public:
+    PagedAttentionCreator() {
+        fields_[0] = PluginField{"num_heads", nullptr, PluginFieldType::kINT32, 1};
+        fields_[1] = PluginField{"num_kv_heads", nullptr, PluginFieldType::kINT32, 1};
+        fields_[2] = PluginField{"head_dim", nullptr, PluginFieldType::kINT32, 1};
+        fields_[3] = PluginField{"block_size", nullptr, PluginFieldType::kINT32, 1};
+        collection_.nbFields = 4;
+        collection_.fields = fields_;
+    }
+
+    IPluginV3* createPlugin(AsciiChar const*, PluginFieldCollection const* fc, TensorRTPhase) noexcept override {
+        int values[4] = {-1, -1, -1, -1};
+        for (int i = 0; fc != nullptr && i < fc->nbFields; i++) {
+            PluginField const& f = fc->fields[i];
+            if (f.name == nullptr || f.data == nullptr || f.length != 1 || f.type != PluginFieldType::kINT32) {
+                continue;
+            }
+            for (int j = 0; j < 4; j++) {
+                if (std::strcmp(f.name, fields_[j].name) == 0) {
+                    values[j] = *static_cast<int32_t const*>(f.data);
+                }
+            }
+        }
+        int heads = values[0];
+        int kvHeads = values[1];
+        int headDim = values[2];
+        int blockSize = values[3];
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0 || heads / kvHeads > kMaxGroup || headDim <= 0
+            || headDim % 2 != 0 || headDim > kMaxHeadDim || blockSize <= 0) {
+            gErrors.set("paged attention: fields num_heads, num_kv_heads (dividing num_heads, at most %d query heads each), "
+                        "head_dim (even, at most %d) and block_size (> 0) are required; got %d, %d, %d, %d",
+                kMaxGroup, kMaxHeadDim, heads, kvHeads, headDim, blockSize);
+            return nullptr;
+        }
+        return new (std::nothrow) PagedAttentionPlugin(heads, kvHeads, headDim, blockSize);
+    }
+
+    PluginFieldCollection const* getFieldNames() noexcept override { return &collection_; }
+    AsciiChar const* getPluginName() const noexcept override { return kPluginName; }
+    AsciiChar const* getPluginVersion() const noexcept override { return kPluginVersion; }
+    AsciiChar const* getPluginNamespace() const noexcept override { return higgs::kPluginNamespace; }
+
+private:
+    PluginField fields_[4];
+    PluginFieldCollection collection_{};
+};
+
+PagedAttentionCreator gCreator;
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// C entry points for the Java side (JNA) and for the kernel check outside TensorRT.
+
+HX_EXPORT IPluginCreatorV3One* higgs_paged_attention_creator() { return &gCreator; }
+
+HX_EXPORT int higgs_paged_attention_last_error(char* message, int capacity) { return gErrors.copyTo(message, capacity); }
+
+HX_EXPORT void higgs_paged_attention_clear_error() { gErrors.clear(); }
+
+HX_EXPORT long long higgs_paged_attention_live_plugins() { return gLivePlugins.load(); }
+
+HX_EXPORT long long higgs_paged_attention_enqueues() { return gEnqueues.load(); }
+
+HX_EXPORT int higgs_paged_attention_max_group() { return kMaxGroup; }
+
+HX_EXPORT int higgs_paged_attention_max_head_dim() { return kMaxHeadDim; }
+
+// The workspace bytes a call of up to max_tokens tokens needs.
+HX_EXPORT size_t higgs_paged_attention_workspace(long long max_tokens, int heads, int kv_heads, int head_dim) {
+    return workspaceFor(max_tokens, heads, kv_heads, head_dim);
+}
+
+// The plugin's kernels on raw device pointers, as enqueue runs them; type 0 FLOAT, 1 HALF, 7 BF16.
+HX_EXPORT int higgs_paged_attention_run(int type, void const* q, void const* kv, int const* positions, int const* slots,
+    int const* tables, float const* inv_freq, void* cache, void* out, long long tokens, int heads, int kv_heads,
+    int head_dim, int block_size, int max_blocks, int num_blocks, void* workspace, void* stream) {
+    Call c{static_cast<DataType>(type), q, kv, positions, slots, tables, inv_freq, cache, out, tokens,
+        Geometry{heads, kv_heads, head_dim, block_size, max_blocks, num_blocks}};
+    return run(c, workspace, static_cast<cudaStream_t>(stream));
+}
+
+HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }

@@ -1,0 +1,360 @@
+package dev.higgstrt.trt.engine;
+
+import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.runtime.BatchDecoder;
+import dev.higgstrt.trt.cuda.Cuda;
+import dev.higgstrt.trt.cuda.NativeRelease;
+import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
+import dev.higgstrt.trt.tensorrt.TrtException;
+import dev.higgstrt.trt.tensorrt.TrtObjects;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.tensorrt.nvinfer.IExecutionContext;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs the steps of a {@link dev.higgstrt.runtime.BatchRuntime} on a {@link PagedEngine}: an
+ * execution context, its stream, and the KV cache of every layer in device memory, in blocks that
+ * the runtime assigns (block n of every layer holds the same positions of one sequence). A step
+ * packs the new tokens of its sequences (no padding), uploads them with the block tables in one
+ * copy, runs the engine, and downloads the last position's audio logits of each sequence. A
+ * finished sequence's blocks are free for the next at once: nothing here holds per-sequence state.
+ * For one thread at a time; {@link #close()} frees everything once.
+ */
+public final class PagedDecoder implements BatchDecoder {
+    private static final long ALIGN = 256;
+    /** System property: {@code false} turns the replay of decode steps as CUDA graphs off (the baseline). */
+    public static final String GRAPHS_PROPERTY = "higgs.trt.cudaGraphs";
+    private static final int MAX_GRAPHS = 64;
+
+    private final PagedEngine engine;
+    private final HiggsAudioConfig c;
+    private final PagedEngine.Shape shape;
+    private final int kvBlocks;
+    private final IExecutionContext context;
+    private final Cuda.Stream stream;
+    private final List<Cuda.DeviceBuffer> buffers = new ArrayList<>();
+    private final Cuda.DeviceBuffer[] caches;
+    private final Cuda.DeviceBuffer inputs;
+    private final Cuda.DeviceBuffer logits;
+    private final NativeRelease release;
+    private final Map<Long, Cuda.Graph> graphs = new HashMap<>();
+    private final Map<Long, Integer> shapesSeen = new HashMap<>();
+    private final int graphTokens;
+    private boolean useGraphs;
+    private long steps;
+    private long stepNanos;
+    private long graphLaunches;
+
+    PagedDecoder(PagedEngine engine, int kvBlocks) {
+        if (kvBlocks < 1 || kvBlocks > PagedEngine.MAX_CACHE_BLOCKS) {
+            throw new IllegalArgumentException("KV blocks " + kvBlocks + " outside [1, " + PagedEngine.MAX_CACHE_BLOCKS + "]");
+        }
+        this.engine = engine;
+        this.c = engine.config();
+        this.shape = engine.shape();
+        this.kvBlocks = kvBlocks;
+        Cuda.setDevice(0);
+        this.context = engine.handle().createExecutionContext();
+        if (context == null || context.isNull()) {
+            throw new TrtException("createExecutionContext failed: " + engine.logger().drainErrors());
+        }
+        Cuda.Stream[] holder = new Cuda.Stream[1];
+        List<Cuda.DeviceBuffer> owned = buffers;
+        Map<Long, Cuda.Graph> captured = graphs;
+        IExecutionContext ctx = context;
+        java.util.Set<NativeRelease> open = engine.decoders();
+        this.release = NativeRelease.register(this, "a PagedDecoder", () -> {
+            captured.values().forEach(Cuda.Graph::close);
+            captured.clear();
+            owned.forEach(Cuda.DeviceBuffer::close);
+            if (holder[0] != null) {
+                holder[0].close();
+            }
+            TrtObjects.delete(ctx);
+            open.removeIf(NativeRelease::released);
+        });
+        open.add(release);
+        // the dual-FFN plugin's path for more tokens synchronizes with the host: such calls cannot be captured
+        this.graphTokens = engine.ffnMode() == FfnMode.PLUGIN ? DualFfnPlugin.get().smallTokens() : shape.maxTokens();
+        this.useGraphs = Boolean.parseBoolean(System.getProperty(GRAPHS_PROPERTY, "true"));
+        try {
+            this.stream = new Cuda.Stream();
+            holder[0] = stream;
+            long layerBytes = engine.bytesPerBlock() / c.numLayers() * kvBlocks;
+            caches = new Cuda.DeviceBuffer[c.numLayers()];
+            for (int l = 0; l < caches.length; l++) {
+                caches[l] = buffer(layerBytes);
+            }
+            inputs = buffer(layout(shape.maxTokens(), shape.maxSequences()).bytes());
+            logits = buffer(4L * shape.maxSequences() * c.audioVocabSize());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private Cuda.DeviceBuffer buffer(long bytes) {
+        Cuda.DeviceBuffer b = new Cuda.DeviceBuffer(bytes);
+        buffers.add(b);
+        return b;
+    }
+
+    /** Byte offsets of the packed inputs in the one upload. */
+    private record Layout(long ids, long codes, long mask, long positions, long slots, long tables, long last, long bytes) {
+    }
+
+    private Layout layout(int tokens, int sequences) {
+        long ids = 0;
+        long codes = align(ids + 4L * tokens);
+        long mask = align(codes + 4L * tokens * c.numCodebooks());
+        long positions = align(mask + tokens);
+        long slots = align(positions + 4L * tokens);
+        long tables = align(slots + 4L * tokens);
+        long last = align(tables + 4L * sequences * shape.blocksPerSequence());
+        return new Layout(ids, codes, mask, positions, slots, tables, last, align(last + 4L * sequences));
+    }
+
+    private static long align(long n) {
+        return (n + ALIGN - 1) / ALIGN * ALIGN;
+    }
+
+    @Override
+    public int maxSequence() {
+        return shape.maxSequence();
+    }
+
+    /**
+     * Positions a KV block holds (the runtime's blocks must be these).
+     *
+     * @return the block size
+     */
+    public int blockSize() {
+        return shape.blockSize();
+    }
+
+    /**
+     * Blocks in this decoder's cache (the runtime's pool must not exceed them).
+     *
+     * @return the block count
+     */
+    public int kvBlocks() {
+        return kvBlocks;
+    }
+
+    /**
+     * Device bytes of this decoder's KV cache.
+     *
+     * @return bytes
+     */
+    public long kvBytes() {
+        return engine.bytesPerBlock() * kvBlocks;
+    }
+
+    /**
+     * Steps run and the mean wall time of one (upload, engine, download), in nanoseconds.
+     *
+     * @return {steps, mean nanoseconds}
+     */
+    public long[] stepStats() {
+        return new long[]{steps, steps == 0 ? 0 : stepNanos / steps};
+    }
+
+    @Override
+    public List<float[]> step(List<Work> batch) {
+        if (release.released()) {
+            throw new IllegalStateException("decoder is closed (or its engine is)");
+        }
+        if (batch.size() > shape.maxSequences()) {
+            throw new IllegalArgumentException(batch.size() + " sequences in a step, the engine takes " + shape.maxSequences());
+        }
+        Map<Integer, RuntimeException> failures = new HashMap<>();
+        List<Integer> run = new ArrayList<>();
+        int tokens = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            try {
+                check(batch.get(i));
+                run.add(i);
+                tokens += batch.get(i).tokens().length();
+            } catch (IllegalArgumentException e) {
+                failures.put(i, e);
+            }
+        }
+        if (tokens > shape.maxTokens()) {
+            throw new IllegalArgumentException(tokens + " tokens in a step, the engine takes " + shape.maxTokens());
+        }
+        List<float[]> out = new ArrayList<>(java.util.Collections.nCopies(batch.size(), (float[]) null));
+        if (!run.isEmpty()) {
+            long t0 = System.nanoTime();
+            float[][] rows = execute(batch, run, tokens);
+            for (int r = 0; r < run.size(); r++) {
+                out.set(run.get(r), rows[r]);
+            }
+            stepNanos += System.nanoTime() - t0;
+            steps++;
+        }
+        if (!failures.isEmpty()) {
+            throw new StepFailure(out, failures);
+        }
+        return out;
+    }
+
+    /** One entry's positions, blocks and tokens against the engine and this cache. */
+    private void check(Work w) {
+        w.tokens().validate(c);
+        int t = w.tokens().length();
+        int end = w.past() + t;
+        if (w.past() < 0 || end > shape.maxSequence()) {
+            throw new IllegalArgumentException("sequence " + w.sequence() + ": positions up to " + end + " exceed the engine's "
+                    + shape.maxSequence());
+        }
+        int needed = (end + shape.blockSize() - 1) / shape.blockSize();
+        int[] table = w.blockTable();
+        if (table == null || table.length < needed || table.length > shape.blocksPerSequence()) {
+            throw new IllegalArgumentException("sequence " + w.sequence() + ": " + end + " positions need " + needed
+                    + " KV blocks, its table has " + (table == null ? 0 : table.length));
+        }
+        for (int b = 0; b < needed; b++) {
+            if (table[b] < 0 || table[b] >= kvBlocks) {
+                throw new IllegalArgumentException("sequence " + w.sequence() + ": KV block " + table[b] + " outside the cache's "
+                        + kvBlocks);
+            }
+        }
+    }
+
+    private float[][] execute(List<Work> batch, List<Integer> run, int tokens) {
+        int s = run.size();
+        int k = c.numCodebooks();
+        int m = shape.blocksPerSequence();
+        Layout at = layout(tokens, s);
+        Cuda.setDevice(0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(at.bytes(), ALIGN);
+            int token = 0;
+            for (int slot = 0; slot < s; slot++) {
+                Work w = batch.get(run.get(slot));
+                TokenInput in = w.tokens();
+                boolean[] audio = EngineSession.audioMask(c, in);
+                int frame = 0;
+                for (int i = 0; i < in.length(); i++, token++) {
+                    host.set(ValueLayout.JAVA_INT, at.ids() + 4L * token, in.inputIds() == null ? 0 : in.inputIds()[i]);
+                    if (audio[i]) {
+                        int[] f = in.audioFrames()[frame++];
+                        for (int j = 0; j < k; j++) {
+                            host.set(ValueLayout.JAVA_INT, at.codes() + 4L * (token * k + j), f[j]);
+                        }
+                    }
+                    host.set(ValueLayout.JAVA_BYTE, at.mask() + token, (byte) (audio[i] ? 1 : 0));
+                    host.set(ValueLayout.JAVA_INT, at.positions() + 4L * token, w.past() + i);
+                    host.set(ValueLayout.JAVA_INT, at.slots() + 4L * token, slot);
+                }
+                int[] table = w.blockTable();
+                for (int b = 0; b < table.length; b++) {
+                    host.set(ValueLayout.JAVA_INT, at.tables() + 4L * (slot * m + b), table[b]);
+                }
+                host.set(ValueLayout.JAVA_INT, at.last() + 4L * slot, token - 1);
+            }
+            inputs.upload(host);
+            shape(HiggsNetwork.INPUT_IDS, tokens);
+            shape(HiggsNetwork.AUDIO_CODES, tokens, k);
+            shape(HiggsNetwork.AUDIO_MASK, tokens, 1);
+            shape(HiggsNetwork.POSITIONS, tokens);
+            shape(HiggsNetwork.SLOTS, tokens);
+            shape(HiggsNetwork.BLOCK_TABLES, s, m);
+            shape(HiggsNetwork.LAST_TOKENS, s);
+            address(HiggsNetwork.INPUT_IDS, inputs, at.ids());
+            address(HiggsNetwork.AUDIO_CODES, inputs, at.codes());
+            address(HiggsNetwork.AUDIO_MASK, inputs, at.mask());
+            address(HiggsNetwork.POSITIONS, inputs, at.positions());
+            address(HiggsNetwork.SLOTS, inputs, at.slots());
+            address(HiggsNetwork.BLOCK_TABLES, inputs, at.tables());
+            address(HiggsNetwork.LAST_TOKENS, inputs, at.last());
+            for (int l = 0; l < caches.length; l++) {
+                shape(HiggsNetwork.kvCache(l), kvBlocks, 2, c.numKvHeads(), shape.blockSize(), c.headDim());
+                address(HiggsNetwork.kvCache(l), caches[l], 0);
+            }
+            address(HiggsNetwork.LOGITS, logits, 0);
+            Cuda.Graph graph = graphFor(((long) tokens << 32) | s, tokens);
+            if (graph != null) {
+                graph.launch(stream);
+                graphLaunches++;
+            } else if (!context.enqueueV3(stream.handle())) {
+                throw new TrtException("enqueueV3 of the paged engine failed: " + engine.logger().drainErrors()
+                        + DualFfnPlugin.errorNote() + PagedAttentionPlugin.errorNote());
+            }
+            stream.synchronize();
+            int width = c.audioVocabSize();
+            MemorySegment rows = arena.allocate(4L * s * width);
+            logits.download(rows, 0);
+            float[][] out = new float[s][];
+            for (int r = 0; r < s; r++) {
+                out[r] = rows.asSlice(4L * r * width, 4L * width).toArray(ValueLayout.JAVA_FLOAT);
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The captured graph of calls of this shape: captured the second time a shape comes (the
+     * first call of a shape also sets TensorRT up for it), up to {@value #MAX_GRAPHS} shapes;
+     * null where the call is enqueued as it is.
+     */
+    private Cuda.Graph graphFor(long shapeKey, int tokens) {
+        Cuda.Graph graph = graphs.get(shapeKey);
+        if (graph != null || !useGraphs || tokens > graphTokens || graphs.size() >= MAX_GRAPHS
+                || shapesSeen.merge(shapeKey, 1, Integer::sum) < 2) {
+            return graph;
+        }
+        try {
+            graph = Cuda.Graph.capture(stream, () -> context.enqueueV3(stream.handle()));
+            graphs.put(shapeKey, graph);
+            return graph;
+        } catch (TrtException e) {
+            useGraphs = false;
+            org.slf4j.LoggerFactory.getLogger(PagedDecoder.class).warn("decode steps run without CUDA graphs: {}", e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * Calls replayed as CUDA graphs so far.
+     *
+     * @return the count
+     */
+    public long graphLaunches() {
+        return graphLaunches;
+    }
+
+    private void shape(String name, long... dims) {
+        if (!context.setInputShape(name, HiggsNetwork.dims(dims))) {
+            throw new TrtException("setInputShape(" + name + ") failed: " + engine.logger().drainErrors());
+        }
+    }
+
+    private void address(String name, Cuda.DeviceBuffer b, long offset) {
+        Pointer p = offset == 0 ? b.pointer() : new Pointer(b.pointer()).position(offset);
+        if (!context.setTensorAddress(name, p)) {
+            throw new TrtException("setTensorAddress(" + name + ") failed: " + engine.logger().drainErrors());
+        }
+    }
+
+    /** Nothing to free: the sequence's blocks belong to the runtime's pool. */
+    @Override
+    public void release(long sequence) {
+    }
+
+    /** Frees the KV cache, the buffers, the stream and the context. Idempotent. */
+    @Override
+    public void close() {
+        release.close();
+    }
+}

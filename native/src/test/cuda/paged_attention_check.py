@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Checks the paged-attention plugin's kernels outside TensorRT, against PyTorch, on a GPU.
+
+Compiles native/src/main/cuda/paged_attention_plugin.cu with nvcc into a shared library, calls its
+C entry point higgs_paged_attention_run through ctypes on tensors made by PyTorch, and compares
+with a float64 reference: RoPE (rotate-half) at each token's position, GQA, causal attention over
+the sequence's positions so far. Each case runs two calls, as a runtime would: the prompts'
+prefill, then a mixed call (one sequence decoding one token, one continuing its prefill by a
+chunk, one new sequence), with the blocks of each sequence scattered over the cache.
+Then times decode calls against the bytes of K/V they must read.
+
+  python3 paged_attention_check.py [--timing]      (prints one line per case, exits 1 on a failure)
+"""
+import ctypes, math, os, subprocess, sys, tempfile, time
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "..", "..", "main", "cuda")
+TYPES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 7}
+BOUND = {torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
+
+
+def build():
+    out = os.path.join(tempfile.mkdtemp(), "libpa.so")
+    subprocess.check_call(["nvcc", "-O3", "-std=c++17", "-shared", "-Xcompiler", "-fPIC", "-gencode",
+                           "arch=compute_90,code=sm_90", "-o", out, os.path.join(SRC, "paged_attention_plugin.cu")])
+    lib = ctypes.CDLL(out)
+    lib.higgs_paged_attention_run.restype = ctypes.c_int
+    lib.higgs_paged_attention_run.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 8 + [ctypes.c_longlong] + \
+        [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
+    lib.higgs_paged_attention_workspace.restype = ctypes.c_size_t
+    lib.higgs_paged_attention_workspace.argtypes = [ctypes.c_longlong, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.higgs_paged_attention_last_error.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return lib
+
+
+def inv_freq(d, theta=500000.0):
+    return (1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d)).float()
+
+
+def rope(x, pos, freq):   # x [n, heads, d] float64, pos [n]
+    half = x.shape[-1] // 2
+    ang = pos.double()[:, None] * freq.double()[None, :]
+    c, s = ang.cos()[:, None, :], ang.sin()[:, None, :]
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], dim=-1)
+
+
+class Case:
+    def __init__(self, lib, dtype, heads, kv_heads, d, block, lengths, chunk_after, gen):
+        self.lib, self.dtype, self.h, self.kvh, self.d, self.b = lib, dtype, heads, kv_heads, d, block
+        self.gen = gen
+        max_len = max(lengths) + chunk_after + 8
+        self.m = (max_len + block - 1) // block
+        self.n = self.m * (len(lengths) + 2) + 3
+        self.cache = torch.zeros(self.n, 2, kv_heads, block, d, dtype=dtype, device="cuda")
+        perm = torch.randperm(self.n, generator=gen)
+        self.tables = perm[: (len(lengths) + 1) * self.m].view(len(lengths) + 1, self.m).int().cuda()
+        self.freq = inv_freq(d)
+        self.q_all = {}
+        self.kv_all = {}
+
+    def call(self, entries):   # entries: (slot, first position, count)
+        pos, slots = [], []
+        for slot, p0, n in entries:
+            pos += list(range(p0, p0 + n))
+            slots += [slot] * n
+        t = len(pos)
+        q = (torch.randn(t, self.h * self.d, generator=self.gen) * 0.5).to(self.dtype).cuda()
+        kv = (torch.randn(t, 2 * self.kvh * self.d, generator=self.gen) * 0.5).to(self.dtype).cuda()
+        out = torch.empty(t, self.h * self.d, dtype=self.dtype, device="cuda")
+        ws = torch.empty(self.lib.higgs_paged_attention_workspace(t, self.h, self.kvh, self.d) // 4 + 64,
+                         dtype=torch.float32, device="cuda")
+        positions = torch.tensor(pos, dtype=torch.int32, device="cuda")
+        slot_t = torch.tensor(slots, dtype=torch.int32, device="cuda")
+        f = self.freq.cuda()
+        rc = self.lib.higgs_paged_attention_run(TYPES[self.dtype], q.data_ptr(), kv.data_ptr(), positions.data_ptr(),
+                                                slot_t.data_ptr(), self.tables.data_ptr(), f.data_ptr(),
+                                                self.cache.data_ptr(), out.data_ptr(), t, self.h, self.kvh, self.d,
+                                                self.b, self.m, self.n, ws.data_ptr(), None)
+        torch.cuda.synchronize()
+        if rc != 0:
+            msg = ctypes.create_string_buffer(1024)
+            self.lib.higgs_paged_attention_last_error(msg, 1024)
+            raise RuntimeError(msg.value.decode())
+        worst = 0.0
+        for i in range(t):
+            s, p = slots[i], pos[i]
+            self.q_all.setdefault(s, {})[p] = q[i].double().cpu()
+            self.kv_all.setdefault(s, {})[p] = kv[i].double().cpu()
+        for i in range(t):
+            s, p = slots[i], pos[i]
+            ks = torch.stack([self.kv_all[s][j][: self.kvh * self.d] for j in range(p + 1)]).view(p + 1, self.kvh, self.d)
+            vs = torch.stack([self.kv_all[s][j][self.kvh * self.d:] for j in range(p + 1)]).view(p + 1, self.kvh, self.d)
+            # K is cached in the compute type after RoPE, as the plugin (and the reference model) stores it
+            ks = rope(ks, torch.arange(p + 1), self.freq).to(self.dtype).double()
+            qi = rope(q[i].double().cpu().view(1, self.h, self.d), torch.tensor([p]), self.freq)[0]
+            g = self.h // self.kvh
+            ref = []
+            for hh in range(self.h):
+                sc = ks[:, hh // g, :] @ qi[hh] / math.sqrt(self.d)
+                ref.append(torch.softmax(sc, 0) @ vs[:, hh // g, :])
+            ref = torch.cat(ref)
+            got = out[i].double().cpu()
+            worst = max(worst, ((got - ref).abs().max() / ref.abs().max().clamp_min(1e-6)).item())
+        return worst
+
+
+def check(lib):
+    gen = torch.Generator().manual_seed(3)
+    failures = 0
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        for heads, kvh, d, block, lengths in ((24, 8, 128, 16, (37, 5, 64)), (4, 2, 16, 4, (9, 1, 13)),
+                                              (6, 6, 64, 32, (40, 33)), (8, 1, 256, 8, (17,))):
+            c = Case(lib, dtype, heads, kvh, d, block, lengths, 6, gen)
+            w1 = c.call([(s, 0, n) for s, n in enumerate(lengths)])
+            mixed = [(0, lengths[0], 1)]
+            if len(lengths) > 1:
+                mixed.append((1, lengths[1], 6))
+            mixed.append((len(lengths), 0, 7))
+            w2 = c.call(mixed)
+            w3 = c.call([(0, lengths[0] + 1, 1)])
+            worst = max(w1, w2, w3)
+            ok = worst <= BOUND[dtype]
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
+                  f"worst {worst:.2e} of the peak (bound {BOUND[dtype]:.0e})")
+    return failures
+
+
+def timing(lib):
+    dtype = torch.bfloat16
+    h, kvh, d, block, layers = 24, 8, 128, 32, 28
+    for batch, ctx in ((1, 512), (1, 2048), (8, 1536), (64, 1536), (256, 1536)):
+        m = (ctx + block) // block + 1
+        n = batch * m
+        cache = torch.randn(n, 2, kvh, block, d, dtype=dtype, device="cuda")
+        tables = torch.arange(n, dtype=torch.int32, device="cuda").view(batch, m)
+        q = torch.randn(batch, h * d, dtype=dtype, device="cuda")
+        kv = torch.randn(batch, 2 * kvh * d, dtype=dtype, device="cuda")
+        pos = torch.full((batch,), ctx - 1, dtype=torch.int32, device="cuda")
+        slots = torch.arange(batch, dtype=torch.int32, device="cuda")
+        out = torch.empty(batch, h * d, dtype=dtype, device="cuda")
+        ws = torch.empty(lib.higgs_paged_attention_workspace(batch, h, kvh, d) // 4 + 64, dtype=torch.float32, device="cuda")
+        f = inv_freq(d).cuda()
+        args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
+                cache.data_ptr(), out.data_ptr(), batch, h, kvh, d, block, m, n, ws.data_ptr(), None)
+        for _ in range(3):
+            lib.higgs_paged_attention_run(*args)
+        torch.cuda.synchronize()
+        reps = 50
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            lib.higgs_paged_attention_run(*args)
+        torch.cuda.synchronize()
+        us = (time.perf_counter() - t0) / reps * 1e6
+        kv_bytes = batch * ctx * kvh * d * 2 * 2
+        print(f"decode attention, batch {batch}, context {ctx}: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
+              f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
+    # prefill 512
+    for t in (512,):
+        m = t // block + 1
+        cache = torch.zeros(m, 2, kvh, block, d, dtype=dtype, device="cuda")
+        tables = torch.arange(m, dtype=torch.int32, device="cuda").view(1, m)
+        q = torch.randn(t, h * d, dtype=dtype, device="cuda")
+        kv = torch.randn(t, 2 * kvh * d, dtype=dtype, device="cuda")
+        pos = torch.arange(t, dtype=torch.int32, device="cuda")
+        slots = torch.zeros(t, dtype=torch.int32, device="cuda")
+        out = torch.empty(t, h * d, dtype=dtype, device="cuda")
+        ws = torch.empty(lib.higgs_paged_attention_workspace(t, h, kvh, d) // 4 + 64, dtype=torch.float32, device="cuda")
+        f = inv_freq(d).cuda()
+        args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
+                cache.data_ptr(), out.data_ptr(), t, h, kvh, d, block, m, m, ws.data_ptr(), None)
+        for _ in range(3):
+            lib.higgs_paged_attention_run(*args)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            lib.higgs_paged_attention_run(*args)
+        torch.cuda.synchronize()
+        us = (time.perf_counter() - t0) / 20 * 1e6
+        qf = q.view(t, h, d).transpose(0, 1).float()
+        kf = kv[:, : kvh * d].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0).float()
+        vf = kv[:, kvh * d:].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0).float()
+        torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        for _ in range(20):
+            torch.nn.functional.scaled_dot_product_attention(q.view(t, h, d).transpose(0, 1), kf.to(dtype), vf.to(dtype),
+                                                             is_causal=True)
+        torch.cuda.synchronize()
+        sdpa = (time.perf_counter() - t1) / 20 * 1e6
+        print(f"prefill attention, {t} positions: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}); "
+              f"torch SDPA (flash) on the same shapes {sdpa:.1f} us")
+
+
+if __name__ == "__main__":
+    lib = build()
+    failures = check(lib)
+    if "--timing" in sys.argv:
+        timing(lib)
+    sys.exit(1 if failures else 0)

@@ -1,0 +1,230 @@
+package dev.higgstrt.trt.engine;
+
+import dev.higgstrt.convert.ConversionOptions;
+import dev.higgstrt.convert.Converter;
+import dev.higgstrt.decoding.DecoderSession;
+import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.generation.GenerationFixtures;
+import dev.higgstrt.generation.GenerationRequest;
+import dev.higgstrt.generation.GenerationResult;
+import dev.higgstrt.generation.Sampling;
+import dev.higgstrt.model.HiggsAudioConfig;
+import dev.higgstrt.model.SpeechTokens;
+import dev.higgstrt.reference.ReferenceModel;
+import dev.higgstrt.runtime.BatchDecoder;
+import dev.higgstrt.runtime.BatchRuntime;
+import dev.higgstrt.tensor.DType;
+import dev.higgstrt.trt.cuda.DeviceMemory;
+import dev.higgstrt.trt.cuda.GpuTests;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The packed, paged engine (the attention plugin over a runtime-owned KV cache, in-flight
+ * batches): every sequence of a mixed batch gets the logits it gets alone and the CPU
+ * reference's; 16 concurrent greedy requests through the runtime get the frames each gets
+ * alone; bad entries fail alone; nothing leaks. Skipped without a GPU.
+ */
+@Tag("gpu")
+class PagedEngineGpuTest {
+    @TempDir
+    static Path tmp;
+
+    @BeforeAll
+    static void requireGpu() {
+        GpuTests.requireGpu();
+    }
+
+    /** A sequence of the mixed-batch test: its chunks in order, the step it joins at, its blocks. */
+    private record Plan(List<TokenInput> chunks, int joins, int cancelAfter, int[] blocks) {
+    }
+
+    @Test
+    void everySequenceOfAMixedBatchGetsItsLogitsAloneAndTheReferences() throws IOException {
+        Path ckpt = tmp.resolve("golden-f32");
+        Converter.convert(GpuTests.GOLDEN, ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        HiggsAudioConfig c = HiggsAudioConfig.readFolder(ckpt);
+        TokenInput mixed = TokenInput.read(GpuTests.GOLDEN.resolve("mixed.json"));
+        Random r = new Random(5);
+        int blockSize = 4;
+        List<Integer> free = new ArrayList<>();
+        for (int b = 0; b < 96; b++) {
+            free.add(b);
+        }
+        java.util.Collections.shuffle(free, r);
+        List<Plan> plans = new ArrayList<>();
+        // A: the whole mixed prompt at once; B: a shorter prompt in two chunks; C joins at step 2; D joins at 3 and is cancelled
+        int[][] prompts = {{0, mixed.length()}, {0, 9}, {2, 5}, {3, 11}};
+        for (int p = 0; p < prompts.length; p++) {
+            TokenInput prompt = mixed.slice(c, 0, prompts[p][1]);
+            List<TokenInput> chunks = new ArrayList<>();
+            if (p == 1) {
+                chunks.add(prompt.slice(c, 0, 5));
+                chunks.add(prompt.slice(c, 5, 9));
+            } else {
+                chunks.add(prompt);
+            }
+            for (int step = 0; step < 6; step++) {
+                int[] frame = new int[c.numCodebooks()];
+                for (int k = 0; k < frame.length; k++) {
+                    frame[k] = r.nextInt(c.codebookSize());
+                }
+                chunks.add(TokenInput.audio(frame));
+            }
+            int[] blocks = new int[(mixed.length() + 8 + blockSize - 1) / blockSize];
+            for (int b = 0; b < blocks.length; b++) {
+                blocks[b] = free.removeFirst();
+            }
+            plans.add(new Plan(chunks, prompts[p][0], p == 3 ? 2 : Integer.MAX_VALUE, blocks));
+        }
+        PagedEngine.Shape shape = new PagedEngine.Shape(32, 64, 8, blockSize);
+        try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, shape, FfnMode.PLUGIN);
+             ReferenceModel reference = ReferenceModel.load(ckpt);
+             PagedDecoder together = engine.newDecoder(96);
+             PagedDecoder alone = engine.newDecoder(96)) {
+            List<DecoderSession> references = new ArrayList<>();
+            for (int p = 0; p < plans.size(); p++) {
+                references.add(reference.newSession());
+            }
+            int[] next = new int[plans.size()];
+            int[] past = new int[plans.size()];
+            float worstReference = 0;
+            float worstAlone = 0;
+            int compared = 0;
+            for (int step = 0; step < 8; step++) {
+                List<BatchDecoder.Work> batch = new ArrayList<>();
+                List<Integer> who = new ArrayList<>();
+                for (int p = 0; p < plans.size(); p++) {
+                    Plan plan = plans.get(p);
+                    boolean cancelled = step - plan.joins() >= plan.cancelAfter();
+                    if (step < plan.joins() || cancelled || next[p] >= plan.chunks().size()) {
+                        continue;
+                    }
+                    batch.add(new BatchDecoder.Work(p, plan.chunks().get(next[p]), past[p], plan.blocks()));
+                    who.add(p);
+                }
+                List<float[]> got = together.step(batch);
+                for (int i = 0; i < batch.size(); i++) {
+                    int p = who.get(i);
+                    BatchDecoder.Work w = batch.get(i);
+                    float[] want = references.get(p).forwardLast(w.tokens());
+                    float[] single = alone.step(List.of(w)).getFirst();
+                    worstReference = Math.max(worstReference, maxAbsDiff(got.get(i), want));
+                    worstAlone = Math.max(worstAlone, maxAbsDiff(got.get(i), single));
+                    compared++;
+                    past[p] += w.tokens().length();
+                    next[p]++;
+                }
+            }
+            System.out.printf("paged engine, mixed batches of up to 4 sequences: %d rows; max |batch - reference| = %.3e, "
+                    + "max |batch - alone| = %.3e%n", compared, worstReference, worstAlone);
+            assertThat(compared).isGreaterThan(20);
+            assertThat(worstReference).isLessThanOrEqualTo(HiggsEngineGpuTest.FP32_BOUND);
+            assertThat(worstAlone).isLessThanOrEqualTo(1e-4f);
+            assertThat(alone.graphLaunches()).as("one-token steps replayed as CUDA graphs").isPositive();
+            references.forEach(DecoderSession::close);
+
+            // an entry with a block outside the cache fails alone; the other entry of the step completes
+            BatchDecoder.Work good = new BatchDecoder.Work(10, mixed, 0, new int[]{0, 1, 2, 3, 4});
+            BatchDecoder.Work bad = new BatchDecoder.Work(11, mixed, 0, new int[]{0, 1, 999, 3});
+            assertThatThrownBy(() -> together.step(List.of(good, bad)))
+                    .isInstanceOfSatisfying(BatchDecoder.StepFailure.class, f -> {
+                        assertThat(f.failures()).containsOnlyKeys(1);
+                        assertThat(f.failures().get(1)).hasMessageContaining("KV block 999");
+                        assertThat(f.logits().get(0)).hasSize(c.audioVocabSize());
+                    });
+            assertThatThrownBy(() -> together.step(List.of(new BatchDecoder.Work(12, mixed, 30, new int[8]))))
+                    .isInstanceOf(BatchDecoder.StepFailure.class).hasMessageContaining("exceed the engine's 32");
+        }
+    }
+
+    private static float maxAbsDiff(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        float worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+
+    @Test
+    void sixteenConcurrentGreedyRequestsGetTheFramesTheyGetAlone() throws Exception {
+        GenerationFixtures.Case fixture = GenerationFixtures.all().getFirst();
+        Path ckpt = tmp.resolve("generation-f32");
+        Converter.convert(fixture.model(), ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        SpeechTokens ids = SpeechTokens.read(ckpt);
+        HiggsAudioConfig c = HiggsAudioConfig.readFolder(ckpt);
+        Random r = new Random(9);
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            int[] prompt = new int[fixture.inputIds().length + i];
+            for (int j = 0; j < i; j++) {
+                int id;
+                do {
+                    id = r.nextInt(Math.min(c.vocabSize(), 100));
+                } while (c.audioTokenIds().contains(id));
+                prompt[j] = id;
+            }
+            System.arraycopy(fixture.inputIds(), 0, prompt, i, fixture.inputIds().length);
+            requests.add(GenerationRequest.of(prompt, fixture.promptFrames(), Sampling.GREEDY, 24));
+        }
+        int blockSize = 8;
+        PagedEngine.Shape shape = new PagedEngine.Shape(160, 256, 16, blockSize);
+        try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, shape, FfnMode.PLUGIN)) {
+            BatchRuntime.Options options = new BatchRuntime.Options(16, 64, 32, 256, blockSize, 400);
+            List<List<int[]>> alone = new ArrayList<>();
+            try (BatchRuntime runtime = new BatchRuntime(ids, engine.newDecoder(400), options)) {
+                for (GenerationRequest q : requests) {
+                    alone.add(runtime.submit(q, f -> { }).result().get(60, TimeUnit.SECONDS).frames());
+                }
+            }
+            long freeBefore = DeviceMemory.free();
+            try (BatchRuntime runtime = new BatchRuntime(ids, engine.newDecoder(400), options)) {
+                List<BatchRuntime.Handle> handles = new ArrayList<>();
+                for (GenerationRequest q : requests) {
+                    handles.add(runtime.submit(q, f -> { }));
+                }
+                for (int i = 0; i < handles.size(); i++) {
+                    GenerationResult together = handles.get(i).result().get(60, TimeUnit.SECONDS);
+                    assertThat(together.frames()).as("request %d", i).hasSameSizeAs(alone.get(i));
+                    for (int f = 0; f < together.frames().size(); f++) {
+                        assertThat(together.frames().get(f)).as("request %d frame %d", i, f).containsExactly(alone.get(i).get(f));
+                    }
+                }
+                assertThat(runtime.metrics().kvBlocksUsed()).isZero();
+                // many short requests through the same runtime: the cache is the runtime's, nothing grows
+                for (int round = 0; round < 10; round++) {
+                    List<BatchRuntime.Handle> more = new ArrayList<>();
+                    for (int i = 0; i < 16; i++) {
+                        more.add(runtime.submit(GenerationRequest.of(requests.get(i).prompt().ids(), fixture.promptFrames(),
+                                Sampling.sample(round * 16L + i), 3), f -> { }));
+                    }
+                    for (BatchRuntime.Handle h : more) {
+                        h.result().get(60, TimeUnit.SECONDS);
+                    }
+                }
+                assertThat(runtime.metrics().kvBlocksUsed()).isZero();
+                assertThatThrownBy(() -> runtime.submit(GenerationRequest.of(new int[200], List.of(), Sampling.GREEDY, 4), f -> { }))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leaves no room");
+            }
+            long freeAfter = DeviceMemory.free();
+            System.out.printf("paged runtime: 16 concurrent greedy requests equal alone; device memory free before %d MB, after"
+                    + " 176 requests and close %d MB%n", freeBefore >> 20, freeAfter >> 20);
+            assertThat(Math.abs(freeAfter - freeBefore)).isLessThan(64L << 20);
+        }
+    }
+}
