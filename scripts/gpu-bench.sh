@@ -10,14 +10,14 @@
 #   bash scripts/gpu-bench.sh paged WORK [FRAMES] device: the packed, paged engine, full preset, bf16: frames/s at
 #                                               batch 1..256 of 512-position prompts, floor, prefill, first frame
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
-#   bash scripts/gpu-bench.sh ttfa WORK         device: time to first audio of tts --stream, full model and codec, bf16
-#   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's engine and the full codec engine,
+#   bash scripts/gpu-bench.sh ttfa WORK         device: time to first audio of tts --stream, full model (paged engine) and codec, bf16
+#   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's paged engine and the full codec engine,
 #                                               under load (scripts/bench/speech_load.py)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 app="$root/.device/app"
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-run() { "$java" --enable-native-access=ALL-UNNAMED -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" "$@"; }
+run() { "$java" --enable-native-access=ALL-UNNAMED ${HX_JAVA_PROPS:-} -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" "$@"; }
 cli() { run dev.higgstrt.cli.HiggsTrtCommand "$@"; }
 case "${1:-}" in
   prepare)
@@ -44,30 +44,34 @@ case "${1:-}" in
     w="$2"; mkdir -p "$w"
     [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
     [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
-    run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 "${3:-1000}" 1 8 32 64 128 256 ;;
+    HX_JAVA_PROPS="-Dhiggs.bench.saveEngine=$w/full-paged.engine" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 \
+        "${3:-1000}" 1 8 32 64 128 256 ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
   ttfa)
     w="$2"; mkdir -p "$w"
     [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
     [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
-    [ -f "$w/full.engine" ] || cli build --checkpoint "$w/full-trt" --engine "$w/full.engine" --dtype bfloat16 --max-seq 1024
+    # the paged engine (saved by the paged benchmark when it ran first), else built here
+    [ -f "$w/full-paged.engine" ] || cli build --paged --checkpoint "$w/full-trt" --engine "$w/full-paged.engine" --dtype bfloat16 \
+        --max-seq 1520 --max-tokens 2048 --max-batch 256
     [ -f "$w/codec/config.json" ] || cli synth --codec --preset full --output "$w/codec"
     [ -f "$w/codec.engine" ] || cli build-codec --codec "$w/codec" --engine "$w/codec.engine" --dtype bfloat16 --max-frames 256
     # about 100 prompt positions: the chat template's ~30 and ~70 of text
     text="The quick brown fox jumps over the lazy dog while the early morning sun rises slowly over the quiet hills and the river below."
     for i in 1 2 3; do
-      cli tts --checkpoint "$w/full-trt" --engine "$w/full.engine" --codec-engine "$w/codec.engine" --text "$text" \
+      cli tts --checkpoint "$w/full-trt" --engine "$w/full-paged.engine" --codec-engine "$w/codec.engine" --text "$text" \
           --seed "$i" --max-frames 64 --stream --output "$w/ttfa-$i.wav"
     done ;;
   serve)
     w="$2"; mkdir -p "$w"
     [ -f "$w/small/config.json" ] || cli synth --preset small --output "$w/small" --seed 3
     [ -f "$w/small-trt/config.json" ] || cli convert --input "$w/small" --output "$w/small-trt"
-    [ -f "$w/small.engine" ] || cli build --checkpoint "$w/small-trt" --engine "$w/small.engine" --dtype bfloat16 --max-seq 512
+    [ -f "$w/small-paged.engine" ] || cli build --paged --checkpoint "$w/small-trt" --engine "$w/small-paged.engine" --dtype bfloat16 \
+        --max-seq 512 --max-tokens 1024 --max-batch 64
     [ -f "$w/codec/config.json" ] || cli synth --codec --preset full --output "$w/codec"
     [ -f "$w/codec.engine" ] || cli build-codec --codec "$w/codec" --engine "$w/codec.engine" --dtype bfloat16 --max-frames 256
-    cli serve --checkpoint "$w/small-trt" --engine "$w/small.engine" --codec-engine "$w/codec.engine" --port 8123 \
+    cli serve --checkpoint "$w/small-trt" --engine "$w/small-paged.engine" --codec-engine "$w/codec.engine" --port 8123 \
         --max-running 16 --queue 16 > "$w/serve.log" 2>&1 &
     pid=$!
     for i in $(seq 1 120); do grep -q "listening on" "$w/serve.log" && break; sleep 1; done

@@ -7,6 +7,8 @@
 //            3 audio post-attention norm weight [H]  FLOAT or the hidden type
 //            4 text gate_up [2I, H] (gate rows first), 5 text down [H, I]
 //            6 audio gate [I, H], 7 audio up [I, H], 8 audio down [H, I]   (hidden type)
+//            9 text tokens INT32 [nText], optional: only its shape is read, the number of text
+//              tokens, which the host knows; with it the path for more tokens needs no round trip
 //   output   0 hidden + FFN_path(RMSNorm_path(hidden)) per token, the hidden type and shape; with
 //            the field residual = 0, FFN_path(RMSNorm_path(hidden)) alone (a tensor-parallel rank's
 //            partial sum, added to the residual after the all-reduce)
@@ -15,7 +17,7 @@
 //   few tokens (decode, T <= kSmallTokens): per-token path selection inside skinny GEMM kernels
 //     that read each weight row once for all tokens of that path; no host round trip.
 //   more tokens: compact the token indices of each path on the device, copy the two counts to
-//     the host (one stream synchronisation per layer), gather + RMSNorm, cuBLAS GEMMs with the
+//     the host (one stream synchronisation per layer, none where input 9 gives them), gather + RMSNorm, cuBLAS GEMMs with the
 //     exact row counts, SiLU(gate) * up, down GEMM, scatter-add onto the residual.
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
@@ -629,7 +631,7 @@ public:
     bool supportsFormatCombination(int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
         int32_t nbOutputs) noexcept override {
         count(mSupportsFormatCombination);
-        if (nbInputs != kInputs || nbOutputs != 1 || pos < 0 || pos > kInputs) {
+        if ((nbInputs != kInputs && nbInputs != kInputs + 1) || nbOutputs != 1 || pos < 0 || pos > nbInputs) {
             return false;
         }
         PluginTensorDesc const& d = inOut[pos].desc;
@@ -637,6 +639,13 @@ public:
             return false;
         }
         DataType hiddenType = inOut[0].desc.type;
+        if (nbInputs == kInputs + 1 && pos == kInputs) {
+            if (d.type != DataType::kINT32) {
+                gErrors.set("dual FFN: text_tokens has type %s; supported: INT32", typeName(d.type));
+                return false;
+            }
+            return true;
+        }
         bool ok;
         if (pos == 0) {
             ok = d.type == DataType::kFLOAT || d.type == DataType::kHALF || d.type == DataType::kBF16;
@@ -672,7 +681,7 @@ public:
     size_t getWorkspaceSize(DynamicPluginTensorDesc const* inputs, int32_t nbInputs, DynamicPluginTensorDesc const*,
         int32_t) const noexcept override {
         count(mGetWorkspaceSize);
-        if (nbInputs != kInputs) {
+        if (nbInputs != kInputs && nbInputs != kInputs + 1) {
             return 0;
         }
         return layout(tokenCount(inputs[0].max), hidden_, inter_, inputs[0].desc.type).total;
@@ -712,6 +721,12 @@ public:
             return -1;
         }
         long long tokens = tokenCount(in[0].dims);
+        textCountGiven_ = nbInputs == kInputs + 1;
+        if (textCountGiven_ && (in[kInputs].dims.nbDims != 1 || in[kInputs].dims.d[0] > tokens)) {
+            gErrors.set("dual FFN: text_tokens %s for %lld tokens: expected [text positions]", describe(in[kInputs].dims).c_str(),
+                tokens);
+            return -1;
+        }
         if (volume(in[1].dims) != tokens) {
             gErrors.set("dual FFN: audio_mask %s has %lld values for %lld tokens", describe(in[1].dims).c_str(),
                 volume(in[1].dims), tokens);
@@ -783,12 +798,13 @@ public:
     }
 
 private:
-    // TensorRT hands every call the layer's input and output counts; anything but 9 and 1 is a misuse.
+    // TensorRT hands every call the layer's input and output counts; anything but 9 (or 10) and 1 is a misuse.
     static bool arity(int32_t nbInputs, int32_t nbOutputs) {
-        if (nbInputs == kInputs && nbOutputs == 1) {
+        if ((nbInputs == kInputs || nbInputs == kInputs + 1) && nbOutputs == 1) {
             return true;
         }
-        gErrors.set("dual FFN: %d inputs and %d outputs, expected %d and 1", nbInputs, nbOutputs, kInputs);
+        gErrors.set("dual FFN: %d inputs and %d outputs, expected %d (or %d with text_tokens) and 1", nbInputs, nbOutputs,
+            kInputs, kInputs + 1);
         return false;
     }
 
@@ -868,7 +884,11 @@ private:
         compactKernel<<<1, 1024, 0, stream>>>(mask, maskIsInt, tokens, textIdx, audioIdx, counts);
         int pageable[2] = {0, 0};
         int* host = hostCounts_ != nullptr ? hostCounts_ : pageable;
-        if (cudaMemcpyAsync(host, counts, 2 * sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess
+        if (textCountGiven_) {
+            // the host knows the split: no round trip, so the call can be captured in a CUDA graph
+            host[0] = static_cast<int>(desc[kInputs].dims.d[0]);
+            host[1] = tokens - host[0];
+        } else if (cudaMemcpyAsync(host, counts, 2 * sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess
             || cudaStreamSynchronize(stream) != cudaSuccess) {
             gErrors.set("dual FFN: reading the path counts failed: %s", cudaGetErrorString(cudaGetLastError()));
             return -1;
@@ -942,6 +962,7 @@ private:
     PluginFieldCollection collection_{};
     cublasHandle_t cublas_ = nullptr;
     int* hostCounts_ = nullptr;
+    bool textCountGiven_ = false;
 };
 
 class DualFfnCreator final : public IPluginCreatorV3One {

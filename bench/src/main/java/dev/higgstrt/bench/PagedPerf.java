@@ -25,7 +25,7 @@ import java.util.List;
  * batch-1 floor (the weights on the taken path plus the KV cache a step reads, over that
  * bandwidth), the prefill of one prompt alone, and the time to first frame of a request joining a
  * batch of 64 decoding sequences (its whole prefill in the step).
- * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}
+ * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine.
  */
 public final class PagedPerf {
     private static final int BLOCK = 32;
@@ -51,6 +51,10 @@ public final class PagedPerf {
         try (PagedEngine engine = PagedEngine.build(ckpt, dtype, shape, FfnMode.PLUGIN)) {
             System.out.printf("paged engine %s, build %.1f s, blocks of %d positions, %.2f MB a block (all layers)%n",
                     dtype.torchName(), (System.nanoTime() - t0) / 1e9, BLOCK, engine.bytesPerBlock() / 1e6);
+            String save = System.getProperty("higgs.bench.saveEngine");
+            if (save != null) {
+                engine.save(Path.of(save));   // for the time-to-first-audio run that follows
+            }
             HiggsAudioConfig c = engine.config();
             double bandwidth = Cuda.copyBandwidth(2L << 30, 20);
             System.out.printf("copy bandwidth of this GPU, measured now: %.2f TB/s (bytes read + written)%n", bandwidth / 1e12);

@@ -3,6 +3,7 @@ package dev.higgstrt.cli;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.engine.FfnMode;
 import dev.higgstrt.trt.engine.HiggsEngine;
+import dev.higgstrt.trt.engine.PagedEngine;
 import dev.higgstrt.trt.parallel.ParallelEngine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,6 +38,22 @@ final class BuildCommand implements Callable<Integer> {
                     + "auto (the plugin where it loads; default).")
     String ffn;
 
+    @Option(names = "--paged", description = "Build the packed, batched engine over a paged KV cache (tp 1, pp 1): "
+            + "many sequences a call, for serve and tts.")
+    boolean paged;
+
+    @Option(names = "--max-tokens", defaultValue = "1024", description = "Paged engine: the most tokens of a call, all sequences "
+            + "together (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--max-batch", defaultValue = "64", description = "Paged engine: the most sequences of a call (default: "
+            + "${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--block-size", defaultValue = "32", description = "Paged engine: positions a KV block holds (default: "
+            + "${DEFAULT-VALUE}).")
+    int blockSize;
+
     @Spec
     CommandSpec spec;
 
@@ -47,6 +64,22 @@ final class BuildCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         var layout = dev.higgstrt.converted.ConvertedCheckpoint.stored(checkpoint);
         int[] tpPp = {layout.tp(), layout.pp()};
+        if (paged) {
+            PagedEngine.Shape shape;
+            try {
+                shape = new PagedEngine.Shape(maxSeq, maxTokens, maxBatch, blockSize);
+            } catch (IllegalArgumentException e) {
+                throw new CliPaths.BadInput(e.getMessage());
+            }
+            try (PagedEngine e = PagedEngine.build(checkpoint, DType.parse(dtype), shape, mode)) {
+                double s = (System.nanoTime() - t0) / 1e9;
+                e.save(engine);
+                spec.commandLine().getOut().printf("built paged %s engine (max %d positions, %d tokens and %d sequences a call, KV"
+                                + " blocks of %d, dual FFN %s) in %.1f s: %s%n", e.dtype().torchName(), maxSeq, maxTokens, maxBatch,
+                        blockSize, e.ffnMode().id(), s, engine);
+            }
+            return 0;
+        }
         if (tpPp[0] * tpPp[1] > 1) {
             try (ParallelEngine e = ParallelEngine.build(checkpoint, DType.parse(dtype), maxSeq, mode, ParallelEngine.Options.allDevices())) {
                 double s = (System.nanoTime() - t0) / 1e9;

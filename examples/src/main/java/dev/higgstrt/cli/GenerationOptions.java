@@ -179,9 +179,29 @@ final class GenerationOptions {
         return out;
     }
 
+    /**
+     * A batch decoder and how a runtime over it may schedule.
+     *
+     * @param decoder        the decoder (the runtime owns it)
+     * @param maxRunning     sequences that may run together
+     * @param prefillChunk   prompt positions of one sequence a step
+     * @param maxBatchTokens positions a step
+     * @param blockSize      KV positions a block
+     * @param kvBlocks       KV blocks in all
+     */
+    record Batched(dev.higgstrt.runtime.BatchDecoder decoder, int maxRunning, int prefillChunk, int maxBatchTokens, int blockSize,
+                   int kvBlocks) {
+    }
+
     /** Where the sessions come from: the CPU reference or an engine. */
     interface Backend extends AutoCloseable {
         Supplier<? extends DecoderSession> sessions();
+
+        /** A runtime's decoder for up to {@code maxRunning} sequences: one session each, run in turn, by default. */
+        default Batched batched(int maxRunning) {
+            var sessions = new dev.higgstrt.runtime.SessionBatchDecoder(sessions());
+            return new Batched(sessions, maxRunning, 256, 256 + maxRunning, 16, Math.ceilDiv(sessions.maxSequence(), 16) * maxRunning);
+        }
 
         String name();
 
@@ -208,6 +228,30 @@ final class GenerationOptions {
         }
         CliPaths.file(engine, "an engine file from higgs-trt build");
         GpuCheck.require(command + " --engine");
+        if (dev.higgstrt.trt.engine.PagedEngine.isPagedEngineFile(engine)) {
+            dev.higgstrt.trt.engine.PagedEngine paged = dev.higgstrt.trt.engine.PagedEngine.load(engine, checkpoint);
+            return new Backend() {
+                public Supplier<? extends DecoderSession> sessions() {
+                    return paged::newSession;
+                }
+
+                public String name() {
+                    return "paged TensorRT engine, " + paged.dtype().torchName();
+                }
+
+                public Batched batched(int maxRunning) {
+                    int running = Math.min(maxRunning, paged.shape().maxSequences());
+                    int blocks = paged.shape().blocksPerSequence() * running;
+                    var d = paged.newDecoder(blocks);
+                    int tokens = paged.shape().maxTokens();
+                    return new Batched(d, running, Math.max(1, Math.min(256, tokens - running)), tokens, d.blockSize(), blocks);
+                }
+
+                public void close() {
+                    paged.close();
+                }
+            };
+        }
         dev.higgstrt.trt.engine.HiggsEngine e = dev.higgstrt.trt.engine.HiggsEngine.load(engine, checkpoint);
         return new Backend() {
             public Supplier<? extends DecoderSession> sessions() {

@@ -13,7 +13,6 @@ import dev.higgstrt.io.FileTrees;
 import dev.higgstrt.io.Json;
 import dev.higgstrt.model.SpeechTokens;
 import dev.higgstrt.runtime.BatchRuntime;
-import dev.higgstrt.runtime.SessionBatchDecoder;
 import dev.higgstrt.server.SpeechBackend;
 import dev.higgstrt.server.SpeechServer;
 import dev.higgstrt.server.VoiceLibrary;
@@ -129,10 +128,9 @@ final class ServeCommand implements Callable<Integer> {
                 } catch (IllegalArgumentException e) {
                     throw new CliPaths.BadInput(e.getMessage());
                 }
-                SessionBatchDecoder batch = new SessionBatchDecoder(model.sessions());
-                int blocksEach = Math.ceilDiv(batch.maxSequence(), 16);
-                BatchRuntime runtime = new BatchRuntime(ids, batch,
-                        new BatchRuntime.Options(maxRunning, queue, 256, 256 + maxRunning, 16, blocksEach * maxRunning));
+                GenerationOptions.Batched batch = model.batched(maxRunning);
+                BatchRuntime runtime = new BatchRuntime(ids, batch.decoder(), new BatchRuntime.Options(batch.maxRunning(), queue,
+                        batch.prefillChunk(), batch.maxBatchTokens(), batch.blockSize(), batch.kvBlocks()));
                 AudioDecoder audio = decoder.decoder();
                 SpeechServer.Config config = SpeechServer.Config.local(port).withHost(host);
                 if (key != null) {

@@ -66,6 +66,7 @@ public final class HiggsNetwork {
     static final String SLOTS = "slots";
     static final String BLOCK_TABLES = "block_tables";
     static final String LAST_TOKENS = "last_tokens";
+    static final String TEXT_TOKENS = "text_tokens";
 
     private final INetworkDefinition net;
     private final HiggsAudioConfig c;
@@ -80,6 +81,8 @@ public final class HiggsNetwork {
     private final AllReducePlugin allReduce;
     private final List<Object> keepAlive = new ArrayList<>();
     private final List<IPluginV3> plugins = new ArrayList<>();
+    /** The packed network's count of text tokens (as its shape) for the dual-FFN plugin; null elsewhere. */
+    private ITensor textTokens;
 
     private HiggsNetwork(INetworkDefinition net, HiggsAudioConfig c, RankLayout rank, ConvertedCheckpoint.Quantized stored,
                          DType dtype, Arena arena, DualFfnPlugin plugin) {
@@ -184,7 +187,9 @@ public final class HiggsNetwork {
      * {@code audio_mask} BOOL [T, 1], {@code positions} and {@code slots} (the token's row of the
      * block tables) INT32 [T], {@code block_tables} INT32 [S, M], {@code last_tokens} INT32 [S]
      * (each sequence's last token in the packing), and per layer {@code kv_cache_L} [N, 2, nKV,
-     * B, d] in the compute type, which the attention writes in place. Output: {@code logits}
+     * B, d] in the compute type, which the attention writes in place; with the dual-FFN plugin also
+     * {@code text_tokens} INT32 [number of text tokens], whose shape alone is read (the plugin
+     * then needs no host round trip, and a call can be captured as a CUDA graph). Output: {@code logits}
      * FLOAT [S, K * codebook_size], the audio logits of each sequence's last token.
      */
     static List<IPluginV3> definePacked(INetworkDefinition net, HiggsAudioConfig c, ConvertedCheckpoint.Quantized stored,
@@ -207,6 +212,9 @@ public final class HiggsNetwork {
                 net.addInput(SLOTS, DataType.kINT32, dims(-1)), net.addInput(BLOCK_TABLES, DataType.kINT32, dims(-1, -1)),
                 floatConstant(c.rope().inverseFrequencies(hd), dims(hd / 2), DataType.kFLOAT), attention, blockSize);
         ITensor last = net.addInput(LAST_TOKENS, DataType.kINT32, dims(-1));
+        if (plugin != null) {
+            textTokens = net.addInput(TEXT_TOKENS, DataType.kINT32, dims(-1));
+        }
         ITensor x = embeddings(mask);
         for (int layer = 0; layer < c.numLayers(); layer++) {
             x = packedLayer(layer, x, mask, packing);
@@ -368,12 +376,16 @@ public final class HiggsNetwork {
     private ITensor dualFfnPlugin(ITensor x, ITensor mask, int layer, boolean residual) {
         int h = c.hiddenSize();
         ITensor gateUp = matrix(List.of(SourceTensor.GATE, SourceTensor.UP), layer);
-        ITensor[] inputs = {x, mask,
+        List<ITensor> given = new ArrayList<>(List.of(x, mask,
                 floatConstant(source(SourceTensor.POST_LN, layer), dims(h), DataType.kFLOAT),
                 floatConstant(source(SourceTensor.AUDIO_POST_LN, layer), dims(h), DataType.kFLOAT),
                 gateUp, constant(SourceTensor.DOWN, layer),
                 constant(SourceTensor.AUDIO_GATE, layer), constant(SourceTensor.AUDIO_UP, layer),
-                constant(SourceTensor.AUDIO_DOWN, layer)};
+                constant(SourceTensor.AUDIO_DOWN, layer)));
+        if (textTokens != null) {
+            given.add(textTokens);
+        }
+        ITensor[] inputs = given.toArray(ITensor[]::new);
         int intermediate = Math.toIntExact(source(SourceTensor.GATE, layer).shape().dim(0));
         IPluginV3 instance = plugin.create("dual_ffn_" + layer, h, intermediate, (float) c.rmsNormEps(), residual);
         plugins.add(instance);

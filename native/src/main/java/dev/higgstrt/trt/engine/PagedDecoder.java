@@ -49,7 +49,6 @@ public final class PagedDecoder implements BatchDecoder {
     private final NativeRelease release;
     private final Map<Long, Cuda.Graph> graphs = new HashMap<>();
     private final Map<Long, Integer> shapesSeen = new HashMap<>();
-    private final int graphTokens;
     private boolean useGraphs;
     private long steps;
     private long stepNanos;
@@ -84,8 +83,6 @@ public final class PagedDecoder implements BatchDecoder {
             open.removeIf(NativeRelease::released);
         });
         open.add(release);
-        // the dual-FFN plugin's path for more tokens synchronizes with the host: such calls cannot be captured
-        this.graphTokens = engine.ffnMode() == FfnMode.PLUGIN ? DualFfnPlugin.get().smallTokens() : shape.maxTokens();
         this.useGraphs = Boolean.parseBoolean(System.getProperty(GRAPHS_PROPERTY, "true"));
         try {
             this.stream = new Cuda.Stream();
@@ -240,6 +237,7 @@ public final class PagedDecoder implements BatchDecoder {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment host = arena.allocate(at.bytes(), ALIGN);
             int token = 0;
+            int textTokens = 0;
             for (int slot = 0; slot < s; slot++) {
                 Work w = batch.get(run.get(slot));
                 TokenInput in = w.tokens();
@@ -254,6 +252,7 @@ public final class PagedDecoder implements BatchDecoder {
                         }
                     }
                     host.set(ValueLayout.JAVA_BYTE, at.mask() + token, (byte) (audio[i] ? 1 : 0));
+                    textTokens += audio[i] ? 0 : 1;
                     host.set(ValueLayout.JAVA_INT, at.positions() + 4L * token, w.past() + i);
                     host.set(ValueLayout.JAVA_INT, at.slots() + 4L * token, slot);
                 }
@@ -278,12 +277,16 @@ public final class PagedDecoder implements BatchDecoder {
             address(HiggsNetwork.SLOTS, inputs, at.slots());
             address(HiggsNetwork.BLOCK_TABLES, inputs, at.tables());
             address(HiggsNetwork.LAST_TOKENS, inputs, at.last());
+            if (engine.ffnMode() == FfnMode.PLUGIN) {
+                shape(HiggsNetwork.TEXT_TOKENS, textTokens);
+                address(HiggsNetwork.TEXT_TOKENS, inputs, at.ids());   // only its shape is read
+            }
             for (int l = 0; l < caches.length; l++) {
                 shape(HiggsNetwork.kvCache(l), kvBlocks, 2, c.numKvHeads(), shape.blockSize(), c.headDim());
                 address(HiggsNetwork.kvCache(l), caches[l], 0);
             }
             address(HiggsNetwork.LOGITS, logits, 0);
-            Cuda.Graph graph = graphFor(((long) tokens << 32) | s, tokens);
+            Cuda.Graph graph = graphFor(((long) tokens << 40) | ((long) textTokens << 20) | s);
             if (graph != null) {
                 graph.launch(stream);
                 graphLaunches++;
@@ -308,9 +311,9 @@ public final class PagedDecoder implements BatchDecoder {
      * first call of a shape also sets TensorRT up for it), up to {@value #MAX_GRAPHS} shapes;
      * null where the call is enqueued as it is.
      */
-    private Cuda.Graph graphFor(long shapeKey, int tokens) {
+    private Cuda.Graph graphFor(long shapeKey) {
         Cuda.Graph graph = graphs.get(shapeKey);
-        if (graph != null || !useGraphs || tokens > graphTokens || graphs.size() >= MAX_GRAPHS
+        if (graph != null || !useGraphs || graphs.size() >= MAX_GRAPHS
                 || shapesSeen.merge(shapeKey, 1, Integer::sum) < 2) {
             return graph;
         }

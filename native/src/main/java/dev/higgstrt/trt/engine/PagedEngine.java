@@ -147,7 +147,7 @@ public final class PagedEngine implements AutoCloseable {
                     network -> HiggsNetwork.definePacked(network, config, stored, dtype, weights, plugin, attention, shape.blockSize()),
                     (builder, bc) -> {
                         IOptimizationProfile profile = builder.createOptimizationProfile();
-                        profile(profile, config, shape);
+                        profile(profile, config, shape, plugin != null);
                         bc.addOptimizationProfile(profile);
                     }, planArena);
             return new PagedEngine(config, dtype, mode, shape, hash, planArena, plan);
@@ -158,7 +158,7 @@ public final class PagedEngine implements AutoCloseable {
     }
 
     /** One profile: 1..maxTokens tokens of 1..maxSequences sequences, caches of 1..MAX_CACHE_BLOCKS blocks. */
-    private static void profile(IOptimizationProfile p, HiggsAudioConfig c, Shape s) {
+    private static void profile(IOptimizationProfile p, HiggsAudioConfig c, Shape s, boolean plugin) {
         long[] tokens = {1, Math.max(1, Math.min(s.maxTokens(), 64)), s.maxTokens()};
         long[] sequences = {1, Math.min(tokens[1], s.maxSequences()), s.maxSequences()};
         long[] blocks = {1, 4096, MAX_CACHE_BLOCKS};
@@ -171,6 +171,9 @@ public final class PagedEngine implements AutoCloseable {
             set(p, HiggsNetwork.SLOTS, i, tokens[i]);
             set(p, HiggsNetwork.BLOCK_TABLES, i, sequences[i], m);
             set(p, HiggsNetwork.LAST_TOKENS, i, sequences[i]);
+            if (plugin) {
+                set(p, HiggsNetwork.TEXT_TOKENS, i, i == 2 ? tokens[2] : 0);
+            }
             for (int l = 0; l < c.numLayers(); l++) {
                 set(p, HiggsNetwork.kvCache(l), i, blocks[i], 2, c.numKvHeads(), s.blockSize(), c.headDim());
             }
@@ -251,6 +254,28 @@ public final class PagedEngine implements AutoCloseable {
      */
     public PagedDecoder newDecoder(int kvBlocks) {
         return new PagedDecoder(this, kvBlocks);
+    }
+
+    /**
+     * One sequence as a {@link dev.higgstrt.decoding.DecoderSession}, with its own cache.
+     *
+     * @return the session
+     */
+    public PagedSession newSession() {
+        return new PagedSession(this);
+    }
+
+    /**
+     * Whether {@code file} starts as a paged engine file does (not checked further).
+     *
+     * @param file a file
+     * @return true for a paged engine file
+     * @throws IOException when the file cannot be read
+     */
+    public static boolean isPagedEngineFile(Path file) throws IOException {
+        try (var in = java.nio.file.Files.newInputStream(file)) {
+            return java.util.Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
+        }
     }
 
     /**
