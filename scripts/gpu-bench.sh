@@ -61,7 +61,7 @@ case "${1:-}" in
     text="The quick brown fox jumps over the lazy dog while the early morning sun rises slowly over the quiet hills and the river below."
     for i in 1 2 3; do
       cli tts --checkpoint "$w/full-trt" --engine "$w/full-paged.engine" --codec-engine "$w/codec.engine" --text "$text" \
-          --seed "$i" --max-frames 64 --stream --output "$w/ttfa-$i.wav"
+          --seed "$i" --max-frames 64 --stream --output "$w/ttfa-$i.pcm"   # pcm: the rig's jlinked JRE has no javax.sound
     done ;;
   serve)
     w="$2"; mkdir -p "$w"

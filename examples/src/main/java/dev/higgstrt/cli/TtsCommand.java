@@ -31,7 +31,8 @@ final class TtsCommand implements Callable<Integer> {
     @Option(names = "--stream", description = "Decode in chunks while generating (as a server would) and report the time to first audio.")
     boolean stream;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE", description = "The WAV file to write.")
+    @Option(names = "--output", required = true, paramLabel = "FILE",
+            description = "The WAV file to write; a name ending in .pcm gets the raw 24 kHz mono PCM16 (little-endian) instead.")
     Path output;
 
     @Spec
@@ -39,7 +40,7 @@ final class TtsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CliPaths.outputFile(output, "a .wav file");
+        CliPaths.outputFile(output, "a .wav (or .pcm) file");
         SpeechTokens ids = generation.validate();
         var request = generation.request(ids);
         PrintWriter err = spec.commandLine().getErr();
@@ -58,7 +59,17 @@ final class TtsCommand implements Callable<Integer> {
                 throw new CliPaths.BadInput("the generation ended (" + speech.generation().finish().id() + ") before any codes: "
                         + "nothing to decode; no WAV written");
             }
-            WavFile.write(output, speech.samples(), speech.sampleRate());
+            if (output.getFileName().toString().endsWith(".pcm")) {
+                try (var out = dev.higgstrt.io.AtomicOutput.create(output)) {
+                    var bytes = java.nio.ByteBuffer.wrap(dev.higgstrt.audio.Pcm16.bytes(speech.samples()));
+                    while (bytes.hasRemaining()) {
+                        out.channel().write(bytes);
+                    }
+                    out.commit();
+                }
+            } else {
+                WavFile.write(output, speech.samples(), speech.sampleRate());
+            }
             var r = speech.generation();
             spec.commandLine().getOut().printf("%d prompt positions, %d frames, finish %s: prefill %.1f ms, %.1f frames/s (%s);"
                             + " %s %.2f s of audio in %.2f s (%.1fx real time)%s -> %s%n", r.promptPositions(), r.frames().size(),

@@ -64,6 +64,14 @@ class TtsCommandTest {
         assertThat(stream.status()).as(stream.err()).isZero();
         assertThat(stream.out()).contains("first audio after");
         assertThat(wav(streamed).values()).hasSize(frames * 960);
+        Path raw = tmp.resolve("hello.pcm");
+        ChildCli pcmRun = ChildCli.run("tts", "--checkpoint", ck.toString(), "--codec", codec.toString(), "--text", "Hello there.",
+                "--greedy", "--output", raw.toString());
+        assertThat(pcmRun.status()).as(pcmRun.err()).isZero();
+        java.nio.ByteBuffer le = java.nio.ByteBuffer.wrap(Files.readAllBytes(raw)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        short[] values = new short[le.remaining() / 2];
+        le.asShortBuffer().get(values);
+        assertThat(values).as("a .pcm output is the WAV's samples, raw").isEqualTo(pcm.values());
     }
 
     @Test

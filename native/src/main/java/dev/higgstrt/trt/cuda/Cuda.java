@@ -23,6 +23,7 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
 import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaMalloc;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
 import static org.bytedeco.cuda.global.cudart.cudaDeviceSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
@@ -30,6 +31,8 @@ import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyPeer;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 import static org.bytedeco.cuda.global.cudart.cudaStreamCreate;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
 import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 
@@ -142,6 +145,39 @@ public final class Cuda {
                 throw new IllegalArgumentException(src.byteSize() + " bytes into a device buffer of " + bytes);
             }
             check(cudaMemcpy(pointer(), host(src), src.byteSize(), cudaMemcpyHostToDevice), "cudaMemcpy to device");
+        }
+
+        /**
+         * Copies host memory to the start of this buffer in order on {@code stream} (what the
+         * stream runs next sees it; the host memory may be reused when this returns, since
+         * pageable memory is staged before the call returns).
+         *
+         * @param src    the bytes to copy
+         * @param stream the stream
+         */
+        public void upload(MemorySegment src, Stream stream) {
+            if (src.byteSize() > bytes) {
+                throw new IllegalArgumentException(src.byteSize() + " bytes into a device buffer of " + bytes);
+            }
+            check(cudaMemcpyAsync(pointer(), host(src), src.byteSize(), cudaMemcpyHostToDevice, stream.handle()),
+                    "cudaMemcpyAsync to device");
+        }
+
+        /**
+         * Copies {@code dst.byteSize()} bytes from {@code offset} into host memory after the work
+         * enqueued on {@code stream}, and waits for it.
+         *
+         * @param dst    receives the bytes
+         * @param offset where in this buffer to start
+         * @param stream the stream
+         */
+        public void download(MemorySegment dst, long offset, Stream stream) {
+            if (offset < 0 || offset + dst.byteSize() > bytes) {
+                throw new IllegalArgumentException("download of " + dst.byteSize() + " bytes at " + offset + " outside " + bytes);
+            }
+            Pointer from = new Pointer(pointer()).position(offset);
+            check(cudaMemcpyAsync(host(dst), from, dst.byteSize(), cudaMemcpyDeviceToHost, stream.handle()), "cudaMemcpyAsync to host");
+            stream.synchronize();
         }
 
         /**
@@ -275,6 +311,22 @@ public final class Cuda {
          */
         public Stream() {
             check(cudaStreamCreate(stream), "cudaStreamCreate");
+        }
+
+        /**
+         * Creates a stream on the current device that does not synchronize with the legacy
+         * default stream: what another thread copies synchronously then neither waits for this
+         * stream's work nor breaks a graph capture on it. The stream's owner orders its own
+         * synchronous copies (synchronize before reading results).
+         *
+         * @return the stream
+         */
+        public static Stream nonBlocking() {
+            return new Stream(cudaStreamNonBlocking);
+        }
+
+        private Stream(int flags) {
+            check(cudaStreamCreateWithFlags(stream, flags), "cudaStreamCreateWithFlags");
         }
 
         /**

@@ -85,7 +85,8 @@ public final class PagedDecoder implements BatchDecoder {
         open.add(release);
         this.useGraphs = Boolean.parseBoolean(System.getProperty(GRAPHS_PROPERTY, "true"));
         try {
-            this.stream = new Cuda.Stream();
+            // other threads (a codec engine, other sessions) copy on the legacy stream while this one may be capturing
+            this.stream = Cuda.Stream.nonBlocking();
             holder[0] = stream;
             long layerBytes = engine.bytesPerBlock() / c.numLayers() * kvBlocks;
             caches = new Cuda.DeviceBuffer[c.numLayers()];
@@ -262,7 +263,7 @@ public final class PagedDecoder implements BatchDecoder {
                 }
                 host.set(ValueLayout.JAVA_INT, at.last() + 4L * slot, token - 1);
             }
-            inputs.upload(host);
+            inputs.upload(host, stream);
             shape(HiggsNetwork.INPUT_IDS, tokens);
             shape(HiggsNetwork.AUDIO_CODES, tokens, k);
             shape(HiggsNetwork.AUDIO_MASK, tokens, 1);
@@ -294,10 +295,9 @@ public final class PagedDecoder implements BatchDecoder {
                 throw new TrtException("enqueueV3 of the paged engine failed: " + engine.logger().drainErrors()
                         + DualFfnPlugin.errorNote() + PagedAttentionPlugin.errorNote());
             }
-            stream.synchronize();
             int width = c.audioVocabSize();
             MemorySegment rows = arena.allocate(4L * s * width);
-            logits.download(rows, 0);
+            logits.download(rows, 0, stream);
             float[][] out = new float[s][];
             for (int r = 0; r < s; r++) {
                 out[r] = rows.asSlice(4L * r * width, 4L * width).toArray(ValueLayout.JAVA_FLOAT);
