@@ -95,7 +95,7 @@ class PagedEngineGpuTest {
         try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, shape, FfnMode.PLUGIN);
              ReferenceModel reference = ReferenceModel.load(ckpt);
              PagedDecoder together = engine.newDecoder(96);
-             PagedDecoder alone = engine.newDecoder(96)) {
+             PagedDecoder alone = withGraphs(() -> engine.newDecoder(96))) {
             List<DecoderSession> references = new ArrayList<>();
             for (int p = 0; p < plans.size(); p++) {
                 references.add(reference.newSession());
@@ -136,6 +136,7 @@ class PagedEngineGpuTest {
             assertThat(worstReference).isLessThanOrEqualTo(HiggsEngineGpuTest.FP32_BOUND);
             assertThat(worstAlone).isLessThanOrEqualTo(1e-4f);
             assertThat(alone.graphLaunches()).as("one-token steps replayed as CUDA graphs").isPositive();
+            assertThat(together.graphLaunches()).as("graphs are off by default").isZero();
             references.forEach(DecoderSession::close);
 
             // an entry with a block outside the cache fails alone; the other entry of the step completes
@@ -149,6 +150,21 @@ class PagedEngineGpuTest {
                     });
             assertThatThrownBy(() -> together.step(List.of(new BatchDecoder.Work(12, mixed, 30, new int[8]))))
                     .isInstanceOf(BatchDecoder.StepFailure.class).hasMessageContaining("exceed the engine's 32");
+        }
+    }
+
+    /** A decoder made with CUDA-graph replay on (off by default). */
+    private static PagedDecoder withGraphs(java.util.function.Supplier<PagedDecoder> make) {
+        String before = System.getProperty(PagedDecoder.GRAPHS_PROPERTY);
+        System.setProperty(PagedDecoder.GRAPHS_PROPERTY, "true");
+        try {
+            return make.get();
+        } finally {
+            if (before == null) {
+                System.clearProperty(PagedDecoder.GRAPHS_PROPERTY);
+            } else {
+                System.setProperty(PagedDecoder.GRAPHS_PROPERTY, before);
+            }
         }
     }
 
