@@ -41,7 +41,7 @@ public final class BatchRuntime implements AutoCloseable {
      * How the runtime schedules.
      *
      * @param maxRunning     the most sequences that run together
-     * @param queueCapacity  the most requests waiting for admission (beyond it: refused)
+     * @param queueCapacity  the most requests waiting for admission beyond the free running slots (more: refused)
      * @param prefillChunk   the most prompt positions of one sequence in a step
      * @param maxBatchTokens the most positions in a step
      * @param blockSize      KV positions a block holds
@@ -204,7 +204,9 @@ public final class BatchRuntime implements AutoCloseable {
                 publishMetrics();
                 throw new RejectedException(Rejection.CLOSED, "the runtime is shutting down");
             }
-            if (queue.size() >= options.queueCapacity() && !(running.size() < options.maxRunning() && queue.isEmpty())) {
+            // free running slots count as room: a burst is not refused before the loop has admitted its head
+            int room = options.queueCapacity() + Math.max(0, options.maxRunning() - running.size());
+            if (queue.size() >= room) {
                 rejected.incrementAndGet();
                 publishMetrics();
                 throw new RejectedException(Rejection.QUEUE_FULL, "the queue is full (" + queue.size() + " waiting)");

@@ -144,6 +144,23 @@ class BatchRuntimeTest {
     }
 
     @Test
+    void aBurstIsTakenUpToTheRunningSlotsPlusTheQueueWhateverTheLoopHasAdmitted() throws Exception {
+        CountDownLatch hold = new CountDownLatch(1);
+        Supplier<DecoderSession> slow = () -> ForwardingSession.heldBy(model.newSession(), hold, 0);
+        try (BatchRuntime runtime = new BatchRuntime(ids, new SessionBatchDecoder(slow), options(4, 2));
+             AutoCloseable release = hold::countDown) {
+            for (int i = 0; i < 6; i++) {
+                runtime.submit(request(8, i, Sampling.GREEDY, 20), f -> { });
+            }
+            assertThatThrownBy(() -> runtime.submit(request(8, 7, Sampling.GREEDY, 20), f -> { }))
+                    .isInstanceOfSatisfying(BatchRuntime.RejectedException.class,
+                            e -> assertThat(e.reason()).isEqualTo(BatchRuntime.Rejection.QUEUE_FULL));
+            RuntimeMetrics m = runtime.metrics();
+            assertThat(m.queued() + m.running()).isEqualTo(6);
+        }
+    }
+
+    @Test
     void requestsBeyondTheQueueOrTheCacheAreRefusedClearly() throws Exception {
         CountDownLatch hold = new CountDownLatch(1);
         Supplier<DecoderSession> slow = () -> ForwardingSession.heldBy(model.newSession(), hold, 0);

@@ -38,7 +38,7 @@ final class BuildCommand implements Callable<Integer> {
                     + "auto (the plugin where it loads; default).")
     String ffn;
 
-    @Option(names = "--paged", description = "Build the packed, batched engine over a paged KV cache (tp 1, pp 1): "
+    @Option(names = "--paged", description = "Build the packed, batched engine over a paged KV cache (checkpoints of one rank): "
             + "many sequences a call, for serve and tts.")
     boolean paged;
 
