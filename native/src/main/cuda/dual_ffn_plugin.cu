@@ -268,6 +268,8 @@ __device__ inline void dotRows(T const* w, float const* x, float* acc, int n, un
     int lane = threadIdx.x & 31;
     if (VEC) {
         constexpr int N = Vec<T>::N;
+        // unrolled so that each lane has several 16-byte weight loads in flight, not one
+#pragma unroll 4
         for (int base = lane * N; base < n; base += 32 * N) {
             Vec<T> chunk = *reinterpret_cast<Vec<T> const*>(w + base);
             float wf[N];
@@ -290,6 +292,7 @@ __device__ inline void dotRows(T const* w, float const* x, float* acc, int n, un
             }
         }
     } else {
+#pragma unroll 4
         for (int i = lane; i < n; i += 32) {
             float wf = toFloat(w[i]);
 #pragma unroll

@@ -168,6 +168,59 @@ class PagedEngineGpuTest {
         }
     }
 
+    @Test
+    void aShortCacheQueuesRequestsAndACancelMidGenerationEndsCleanly() throws Exception {
+        GenerationFixtures.Case fixture = GenerationFixtures.all().getFirst();
+        Path ckpt = tmp.resolve("generation-f32-small-cache");
+        Converter.convert(fixture.model(), ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        SpeechTokens ids = SpeechTokens.read(ckpt);
+        int blockSize = 8;
+        try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, new PagedEngine.Shape(160, 256, 8, blockSize), FfnMode.PLUGIN)) {
+            int perRequest = Math.ceilDiv(fixture.inputIds().length + 30, blockSize);
+            // blocks for two requests at a time: eight requests wait their turn and all complete
+            BatchRuntime.Options options = new BatchRuntime.Options(8, 16, 32, 256, blockSize, 2 * perRequest);
+            try (BatchRuntime runtime = new BatchRuntime(ids, engine.newDecoder(2 * perRequest), options)) {
+                List<BatchRuntime.Handle> handles = new ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    handles.add(runtime.submit(GenerationRequest.of(fixture.inputIds(), fixture.promptFrames(), Sampling.sample(i), 30),
+                            f -> { }));
+                }
+                int peak = 0;
+                for (BatchRuntime.Handle h : handles) {
+                    while (!h.result().isDone()) {
+                        peak = Math.max(peak, runtime.metrics().running());
+                        Thread.sleep(1);
+                    }
+                    assertThat(h.result().get().frames()).isNotEmpty();
+                }
+                assertThat(peak).as("no more running than the cache holds").isLessThanOrEqualTo(2);
+                try (BatchRuntime one = new BatchRuntime(ids, engine.newDecoder(1), new BatchRuntime.Options(1, 1, 32, 256, blockSize, 1))) {
+                    assertThatThrownBy(() -> one.submit(GenerationRequest.of(fixture.inputIds(), fixture.promptFrames(),
+                            Sampling.GREEDY, 30), f -> { }))
+                            .isInstanceOfSatisfying(BatchRuntime.RejectedException.class,
+                                    e -> assertThat(e.reason()).isEqualTo(BatchRuntime.Rejection.TOO_LARGE));
+                }
+
+                java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(3);
+                BatchRuntime.Handle cancelled = runtime.submit(GenerationRequest.of(fixture.inputIds(), fixture.promptFrames(),
+                        Sampling.sample(99), 30), f -> started.countDown());
+                BatchRuntime.Handle other = runtime.submit(GenerationRequest.of(fixture.inputIds(), fixture.promptFrames(),
+                        Sampling.sample(98), 30), f -> { });
+                assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+                cancelled.cancel();
+                GenerationResult r = cancelled.result().get(30, TimeUnit.SECONDS);
+                assertThat(r.finish()).isEqualTo(dev.higgstrt.generation.FinishReason.CANCELLED);
+                assertThat(other.result().get(30, TimeUnit.SECONDS).frames()).isNotEmpty();
+                for (int i = 0; i < 200 && runtime.metrics().kvBlocksUsed() > 0; i++) {
+                    Thread.sleep(5);
+                }
+                assertThat(runtime.metrics().kvBlocksUsed()).isZero();
+                System.out.printf("paged runtime, cache of 2 requests: 8 queued requests completed, at most %d running; a request"
+                        + " cancelled after %d frames ended cancelled, its blocks free%n", peak, r.frames().size());
+            }
+        }
+    }
+
     private static float maxAbsDiff(float[] a, float[] b) {
         assertThat(a).hasSameSizeAs(b);
         float worst = 0;
@@ -223,7 +276,7 @@ class PagedEngineGpuTest {
                 }
                 assertThat(runtime.metrics().kvBlocksUsed()).isZero();
                 // many short requests through the same runtime: the cache is the runtime's, nothing grows
-                for (int round = 0; round < 10; round++) {
+                for (int round = 0; round < 63; round++) {
                     List<BatchRuntime.Handle> more = new ArrayList<>();
                     for (int i = 0; i < 16; i++) {
                         more.add(runtime.submit(GenerationRequest.of(requests.get(i).prompt().ids(), fixture.promptFrames(),
@@ -239,7 +292,7 @@ class PagedEngineGpuTest {
             }
             long freeAfter = DeviceMemory.free();
             System.out.printf("paged runtime: 16 concurrent greedy requests equal alone; device memory free before %d MB, after"
-                    + " 176 requests and close %d MB%n", freeBefore >> 20, freeAfter >> 20);
+                    + " 1,024 requests and close %d MB%n", freeBefore >> 20, freeAfter >> 20);
             assertThat(Math.abs(freeAfter - freeBefore)).isLessThan(64L << 20);
         }
     }
