@@ -10,7 +10,7 @@
 #   bash scripts/gpu-bench.sh paged WORK [FRAMES] device: the packed, paged engine, full preset, bf16: frames/s at
 #                                               batch 1..256 of 512-position prompts, floor, prefill, first frame
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
-#   bash scripts/gpu-bench.sh ttfa WORK         device: time to first audio of tts --stream, full model (paged engine) and codec, bf16
+#   bash scripts/gpu-bench.sh ttfa WORK [FIRST] device: time to first audio of tts --stream, full model (paged engine) and codec, bf16
 #   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's paged engine and the full codec engine,
 #                                               under load (scripts/bench/speech_load.py)
 set -euo pipefail
@@ -60,7 +60,7 @@ case "${1:-}" in
     # about 100 prompt positions: the chat template's ~30 and ~70 of text
     text="The quick brown fox jumps over the lazy dog while the early morning sun rises slowly over the quiet hills and the river below."
     for i in 1 2 3; do
-      cli tts --checkpoint "$w/full-trt" --engine "$w/full-paged.engine" --codec-engine "$w/codec.engine" --text "$text" \
+      cli tts --checkpoint "$w/full-trt" --engine "$w/full-paged.engine" --first-chunk "${3:-5}" --codec-engine "$w/codec.engine" --text "$text" \
           --seed "$i" --max-frames 64 --stream --output "$w/ttfa-$i.pcm"   # pcm: the rig's jlinked JRE has no javax.sound
     done ;;
   serve)

@@ -240,11 +240,9 @@ final class GenerationOptions {
                 }
 
                 public Batched batched(int maxRunning) {
-                    int running = Math.min(maxRunning, paged.shape().maxSequences());
-                    int blocks = paged.shape().blocksPerSequence() * running;
-                    var d = paged.newDecoder(blocks);
-                    int tokens = paged.shape().maxTokens();
-                    return new Batched(d, running, Math.max(1, Math.min(256, tokens - running)), tokens, d.blockSize(), blocks);
+                    var d = paged.newDecoder(paged.shape().blocksPerSequence() * Math.min(maxRunning, paged.shape().maxSequences()));
+                    var o = d.runtimeOptions(maxRunning, 0);
+                    return new Batched(d, o.maxRunning(), o.prefillChunk(), o.maxBatchTokens(), o.blockSize(), o.kvBlocks());
                 }
 
                 public void close() {

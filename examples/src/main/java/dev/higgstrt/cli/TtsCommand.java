@@ -35,8 +35,22 @@ final class TtsCommand implements Callable<Integer> {
             description = "The WAV file to write; a name ending in .pcm gets the raw 24 kHz mono PCM16 (little-endian) instead.")
     Path output;
 
+    @Option(names = "--first-chunk", defaultValue = "5", paramLabel = "FRAMES",
+            description = "With --stream: frames of the first chunk (default: ${DEFAULT-VALUE}); fewer start the audio sooner.")
+    int firstChunk;
+
     @Spec
     CommandSpec spec;
+
+    /** The standard chunking with the first chunk of {@code --first-chunk} frames (the cross-fade shorter than it). */
+    private StreamingCodec.Options streaming() {
+        if (firstChunk < 1) {
+            throw new CliPaths.BadInput("--first-chunk must be at least 1, got " + firstChunk);
+        }
+        StreamingCodec.Options standard = StreamingCodec.Options.standard();
+        return new StreamingCodec.Options(firstChunk, standard.chunkFrames(), standard.contextFrames(),
+                Math.min(standard.fadeFrames(), firstChunk - 1));
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -53,7 +67,7 @@ final class TtsCommand implements Callable<Integer> {
             }
             Generator.FrameListener progress = GenerateCommand.progress(err);
             SpeechSynthesizer.Speech speech = stream
-                    ? tts.stream(request, StreamingCodec.Options.standard(), s -> { }, progress, () -> false)
+                    ? tts.stream(request, streaming(), s -> { }, progress, () -> false)
                     : tts.synthesize(request, progress, () -> false);
             if (speech.samples().length == 0) {
                 throw new CliPaths.BadInput("the generation ended (" + speech.generation().finish().id() + ") before any codes: "

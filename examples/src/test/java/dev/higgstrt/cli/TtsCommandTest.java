@@ -64,6 +64,16 @@ class TtsCommandTest {
         assertThat(stream.status()).as(stream.err()).isZero();
         assertThat(stream.out()).contains("first audio after");
         assertThat(wav(streamed).values()).hasSize(frames * 960);
+        Path early = tmp.resolve("early.wav");
+        ChildCli first = ChildCli.run("tts", "--checkpoint", ck.toString(), "--codec", codec.toString(), "--text", "Hello there.",
+                "--greedy", "--stream", "--first-chunk", "1", "--output", early.toString());
+        assertThat(first.status()).as(first.err()).isZero();
+        assertThat(wav(early).values()).as("a first chunk of one frame streams the same length").hasSize(frames * 960);
+        ChildCli none = ChildCli.run("tts", "--checkpoint", ck.toString(), "--codec", codec.toString(), "--text", "Hello there.",
+                "--greedy", "--stream", "--first-chunk", "0", "--output", tmp.resolve("none.wav").toString());
+        assertThat(none.status()).isEqualTo(2);
+        assertThat(none.err().strip()).isEqualTo("error: --first-chunk must be at least 1, got 0");
+        assertThat(tmp.resolve("none.wav")).doesNotExist();
         Path raw = tmp.resolve("hello.pcm");
         ChildCli pcmRun = ChildCli.run("tts", "--checkpoint", ck.toString(), "--codec", codec.toString(), "--text", "Hello there.",
                 "--greedy", "--output", raw.toString());

@@ -172,6 +172,21 @@ public final class PagedDecoder implements BatchDecoder {
     }
 
     /**
+     * Runtime options that fit this decoder: at most the engine's sequences a step and tokens a
+     * step, its block size, all its blocks.
+     *
+     * @param maxRunning    sequences that may run together (capped at the engine's)
+     * @param queueCapacity requests that may wait
+     * @return the options for a {@link dev.higgstrt.runtime.BatchRuntime} over this decoder
+     */
+    public dev.higgstrt.runtime.BatchRuntime.Options runtimeOptions(int maxRunning, int queueCapacity) {
+        int running = Math.min(maxRunning, shape.maxSequences());
+        int tokens = shape.maxTokens();
+        return new dev.higgstrt.runtime.BatchRuntime.Options(running, queueCapacity, Math.max(1, Math.min(256, tokens - running)),
+                tokens, shape.blockSize(), kvBlocks);
+    }
+
+    /**
      * Device bytes of this decoder's KV cache.
      *
      * @return bytes
