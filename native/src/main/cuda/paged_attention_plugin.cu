@@ -40,6 +40,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -62,6 +63,11 @@ constexpr size_t kAlign = 256;
 higgs::ErrorSlot gErrors;
 std::atomic<long long> gLivePlugins{0};
 std::atomic<long long> gEnqueues{0};
+// the tiled prefill kernel (attendTiledKernel), off unless HIGGS_TRT_TILED_PREFILL=1 or set from the C entry point
+std::atomic<bool> gTiledPrefill{[] {
+    char const* v = std::getenv("HIGGS_TRT_TILED_PREFILL");
+    return v != nullptr && v[0] == '1';
+}()};
 
 using higgs::fromFloat;
 using higgs::toFloat;
@@ -175,12 +181,35 @@ __device__ inline void blockReduce(float* v, int group, float (*red)[kThreads / 
     __syncthreads();
 }
 
+// Prefill in tiles (opt-in, higgs_paged_attention_set_tiled or HIGGS_TRT_TILED_PREFILL=1): a block
+// takes kTileTokens consecutive packed tokens of one sequence at consecutive positions and the
+// kv head's query heads of each (R rows), and walks their keys in tiles of kTileKeys held in shared
+// memory, so that every key is read once for R rows instead of once a row. Tiles that are not one
+// sequence at consecutive positions are left to attendKernel, which skips the others.
+constexpr int kTileKeys = 16;
+constexpr int kTiledMaxDim = 128;
+constexpr long long kTiledMinTokens = 64;
+
+template <int GROUP>
+__host__ __device__ constexpr int tileTokens() { return GROUP <= 4 ? 8 : 4; }
+
+// Whether tokens [t0, t0 + n) are one sequence at consecutive positions.
+__device__ inline bool uniformTile(int const* positions, int const* slots, int t0, int n) {
+    for (int i = 1; i < n; i++) {
+        if (slots[t0 + i] != slots[t0] || positions[t0 + i] != positions[t0] + i) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Keys in tiles of kThreads: each thread scores one key against the group's heads, the tile's
 // softmax weights go to shared memory, then each thread accumulates the weighted values of its
 // output elements over the tile's keys (reading each value row once, coalesced).
 template <typename T, int GROUP>
 __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* positions, int const* slots,
-    int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int splits, Partials out) {
+    int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int splits, Partials out,
+    int tiledTokens) {
     __shared__ __align__(16) float qs[kMaxGroup * kMaxHeadDim];
     __shared__ float ps[kMaxGroup][kThreads];
     __shared__ long long valueRows[kThreads];
@@ -196,6 +225,12 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
     int pos = positions[t];
     int slot = slots[t];
     int tid = threadIdx.x;
+    if (tiledTokens > 0) {
+        int t0 = t / tileTokens<GROUP>() * tileTokens<GROUP>();
+        if (uniformTile(positions, slots, t0, min(tileTokens<GROUP>(), tiledTokens - t0))) {
+            return;   // attendTiledKernel's
+        }
+    }
 
     T const* qt = q + static_cast<long long>(t) * g.heads * d + static_cast<long long>(kvHead) * group * d;
     for (int e = tid; e < group * half; e += kThreads) {
@@ -402,6 +437,159 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
     }
 }
 
+template <typename T, int GROUP>
+__global__ void __launch_bounds__(kThreads) attendTiledKernel(T const* q, int const* positions, int const* slots,
+    int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int tokens, Partials out) {
+    constexpr int QT = tileTokens<GROUP>();
+    constexpr int R = QT * GROUP;   // query rows, token-major
+    __shared__ __align__(16) float qs[R * kTiledMaxDim];
+    __shared__ __align__(16) float ks[kTileKeys * kTiledMaxDim];
+    __shared__ __align__(16) float vs[kTileKeys * kTiledMaxDim];
+    __shared__ float ps[R][kTileKeys];
+    __shared__ float rowMax[R];
+    __shared__ float rowSum[R];
+    __shared__ float rowScale[R];
+
+    int t0 = blockIdx.x * QT;
+    int n = min(QT, tokens - t0);
+    if (!uniformTile(positions, slots, t0, n)) {
+        return;
+    }
+    int kvHead = blockIdx.y;
+    int d = g.headDim;
+    int half = d / 2;
+    int tid = threadIdx.x;
+    int p0 = positions[t0];
+    int slot = slots[t0];
+    for (int x = tid; x < R * half; x += kThreads) {
+        int r = x / half;
+        int i = x % half;
+        int tok = r / GROUP;
+        float a = 0.f;
+        float b = 0.f;
+        if (tok < n) {
+            T const* qt = q + static_cast<long long>(t0 + tok) * g.heads * d + static_cast<long long>(kvHead * GROUP + r % GROUP) * d;
+            float sn;
+            float cs;
+            sincosf(static_cast<float>(p0 + tok) * invFreq[i], &sn, &cs);
+            float x1 = toFloat(qt[i]);
+            float x2 = toFloat(qt[i + half]);
+            a = (x1 * cs - x2 * sn) * scale;
+            b = (x2 * cs + x1 * sn) * scale;
+        }
+        qs[r * d + i] = a;
+        qs[r * d + i + half] = b;
+    }
+    if (tid < R) {
+        rowMax[tid] = -INFINITY;
+        rowSum[tid] = 0.f;
+    }
+    // a thread accumulates element e of rows rg, rg + rowGroups, ... (d divides kThreads)
+    int rowGroups = kThreads / d;
+    int e = tid % d;
+    int rg = tid / d;
+    float acc[R];
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        acc[k] = 0.f;
+    }
+    __syncthreads();
+    int last = p0 + n - 1;
+    for (int kt0 = 0; kt0 <= last; kt0 += kTileKeys) {
+        for (int x = tid; x < kTileKeys * d; x += kThreads) {
+            int k = x / d;
+            int el = x % d;
+            int j = kt0 + k;
+            float kf = 0.f;
+            float vf = 0.f;
+            int block = j <= last ? physicalBlock(tables, g, slot, j) : -1;
+            if (block >= 0) {
+                kf = toFloat(cache[cacheRow(g, block, 0, kvHead, j % g.blockSize) + el]);
+                vf = toFloat(cache[cacheRow(g, block, 1, kvHead, j % g.blockSize) + el]);
+            }
+            ks[k * d + el] = kf;
+            vs[k * d + el] = vf;
+        }
+        __syncthreads();
+        // scores in 2 x 2 blocks (two rows, two keys a thread); key j is allowed for row r up to its position
+        if (tid < (R / 2) * (kTileKeys / 2)) {
+            int r0 = (tid / (kTileKeys / 2)) * 2;
+            int k0 = (tid % (kTileKeys / 2)) * 2;
+            float s00 = 0.f;
+            float s01 = 0.f;
+            float s10 = 0.f;
+            float s11 = 0.f;
+            for (int el = 0; el < d; el++) {
+                float a0 = qs[r0 * d + el];
+                float a1 = qs[(r0 + 1) * d + el];
+                float b0 = ks[k0 * d + el];
+                float b1 = ks[(k0 + 1) * d + el];
+                s00 += a0 * b0;
+                s01 += a0 * b1;
+                s10 += a1 * b0;
+                s11 += a1 * b1;
+            }
+            int j0 = kt0 + k0;
+            int limit0 = r0 / GROUP < n ? p0 + r0 / GROUP : -1;
+            int limit1 = (r0 + 1) / GROUP < n ? p0 + (r0 + 1) / GROUP : -1;
+            ps[r0][k0] = j0 <= limit0 ? s00 : -INFINITY;
+            ps[r0][k0 + 1] = j0 + 1 <= limit0 ? s01 : -INFINITY;
+            ps[r0 + 1][k0] = j0 <= limit1 ? s10 : -INFINITY;
+            ps[r0 + 1][k0 + 1] = j0 + 1 <= limit1 ? s11 : -INFINITY;
+        }
+        __syncthreads();
+        if (tid < R) {
+            float before = rowMax[tid];
+            float best = before;
+            for (int k = 0; k < kTileKeys; k++) {
+                best = fmaxf(best, ps[tid][k]);
+            }
+            float correction = before == -INFINITY ? 0.f : expf(before - best);
+            float sum = 0.f;
+            for (int k = 0; k < kTileKeys; k++) {
+                float p = ps[tid][k] == -INFINITY ? 0.f : expf(ps[tid][k] - best);
+                ps[tid][k] = p;
+                sum += p;
+            }
+            rowSum[tid] = rowSum[tid] * correction + sum;
+            rowMax[tid] = best;
+            rowScale[tid] = correction;
+        }
+        __syncthreads();
+        int keys = min(kTileKeys, last - kt0 + 1);
+#pragma unroll
+        for (int k = 0; k < R; k++) {
+            int r = rg + k * rowGroups;
+            if (r < R) {
+                acc[k] *= rowScale[r];
+            }
+        }
+        for (int kk = 0; kk < keys; kk++) {
+            float v = vs[kk * d + e];
+#pragma unroll
+            for (int k = 0; k < R; k++) {
+                int r = rg + k * rowGroups;
+                if (r < R) {
+                    acc[k] += ps[r][kk] * v;
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        int r = rg + k * rowGroups;
+        if (r < R && r / GROUP < n) {
+            long long row = static_cast<long long>(t0 + r / GROUP) * g.heads + kvHead * GROUP + r % GROUP;   // splits = 1
+            out.acc[row * d + e] = acc[k];
+            if (e == 0) {
+                out.max[row] = rowMax[r];
+                out.sum[row] = rowSum[r];
+            }
+        }
+    }
+}
+
 template <typename T>
 __global__ void combineKernel(Partials in, int splits, int heads, int d, T* out) {
     int t = blockIdx.x;
@@ -472,7 +660,10 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     if (c.tokens == 0) {
         return 0;
     }
-    int splits = splitsFor(c.tokens, c.g.kvHeads);
+    int group = c.g.heads / c.g.kvHeads;
+    bool tiled = gTiledPrefill.load() && c.tokens >= kTiledMinTokens && c.g.headDim <= kTiledMaxDim
+        && kThreads % c.g.headDim == 0 && group >= 1 && group <= kMaxGroup;
+    int splits = tiled ? 1 : splitsFor(c.tokens, c.g.kvHeads);
     size_t n = static_cast<size_t>(c.tokens) * splits * c.g.heads;
     char* ws = static_cast<char*>(workspace);
     Partials p{reinterpret_cast<float*>(ws), reinterpret_cast<float*>(ws + alignUp(n * c.g.headDim * sizeof(float))),
@@ -485,9 +676,17 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     float scale = 1.f / sqrtf(static_cast<float>(c.g.headDim));
     T const* q = static_cast<T const*>(c.q);
     T const* cache = static_cast<T const*>(c.cache);
-    switch (c.g.heads / c.g.kvHeads) {
-#define HX_ATTEND(G) case G: attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, \
-        c.invFreq, cache, c.g, scale, splits, p); break;
+    int tiledTokens = tiled ? static_cast<int>(c.tokens) : 0;
+    switch (group) {
+#define HX_ATTEND(G) case G: \
+        attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, \
+            scale, splits, p, tiledTokens); \
+        if (tiled) { \
+            dim3 tiles(static_cast<unsigned>((c.tokens + tileTokens<G>() - 1) / tileTokens<G>()), static_cast<unsigned>(c.g.kvHeads)); \
+            attendTiledKernel<T, G><<<tiles, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, \
+                scale, static_cast<int>(c.tokens), p); \
+        } \
+        break;
     HX_ATTEND(1) HX_ATTEND(2) HX_ATTEND(3) HX_ATTEND(4) HX_ATTEND(5) HX_ATTEND(6) HX_ATTEND(7) HX_ATTEND(8)
 #undef HX_ATTEND
     default: gErrors.set("paged attention: %d query heads per kv head (at most %d)", c.g.heads / c.g.kvHeads, kMaxGroup);
@@ -754,5 +953,8 @@ HX_EXPORT int higgs_paged_attention_run(int type, void const* q, void const* kv,
         Geometry{heads, kv_heads, head_dim, block_size, max_blocks, num_blocks}};
     return run(c, workspace, static_cast<cudaStream_t>(stream));
 }
+
+// Turns the tiled prefill kernel on (1) or off (0) for the calls that follow; returns the previous setting.
+HX_EXPORT int higgs_paged_attention_set_tiled(int on) { return gTiledPrefill.exchange(on != 0) ? 1 : 0; }
 
 HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }

@@ -7,7 +7,8 @@ with a float64 reference: RoPE (rotate-half) at each token's position, GQA, caus
 the sequence's positions so far. Each case runs two calls, as a runtime would: the prompts'
 prefill, then a mixed call (one sequence decoding one token, one continuing its prefill by a
 chunk, one new sequence), with the blocks of each sequence scattered over the cache.
-Then times decode calls against the bytes of K/V they must read.
+Every case runs with the tiled prefill kernel off and on (higgs_paged_attention_set_tiled).
+Then times decode calls against the bytes of K/V they must read, and a 512-position prefill.
 
   python3 paged_attention_check.py [--timing]      (prints one line per case, exits 1 on a failure)
 """
@@ -31,6 +32,7 @@ def build():
     lib.higgs_paged_attention_workspace.restype = ctypes.c_size_t
     lib.higgs_paged_attention_workspace.argtypes = [ctypes.c_longlong, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.higgs_paged_attention_last_error.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    lib.higgs_paged_attention_set_tiled.argtypes = [ctypes.c_int]
     return lib
 
 
@@ -106,12 +108,14 @@ class Case:
         return worst
 
 
-def check(lib):
+def check(lib, tiled):
+    lib.higgs_paged_attention_set_tiled(tiled)
     gen = torch.Generator().manual_seed(3)
     failures = 0
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
         for heads, kvh, d, block, lengths in ((24, 8, 128, 16, (37, 5, 64)), (4, 2, 16, 4, (9, 1, 13)),
-                                              (6, 6, 64, 32, (40, 33)), (8, 1, 256, 8, (17,))):
+                                              (6, 6, 64, 32, (40, 33)), (8, 1, 256, 8, (17,)),
+                                              (4, 2, 16, 4, (70, 3, 41)), (40, 8, 128, 32, (66, 1))):
             c = Case(lib, dtype, heads, kvh, d, block, lengths, 6, gen)
             w1 = c.call([(s, 0, n) for s, n in enumerate(lengths)])
             mixed = [(0, lengths[0], 1)]
@@ -123,7 +127,7 @@ def check(lib):
             worst = max(w1, w2, w3)
             ok = worst <= BOUND[dtype]
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
+            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
                   f"worst {worst:.2e} of the peak (bound {BOUND[dtype]:.0e})")
     return failures
 
@@ -157,8 +161,9 @@ def timing(lib):
         kv_bytes = batch * ctx * kvh * d * 2 * 2
         print(f"decode attention, batch {batch}, context {ctx}: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
               f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
-    # prefill 512
-    for t in (512,):
+    # prefill 512, a block a token and in tiles
+    for t, tiled in ((512, 0), (512, 1)):
+        lib.higgs_paged_attention_set_tiled(tiled)
         m = t // block + 1
         cache = torch.zeros(m, 2, kvh, block, d, dtype=dtype, device="cuda")
         tables = torch.arange(m, dtype=torch.int32, device="cuda").view(1, m)
@@ -189,13 +194,14 @@ def timing(lib):
                                                              is_causal=True)
         torch.cuda.synchronize()
         sdpa = (time.perf_counter() - t1) / 20 * 1e6
-        print(f"prefill attention, {t} positions: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}); "
+        print(f"prefill attention{' (tiled)' if tiled else ''}, {t} positions: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}); "
               f"torch SDPA (flash) on the same shapes {sdpa:.1f} us")
 
 
 if __name__ == "__main__":
     lib = build()
-    failures = check(lib)
+    failures = check(lib, 0) + check(lib, 1)
+    lib.higgs_paged_attention_set_tiled(0)
     if "--timing" in sys.argv:
         timing(lib)
     sys.exit(1 if failures else 0)
