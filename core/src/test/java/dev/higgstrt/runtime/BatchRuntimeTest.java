@@ -132,6 +132,31 @@ class BatchRuntimeTest {
         }
     }
 
+    @Test
+    void aBatchSampledOnTheForkJoinPoolGivesEachRequestItsFramesAlone() throws Exception {
+        Generator alone = new Generator(ids, model::newSession);
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            requests.add(request(6 + i, 50 + i, Sampling.sample(500 + i), 20));
+        }
+        try (BatchRuntime runtime = new BatchRuntime(ids, new SessionBatchDecoder(model::newSession),
+                new BatchRuntime.Options(12, 16, 16, 24, 16, 64))) {
+            List<BatchRuntime.Handle> handles = new ArrayList<>();
+            for (GenerationRequest q : requests) {
+                handles.add(runtime.submit(q, f -> { }));
+            }
+            int largestBatch = 0;
+            for (int i = 0; i < requests.size(); i++) {
+                while (!handles.get(i).result().isDone()) {
+                    largestBatch = Math.max(largestBatch, runtime.metrics().lastBatch());
+                    Thread.sleep(1);
+                }
+                assertSameFrames(handles.get(i).result().get(), alone.generate(requests.get(i)));
+            }
+            assertThat(largestBatch).as("steps of 8 or more sequences sample in parallel").isGreaterThanOrEqualTo(8);
+        }
+    }
+
     static RuntimeMetrics waitIdle(BatchRuntime runtime) throws InterruptedException {
         for (int i = 0; i < 200; i++) {
             RuntimeMetrics m = runtime.metrics();
