@@ -31,8 +31,9 @@ import java.nio.file.Path;
  * The packed, batched Higgs Audio engine (tp 1, pp 1): one call runs the new tokens of many
  * sequences, some in prefill and some decoding, over a paged KV cache that each
  * {@link PagedDecoder} owns in device memory (see {@link HiggsNetwork#definePacked}). Built from a
- * converted checkpoint, saved with a header recording its origin and shape, loaded back. Owns the
- * TensorRT runtime and engine; {@link #close()} releases them (and its decoders) once. Thread-safe.
+ * converted checkpoint, saved with a header recording its origin and shape, loaded back; it runs on
+ * CUDA device 0. Owns the TensorRT runtime and engine; {@link #close()} releases them (and its
+ * decoders) once. Thread-safe.
  */
 public final class PagedEngine implements AutoCloseable {
     private static final byte[] MAGIC = "HXPAGED1".getBytes(StandardCharsets.US_ASCII);
