@@ -171,9 +171,7 @@ __global__ void sumKernel(Inputs in, int world, T* out, long long n) {
 
 using higgs::volume;
 
-bool supportedType(DataType t) {
-    return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16;
-}
+using higgs::isComputeType;
 
 class AllReducePlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
                               public IPluginV3OneRuntime {
@@ -236,7 +234,7 @@ public:
             return false;
         }
         PluginTensorDesc const& d = inOut[pos].desc;
-        return d.format == TensorFormat::kLINEAR && supportedType(d.type) && (pos == 0 || d.type == inOut[0].desc.type);
+        return d.format == TensorFormat::kLINEAR && isComputeType(d.type) && (pos == 0 || d.type == inOut[0].desc.type);
     }
 
     int32_t getNbOutputs() const noexcept override { return 1; }

@@ -651,7 +651,7 @@ public:
         }
         bool ok;
         if (pos == 0) {
-            ok = d.type == DataType::kFLOAT || d.type == DataType::kHALF || d.type == DataType::kBF16;
+            ok = higgs::isComputeType(d.type);
         } else if (pos == 1) {
             ok = d.type == DataType::kBOOL || d.type == DataType::kINT32;
         } else if (pos == 2 || pos == 3) {
@@ -659,8 +659,7 @@ public:
         } else {
             ok = d.type == hiddenType;
         }
-        bool hiddenSupported = hiddenType == DataType::kFLOAT || hiddenType == DataType::kHALF
-            || hiddenType == DataType::kBF16;
+        bool hiddenSupported = higgs::isComputeType(hiddenType);
         if (!ok) {
             char const* name = pos < kInputs ? kInputNames[pos] : "output";
             if (pos == 0 || !hiddenSupported) {

@@ -713,7 +713,7 @@ int run(Call const& c, void* workspace, cudaStream_t stream) {
     }
 }
 
-bool floatType(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
+using higgs::isComputeType;
 
 char const* const kInputNames[kInputs] = {"q", "kv", "positions", "slots", "block_tables", "inv_freq", "kv_cache"};
 
@@ -787,7 +787,7 @@ public:
             return false;
         }
         switch (pos) {
-        case 0: return floatType(d.type);
+        case 0: return isComputeType(d.type);
         case 2: case 3: case 4: return d.type == DataType::kINT32;
         case 5: return d.type == DataType::kFLOAT;
         default: return d.type == inOut[0].desc.type;   // kv, the cache and the output: the compute type

@@ -53,6 +53,11 @@ private:
     std::string last_;
 };
 
+// FLOAT, HALF or BF16: the compute types the plugins run in.
+inline bool isComputeType(nvinfer1::DataType t) {
+    return t == nvinfer1::DataType::kFLOAT || t == nvinfer1::DataType::kHALF || t == nvinfer1::DataType::kBF16;
+}
+
 inline long long volume(nvinfer1::Dims const& d) {
     long long n = 1;
     for (int i = 0; i < d.nbDims; i++) {

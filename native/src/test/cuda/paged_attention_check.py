@@ -132,6 +132,24 @@ def check(lib, tiled):
     return failures
 
 
+def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps):
+    """Microseconds a call of the plugin's kernels takes on these tensors, after three warm-up calls."""
+    tokens, m, n = q.shape[0], tables.shape[1], cache.shape[0]
+    ws = torch.empty(lib.higgs_paged_attention_workspace(tokens, heads, kv_heads, d) // 4 + 64, dtype=torch.float32,
+                     device="cuda")
+    f = inv_freq(d).cuda()
+    args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
+            cache.data_ptr(), out.data_ptr(), tokens, heads, kv_heads, d, block, m, n, ws.data_ptr(), None)
+    for _ in range(3):
+        lib.higgs_paged_attention_run(*args)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        lib.higgs_paged_attention_run(*args)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / reps * 1e6
+
+
 def timing(lib):
     dtype = torch.bfloat16
     h, kvh, d, block, layers = 24, 8, 128, 32, 28
@@ -145,57 +163,37 @@ def timing(lib):
         pos = torch.full((batch,), ctx - 1, dtype=torch.int32, device="cuda")
         slots = torch.arange(batch, dtype=torch.int32, device="cuda")
         out = torch.empty(batch, h * d, dtype=dtype, device="cuda")
-        ws = torch.empty(lib.higgs_paged_attention_workspace(batch, h, kvh, d) // 4 + 64, dtype=torch.float32, device="cuda")
-        f = inv_freq(d).cuda()
-        args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
-                cache.data_ptr(), out.data_ptr(), batch, h, kvh, d, block, m, n, ws.data_ptr(), None)
-        for _ in range(3):
-            lib.higgs_paged_attention_run(*args)
-        torch.cuda.synchronize()
-        reps = 50
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            lib.higgs_paged_attention_run(*args)
-        torch.cuda.synchronize()
-        us = (time.perf_counter() - t0) / reps * 1e6
+        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 50)
         kv_bytes = batch * ctx * kvh * d * 2 * 2
         print(f"decode attention, batch {batch}, context {ctx}: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
               f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
-    # prefill 512, a block a token and in tiles
-    for t, tiled in ((512, 0), (512, 1)):
+    # prefill of 512 positions: a block a token, in tiles, and torch's SDPA on the same shapes
+    t = 512
+    m = t // block + 1
+    cache = torch.zeros(m, 2, kvh, block, d, dtype=dtype, device="cuda")
+    tables = torch.arange(m, dtype=torch.int32, device="cuda").view(1, m)
+    q = torch.randn(t, h * d, dtype=dtype, device="cuda")
+    kv = torch.randn(t, 2 * kvh * d, dtype=dtype, device="cuda")
+    pos = torch.arange(t, dtype=torch.int32, device="cuda")
+    slots = torch.zeros(t, dtype=torch.int32, device="cuda")
+    out = torch.empty(t, h * d, dtype=dtype, device="cuda")
+    for tiled in (0, 1):
         lib.higgs_paged_attention_set_tiled(tiled)
-        m = t // block + 1
-        cache = torch.zeros(m, 2, kvh, block, d, dtype=dtype, device="cuda")
-        tables = torch.arange(m, dtype=torch.int32, device="cuda").view(1, m)
-        q = torch.randn(t, h * d, dtype=dtype, device="cuda")
-        kv = torch.randn(t, 2 * kvh * d, dtype=dtype, device="cuda")
-        pos = torch.arange(t, dtype=torch.int32, device="cuda")
-        slots = torch.zeros(t, dtype=torch.int32, device="cuda")
-        out = torch.empty(t, h * d, dtype=dtype, device="cuda")
-        ws = torch.empty(lib.higgs_paged_attention_workspace(t, h, kvh, d) // 4 + 64, dtype=torch.float32, device="cuda")
-        f = inv_freq(d).cuda()
-        args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
-                cache.data_ptr(), out.data_ptr(), t, h, kvh, d, block, m, m, ws.data_ptr(), None)
-        for _ in range(3):
-            lib.higgs_paged_attention_run(*args)
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(20):
-            lib.higgs_paged_attention_run(*args)
-        torch.cuda.synchronize()
-        us = (time.perf_counter() - t0) / 20 * 1e6
-        qf = q.view(t, h, d).transpose(0, 1).float()
-        kf = kv[:, : kvh * d].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0).float()
-        vf = kv[:, kvh * d:].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0).float()
-        torch.cuda.synchronize()
-        t1 = time.perf_counter()
-        for _ in range(20):
-            torch.nn.functional.scaled_dot_product_attention(q.view(t, h, d).transpose(0, 1), kf.to(dtype), vf.to(dtype),
-                                                             is_causal=True)
-        torch.cuda.synchronize()
-        sdpa = (time.perf_counter() - t1) / 20 * 1e6
-        print(f"prefill attention{' (tiled)' if tiled else ''}, {t} positions: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}); "
-              f"torch SDPA (flash) on the same shapes {sdpa:.1f} us")
+        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 20)
+        print(f"prefill attention{' (tiled)' if tiled else ''}, {t} positions: {us:.1f} us a layer "
+              f"({us * layers / 1000:.2f} ms for {layers})")
+    lib.higgs_paged_attention_set_tiled(0)
+    qh = q.view(t, h, d).transpose(0, 1)
+    kh = kv[:, : kvh * d].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0)
+    vh = kv[:, kvh * d:].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0)
+    for _ in range(3):
+        torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, is_causal=True)
+    torch.cuda.synchronize()
+    t1 = time.perf_counter()
+    for _ in range(20):
+        torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, is_causal=True)
+    torch.cuda.synchronize()
+    print(f"torch SDPA on the same shapes: {(time.perf_counter() - t1) / 20 * 1e6:.1f} us")
 
 
 if __name__ == "__main__":

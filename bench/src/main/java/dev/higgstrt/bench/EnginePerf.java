@@ -9,7 +9,6 @@ import dev.higgstrt.trt.engine.FfnMode;
 import dev.higgstrt.trt.engine.HiggsEngine;
 import dev.higgstrt.trt.smoke.SmokeRun;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -32,10 +31,7 @@ public final class EnginePerf {
         int prefill = Integer.parseInt(args[3]);
         int steps = Integer.parseInt(args[4]);
         FfnMode ffn = args.length > 5 ? FfnMode.parse(args[5]) : FfnMode.AUTO;
-        long weightBytes;
-        try (var files = Files.list(ckpt)) {
-            weightBytes = files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
-        }
+        long weightBytes = DecodeFloor.weightBytes(ckpt);
         long t0 = System.nanoTime();
         try (HiggsEngine engine = HiggsEngine.build(ckpt, dtype, maxSeq, ffn)) {
             double buildS = (System.nanoTime() - t0) / 1e9;
@@ -64,12 +60,8 @@ public final class EnginePerf {
             Arrays.sort(prefillMs);
             Arrays.sort(stepMs);
             HiggsAudioConfig c = engine.config();
-            long es = dtype.byteSize();
-            long embeddings = ((long) c.vocabSize() + (long) c.numCodebooks() * c.codebookSize()) * c.hiddenSize() * es;
-            long unusedPath = engine.ffnMode() == FfnMode.PLUGIN
-                    ? (long) c.dualFfnLayers().size() * 3L * c.hiddenSize() * c.intermediateSize() * es : 0;
             double bandwidth = Cuda.copyBandwidth(2L << 30, 20);
-            double floorMs = (weightBytes - embeddings - unusedPath) / bandwidth * 1e3;
+            double floorMs = DecodeFloor.weightsRead(weightBytes, c, dtype, engine.ffnMode() == FfnMode.PLUGIN) / bandwidth * 1e3;
             System.out.printf("copy bandwidth of this GPU, measured now: %.2f TB/s (bytes read + written)%n", bandwidth / 1e12);
             System.out.printf("engine %s, dual FFN %s, weights %.2f GB, plan %.2f GB, build %.1f s%n", dtype.torchName(),
                     engine.ffnMode().id(), weightBytes / 1e9, engine.planBytes() / 1e9, buildS);

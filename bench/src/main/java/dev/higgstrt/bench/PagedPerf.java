@@ -11,7 +11,6 @@ import dev.higgstrt.trt.engine.PagedDecoder;
 import dev.higgstrt.trt.engine.PagedEngine;
 import dev.higgstrt.trt.smoke.SmokeRun;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,10 +40,7 @@ public final class PagedPerf {
         int frames = Integer.parseInt(args[3]);
         int[] batches = Arrays.stream(args, 4, args.length).mapToInt(Integer::parseInt).toArray();
         int maxBatch = Arrays.stream(batches).max().orElse(1);
-        long weightBytes;
-        try (var files = Files.list(ckpt)) {
-            weightBytes = files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
-        }
+        long weightBytes = DecodeFloor.weightBytes(ckpt);
         int maxSequence = prompt + frames + 8;
         PagedEngine.Shape shape = new PagedEngine.Shape(maxSequence, MAX_TOKENS, Math.max(maxBatch, 65), BLOCK);
         long t0 = System.nanoTime();
@@ -58,12 +54,10 @@ public final class PagedPerf {
             HiggsAudioConfig c = engine.config();
             double bandwidth = Cuda.copyBandwidth(2L << 30, 20);
             System.out.printf("copy bandwidth of this GPU, measured now: %.2f TB/s (bytes read + written)%n", bandwidth / 1e12);
-            long es = dtype.byteSize();
-            long embeddings = ((long) c.vocabSize() + (long) c.numCodebooks() * c.codebookSize()) * c.hiddenSize() * es;
-            long textPath = (long) c.dualFfnLayers().size() * 3L * c.hiddenSize() * c.intermediateSize() * es;
+            long weightsRead = DecodeFloor.weightsRead(weightBytes, c, dtype, true);
             long kvPerPosition = engine.bytesPerBlock() / BLOCK;
             TokenInput promptTokens = SmokeRun.prompt(c, prompt, 1);
-            int blocksPerSequence = (maxSequence + BLOCK - 1) / BLOCK;
+            int blocksPerSequence = shape.blocksPerSequence();
 
             // one prompt alone, and its first frame
             try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
@@ -107,7 +101,7 @@ public final class PagedPerf {
                     }
                     double seconds = (System.nanoTime() - s0) / 1e9;
                     double floor = batch == 1
-                            ? (weightBytes - embeddings - textPath + kvPerPosition * (prompt + frames / 2.0)) / bandwidth * 1e3 : Double.NaN;
+                            ? (weightsRead + kvPerPosition * (prompt + frames / 2.0)) / bandwidth * 1e3 : Double.NaN;
                     System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f |%n", batch + (run[1] == 1 ? "" : " (no CUDA graphs)"),
                             batch * frames / seconds, seconds / frames * 1e3,
                             batch == 1 ? String.format("%.2f (%.2fx)", floor, seconds / frames * 1e3 / floor) : "",

@@ -58,8 +58,19 @@ public final class AtomicOutput implements AutoCloseable {
      * @throws IOException when the file cannot be written
      */
     public static void writeString(Path target, String text) throws IOException {
+        writeBytes(target, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Writes a whole file atomically, as {@link #writeString} does.
+     *
+     * @param target the file to write
+     * @param bytes  its content
+     * @throws IOException when the file cannot be written
+     */
+    public static void writeBytes(Path target, byte[] bytes) throws IOException {
         try (AtomicOutput out = create(target)) {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
             while (b.hasRemaining()) {
                 out.channel().write(b);
             }

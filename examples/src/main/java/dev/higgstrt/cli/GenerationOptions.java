@@ -182,15 +182,10 @@ final class GenerationOptions {
     /**
      * A batch decoder and how a runtime over it may schedule.
      *
-     * @param decoder        the decoder (the runtime owns it)
-     * @param maxRunning     sequences that may run together
-     * @param prefillChunk   prompt positions of one sequence a step
-     * @param maxBatchTokens positions a step
-     * @param blockSize      KV positions a block
-     * @param kvBlocks       KV blocks in all
+     * @param decoder the decoder (the runtime owns it)
+     * @param options the runtime's options that fit it (the caller sets the queue's capacity)
      */
-    record Batched(dev.higgstrt.runtime.BatchDecoder decoder, int maxRunning, int prefillChunk, int maxBatchTokens, int blockSize,
-                   int kvBlocks) {
+    record Batched(dev.higgstrt.runtime.BatchDecoder decoder, dev.higgstrt.runtime.BatchRuntime.Options options) {
     }
 
     /** Where the sessions come from: the CPU reference or an engine. */
@@ -200,7 +195,8 @@ final class GenerationOptions {
         /** A runtime's decoder for up to {@code maxRunning} sequences: one session each, run in turn, by default. */
         default Batched batched(int maxRunning) {
             var sessions = new dev.higgstrt.runtime.SessionBatchDecoder(sessions());
-            return new Batched(sessions, maxRunning, 256, 256 + maxRunning, 16, Math.ceilDiv(sessions.maxSequence(), 16) * maxRunning);
+            return new Batched(sessions, new dev.higgstrt.runtime.BatchRuntime.Options(maxRunning, 0, 256, 256 + maxRunning, 16,
+                    Math.ceilDiv(sessions.maxSequence(), 16) * maxRunning));
         }
 
         String name();
@@ -241,8 +237,7 @@ final class GenerationOptions {
 
                 public Batched batched(int maxRunning) {
                     var d = paged.newDecoder(paged.shape().blocksPerSequence() * Math.min(maxRunning, paged.shape().maxSequences()));
-                    var o = d.runtimeOptions(maxRunning, 0);
-                    return new Batched(d, o.maxRunning(), o.prefillChunk(), o.maxBatchTokens(), o.blockSize(), o.kvBlocks());
+                    return new Batched(d, d.runtimeOptions(maxRunning, 0));
                 }
 
                 public void close() {

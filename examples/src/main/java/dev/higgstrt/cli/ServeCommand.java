@@ -129,8 +129,7 @@ final class ServeCommand implements Callable<Integer> {
                     throw new CliPaths.BadInput(e.getMessage());
                 }
                 GenerationOptions.Batched batch = model.batched(maxRunning);
-                BatchRuntime runtime = new BatchRuntime(ids, batch.decoder(), new BatchRuntime.Options(batch.maxRunning(), queue,
-                        batch.prefillChunk(), batch.maxBatchTokens(), batch.blockSize(), batch.kvBlocks()));
+                BatchRuntime runtime = new BatchRuntime(ids, batch.decoder(), batch.options().withQueueCapacity(queue));
                 AudioDecoder audio = decoder.decoder();
                 SpeechServer.Config config = SpeechServer.Config.local(port).withHost(host);
                 if (key != null) {

@@ -74,13 +74,7 @@ final class TtsCommand implements Callable<Integer> {
                         + "nothing to decode; no WAV written");
             }
             if (output.getFileName().toString().endsWith(".pcm")) {
-                try (var out = dev.higgstrt.io.AtomicOutput.create(output)) {
-                    var bytes = java.nio.ByteBuffer.wrap(dev.higgstrt.audio.Pcm16.bytes(speech.samples()));
-                    while (bytes.hasRemaining()) {
-                        out.channel().write(bytes);
-                    }
-                    out.commit();
-                }
+                dev.higgstrt.io.AtomicOutput.writeBytes(output, dev.higgstrt.audio.Pcm16.bytes(speech.samples()));
             } else {
                 WavFile.write(output, speech.samples(), speech.sampleRate());
             }

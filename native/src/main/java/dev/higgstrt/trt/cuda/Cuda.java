@@ -172,10 +172,7 @@ public final class Cuda {
          * @param stream the stream
          */
         public void download(MemorySegment dst, long offset, Stream stream) {
-            if (offset < 0 || offset + dst.byteSize() > bytes) {
-                throw new IllegalArgumentException("download of " + dst.byteSize() + " bytes at " + offset + " outside " + bytes);
-            }
-            Pointer from = new Pointer(pointer()).position(offset);
+            Pointer from = at(offset, dst.byteSize());
             check(cudaMemcpyAsync(host(dst), from, dst.byteSize(), cudaMemcpyDeviceToHost, stream.handle()), "cudaMemcpyAsync to host");
             stream.synchronize();
         }
@@ -202,10 +199,7 @@ public final class Cuda {
          * @param offset where in this buffer to start
          */
         public void download(MemorySegment dst, long offset) {
-            if (offset < 0 || offset + dst.byteSize() > bytes) {
-                throw new IllegalArgumentException("download of " + dst.byteSize() + " bytes at " + offset + " outside " + bytes);
-            }
-            Pointer from = new Pointer(pointer()).position(offset);
+            Pointer from = at(offset, dst.byteSize());
             check(cudaMemcpy(host(dst), from, dst.byteSize(), cudaMemcpyDeviceToHost), "cudaMemcpy to host");
         }
 
@@ -216,6 +210,14 @@ public final class Cuda {
          */
         public void download(MemorySegment dst) {
             check(cudaMemcpy(host(dst), pointer(), dst.byteSize(), cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+        }
+
+        /** The address {@code offset} bytes in, checked to leave {@code count} bytes inside. */
+        private Pointer at(long offset, long count) {
+            if (offset < 0 || offset + count > bytes) {
+                throw new IllegalArgumentException("download of " + count + " bytes at " + offset + " outside " + bytes);
+            }
+            return new Pointer(pointer()).position(offset);
         }
 
         @Override

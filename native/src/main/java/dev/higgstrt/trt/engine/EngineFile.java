@@ -87,4 +87,41 @@ public final class EngineFile {
             return new Contents(header, all.asSlice(magic.length + 4 + n));
         }
     }
+
+    /**
+     * {@link #read} of an engine built from a converted checkpoint, checked to have been built
+     * from {@code checkpoint} (the header's {@code checkpoint_sha256} against its hash now).
+     *
+     * @param file       the file
+     * @param magic      the kind's 8-byte magic
+     * @param kind       the kind's name in messages ("engine", "paged engine")
+     * @param checkpoint the checkpoint folder it must have been built from
+     * @param arena      owns the mapping
+     * @return the header and the plan
+     * @throws IOException              when a file cannot be read
+     * @throws IllegalArgumentException when the file is not of this kind, is corrupt or was built from another checkpoint
+     */
+    static Contents readBuiltFrom(Path file, byte[] magic, String kind, Path checkpoint, Arena arena) throws IOException {
+        Contents contents = read(file, magic, file.getFileName() + ": not a higgs-trt " + kind + " file",
+                file.getFileName() + ": corrupt engine header", arena);
+        if (!HiggsEngine.hash(checkpoint).equals(contents.header().path("checkpoint_sha256").asText())) {
+            throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
+                    + " (config or rank files differ); rebuild it");
+        }
+        return contents;
+    }
+
+    /**
+     * Whether {@code file} starts with {@code magic} (a file of that kind; nothing else is checked).
+     *
+     * @param file  a file
+     * @param magic the kind's 8-byte magic
+     * @return true where the file starts with the magic
+     * @throws IOException when the file cannot be read
+     */
+    public static boolean isKind(Path file, byte[] magic) throws IOException {
+        try (var in = java.nio.file.Files.newInputStream(file)) {
+            return java.util.Arrays.equals(in.readNBytes(magic.length), magic);
+        }
+    }
 }

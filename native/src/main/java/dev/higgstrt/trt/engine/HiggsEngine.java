@@ -257,7 +257,8 @@ public final class HiggsEngine implements AutoCloseable {
         }
     }
 
-    private static void set(IOptimizationProfile p, String name, int point, long... dims) {
+    /** Sets {@code name}'s dimensions at profile point 0 (min), 1 (opt) or 2 (max). */
+    static void set(IOptimizationProfile p, String name, int point, long... dims) {
         OptProfileSelector selector = switch (point) {
             case 0 -> OptProfileSelector.kMIN;
             case 1 -> OptProfileSelector.kOPT;
@@ -331,14 +332,9 @@ public final class HiggsEngine implements AutoCloseable {
     public static HiggsEngine load(Path file, Path checkpoint, int device) throws IOException {
         Arena arena = Arena.ofShared();
         try {
-            EngineFile.Contents contents = EngineFile.read(file, MAGIC, file.getFileName() + ": not a higgs-trt engine file",
-                    file.getFileName() + ": corrupt engine header", arena);
+            EngineFile.Contents contents = EngineFile.readBuiltFrom(file, MAGIC, "engine", checkpoint, arena);
             JsonNode meta = contents.header();
-            String expected = hash(checkpoint);
-            if (!expected.equals(meta.path("checkpoint_sha256").asText())) {
-                throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
-                        + " (config or rank files differ); rebuild it");
-            }
+            String expected = meta.path("checkpoint_sha256").asText();
             MemorySegment plan = contents.plan();
             FfnMode ffn = FfnMode.parse(meta.path("dual_ffn").asText(FfnMode.COMPUTE_BOTH.id()));
             if (ffn == FfnMode.PLUGIN) {

@@ -233,9 +233,7 @@ public final class HiggsNetwork {
     private ITensor packedLayer(int layer, ITensor x, ITensor mask, Packing p) {
         boolean dual = c.isDualFfn(layer);
         int hd = c.headDim();
-        ITensor hn = dual
-                ? net.addSelect(mask, rmsNorm(x, SourceTensor.AUDIO_INPUT_LN, layer), rmsNorm(x, SourceTensor.INPUT_LN, layer)).getOutput(0)
-                : rmsNorm(x, SourceTensor.INPUT_LN, layer);
+        ITensor hn = inputNorm(x, mask, layer, dual);
         ITensor q = linear(hn, SourceTensor.Q, layer);
         ITensor kv = net.addMatrixMultiply(activation(hn, SourceTensor.K, layer), MatrixOperation.kNONE,
                 matrix(List.of(SourceTensor.K, SourceTensor.V), layer), MatrixOperation.kTRANSPOSE).getOutput(0);
@@ -275,9 +273,7 @@ public final class HiggsNetwork {
         int hd = c.headDim();
         int heads = rank.heads();
         int kv = rank.kvHeads();
-        ITensor hn = dual
-                ? net.addSelect(mask, rmsNorm(x, SourceTensor.AUDIO_INPUT_LN, layer), rmsNorm(x, SourceTensor.INPUT_LN, layer)).getOutput(0)
-                : rmsNorm(x, SourceTensor.INPUT_LN, layer);
+        ITensor hn = inputNorm(x, mask, layer, dual);
         ITensor q = heads(rope(heads(linear(hn, SourceTensor.Q, layer), heads), cos, sin, rotate));
         ITensor kNew = heads(rope(heads(linear(hn, SourceTensor.K, layer), kv), cos, sin, rotate));
         ITensor vNew = heads(heads(linear(hn, SourceTensor.V, layer), kv));
@@ -310,6 +306,13 @@ public final class HiggsNetwork {
         x = op(x, o, ElementWiseOperation.kSUM);
 
         return feedForward(x, mask, layer, dual);
+    }
+
+    /** The attention's input norm: each position's path's norm in a dual-FFN layer, else the text one for all. */
+    private ITensor inputNorm(ITensor x, ITensor mask, int layer, boolean dual) {
+        return dual
+                ? net.addSelect(mask, rmsNorm(x, SourceTensor.AUDIO_INPUT_LN, layer), rmsNorm(x, SourceTensor.INPUT_LN, layer)).getOutput(0)
+                : rmsNorm(x, SourceTensor.INPUT_LN, layer);
     }
 
     /** x + the feed-forward block after attention: the dual FFN where {@code dual}, else the text MLP for all. */

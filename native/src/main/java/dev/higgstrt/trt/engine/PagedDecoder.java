@@ -58,8 +58,6 @@ public final class PagedDecoder implements BatchDecoder {
     private Object keep;   // the auxiliary streams' handle array, which the context reads
     private final Map<Long, Integer> shapesSeen = new HashMap<>();
     private boolean useGraphs;
-    private long steps;
-    private long stepNanos;
     private long graphLaunches;
 
     PagedDecoder(PagedEngine engine, int kvBlocks) {
@@ -195,15 +193,6 @@ public final class PagedDecoder implements BatchDecoder {
         return engine.bytesPerBlock() * kvBlocks;
     }
 
-    /**
-     * Steps run and the mean wall time of one (upload, engine, download), in nanoseconds.
-     *
-     * @return {steps, mean nanoseconds}
-     */
-    public long[] stepStats() {
-        return new long[]{steps, steps == 0 ? 0 : stepNanos / steps};
-    }
-
     @Override
     public List<float[]> step(List<Work> batch) {
         if (release.released()) {
@@ -229,13 +218,10 @@ public final class PagedDecoder implements BatchDecoder {
         }
         List<float[]> out = new ArrayList<>(java.util.Collections.nCopies(batch.size(), (float[]) null));
         if (!run.isEmpty()) {
-            long t0 = System.nanoTime();
             float[][] rows = execute(batch, run, tokens);
             for (int r = 0; r < run.size(); r++) {
                 out.set(run.get(r), rows[r]);
             }
-            stepNanos += System.nanoTime() - t0;
-            steps++;
         }
         if (!failures.isEmpty()) {
             throw new StepFailure(out, failures);

@@ -165,30 +165,19 @@ public final class PagedEngine implements AutoCloseable {
         long[] blocks = {1, 4096, MAX_CACHE_BLOCKS};
         int m = s.blocksPerSequence();
         for (int i = 0; i < 3; i++) {
-            set(p, HiggsNetwork.INPUT_IDS, i, tokens[i]);
-            set(p, HiggsNetwork.AUDIO_CODES, i, tokens[i], c.numCodebooks());
-            set(p, HiggsNetwork.AUDIO_MASK, i, tokens[i], 1);
-            set(p, HiggsNetwork.POSITIONS, i, tokens[i]);
-            set(p, HiggsNetwork.SLOTS, i, tokens[i]);
-            set(p, HiggsNetwork.BLOCK_TABLES, i, sequences[i], m);
-            set(p, HiggsNetwork.LAST_TOKENS, i, sequences[i]);
+            HiggsEngine.set(p, HiggsNetwork.INPUT_IDS, i, tokens[i]);
+            HiggsEngine.set(p, HiggsNetwork.AUDIO_CODES, i, tokens[i], c.numCodebooks());
+            HiggsEngine.set(p, HiggsNetwork.AUDIO_MASK, i, tokens[i], 1);
+            HiggsEngine.set(p, HiggsNetwork.POSITIONS, i, tokens[i]);
+            HiggsEngine.set(p, HiggsNetwork.SLOTS, i, tokens[i]);
+            HiggsEngine.set(p, HiggsNetwork.BLOCK_TABLES, i, sequences[i], m);
+            HiggsEngine.set(p, HiggsNetwork.LAST_TOKENS, i, sequences[i]);
             if (plugin) {
-                set(p, HiggsNetwork.TEXT_TOKENS, i, i == 2 ? tokens[2] : 0);
+                HiggsEngine.set(p, HiggsNetwork.TEXT_TOKENS, i, i == 2 ? tokens[2] : 0);
             }
             for (int l = 0; l < c.numLayers(); l++) {
-                set(p, HiggsNetwork.kvCache(l), i, blocks[i], 2, c.numKvHeads(), s.blockSize(), c.headDim());
+                HiggsEngine.set(p, HiggsNetwork.kvCache(l), i, blocks[i], 2, c.numKvHeads(), s.blockSize(), c.headDim());
             }
-        }
-    }
-
-    private static void set(IOptimizationProfile p, String name, int point, long... dims) {
-        var selector = switch (point) {
-            case 0 -> nvinfer.OptProfileSelector.kMIN;
-            case 1 -> nvinfer.OptProfileSelector.kOPT;
-            default -> nvinfer.OptProfileSelector.kMAX;
-        };
-        if (!p.setDimensions(name, selector, HiggsNetwork.dims(dims))) {
-            throw new TrtException("optimization profile rejected " + java.util.Arrays.toString(dims) + " for " + name);
         }
     }
 
@@ -224,14 +213,8 @@ public final class PagedEngine implements AutoCloseable {
     public static PagedEngine load(Path file, Path checkpoint) throws IOException {
         Arena arena = Arena.ofShared();
         try {
-            EngineFile.Contents contents = EngineFile.read(file, MAGIC, file.getFileName() + ": not a higgs-trt paged engine file",
-                    file.getFileName() + ": corrupt engine header", arena);
+            EngineFile.Contents contents = EngineFile.readBuiltFrom(file, MAGIC, "paged engine", checkpoint, arena);
             JsonNode meta = contents.header();
-            String expected = HiggsEngine.hash(checkpoint);
-            if (!expected.equals(meta.path("checkpoint_sha256").asText())) {
-                throw new IllegalArgumentException(file.getFileName() + ": built from another checkpoint than " + checkpoint
-                        + " (config or rank files differ); rebuild it");
-            }
             FfnMode ffn = FfnMode.parse(meta.path("dual_ffn").asText(FfnMode.COMPUTE_BOTH.id()));
             if (ffn == FfnMode.PLUGIN) {
                 DualFfnPlugin.get();
@@ -240,7 +223,7 @@ public final class PagedEngine implements AutoCloseable {
             Shape shape = new Shape(meta.path("max_sequence").asInt(), meta.path("max_tokens").asInt(),
                     meta.path("max_sequences").asInt(), meta.path("block_size").asInt());
             return new PagedEngine(HiggsAudioConfig.readFolder(checkpoint), DType.parse(meta.path("dtype").asText()), ffn, shape,
-                    expected, arena, contents.plan());
+                    meta.path("checkpoint_sha256").asText(), arena, contents.plan());
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -274,9 +257,7 @@ public final class PagedEngine implements AutoCloseable {
      * @throws IOException when the file cannot be read
      */
     public static boolean isPagedEngineFile(Path file) throws IOException {
-        try (var in = java.nio.file.Files.newInputStream(file)) {
-            return java.util.Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
-        }
+        return EngineFile.isKind(file, MAGIC);
     }
 
     /**

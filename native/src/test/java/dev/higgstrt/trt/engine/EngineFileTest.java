@@ -37,4 +37,25 @@ class EngineFileTest {
             assertThat(s.map(p -> p.getFileName().toString())).containsExactly("x.engine");
         }
     }
+
+    @Test
+    void anEngineOfAnotherCheckpointIsRefusedAndKindsAreToldApart(@TempDir Path dir) throws Exception {
+        Path checkpoint = Files.createDirectories(dir.resolve("ck"));
+        Files.writeString(checkpoint.resolve("config.json"), "{\"a\": 1}");
+        Path file = dir.resolve("x.engine");
+        EngineFile.write(file, MAGIC, Json.STRICT.createObjectNode().put("checkpoint_sha256", HiggsEngine.hash(checkpoint)),
+                MemorySegment.ofArray(new byte[]{9}));
+        try (Arena arena = Arena.ofConfined()) {
+            assertThat(EngineFile.readBuiltFrom(file, MAGIC, "test engine", checkpoint, arena).plan().byteSize()).isEqualTo(1);
+            assertThatThrownBy(() -> EngineFile.readBuiltFrom(file, "HXOTHER1".getBytes(StandardCharsets.US_ASCII), "test engine",
+                    checkpoint, arena)).hasMessage("x.engine: not a higgs-trt test engine file");
+            Files.writeString(checkpoint.resolve("config.json"), "{\"a\": 2}");
+            assertThatThrownBy(() -> EngineFile.readBuiltFrom(file, MAGIC, "test engine", checkpoint, arena))
+                    .hasMessage("x.engine: built from another checkpoint than " + checkpoint + " (config or rank files differ); rebuild it");
+        }
+        assertThat(EngineFile.isKind(file, MAGIC)).isTrue();
+        assertThat(EngineFile.isKind(file, "HXOTHER1".getBytes(StandardCharsets.US_ASCII))).isFalse();
+        Files.write(dir.resolve("short"), new byte[]{1});
+        assertThat(EngineFile.isKind(dir.resolve("short"), MAGIC)).isFalse();
+    }
 }

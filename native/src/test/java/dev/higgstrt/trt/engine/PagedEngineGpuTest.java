@@ -55,8 +55,7 @@ class PagedEngineGpuTest {
 
     @Test
     void everySequenceOfAMixedBatchGetsItsLogitsAloneAndTheReferences() throws IOException {
-        Path ckpt = tmp.resolve("golden-f32");
-        Converter.convert(GpuTests.GOLDEN, ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        Path ckpt = fp32(GpuTests.GOLDEN, "golden-f32");
         HiggsAudioConfig c = HiggsAudioConfig.readFolder(ckpt);
         TokenInput mixed = TokenInput.read(GpuTests.GOLDEN.resolve("mixed.json"));
         Random r = new Random(5);
@@ -153,6 +152,23 @@ class PagedEngineGpuTest {
         }
     }
 
+    /** {@code model} converted to FP32 (tp 1, pp 1) under the test folder as {@code name}. */
+    private static Path fp32(Path model, String name) throws IOException {
+        Path out = tmp.resolve(name);
+        Converter.convert(model, out, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        return out;
+    }
+
+    private static Path generationModel;
+
+    /** The first generation fixture's model in FP32, converted once for the tests that generate. */
+    private static synchronized Path generationModel(GenerationFixtures.Case fixture) throws IOException {
+        if (generationModel == null) {
+            generationModel = fp32(fixture.model(), "generation-f32");
+        }
+        return generationModel;
+    }
+
     /** A decoder made with CUDA-graph replay on (off by default). */
     private static PagedDecoder withGraphs(java.util.function.Supplier<PagedDecoder> make) {
         String before = System.getProperty(PagedDecoder.GRAPHS_PROPERTY);
@@ -171,8 +187,7 @@ class PagedEngineGpuTest {
     @Test
     void aShortCacheQueuesRequestsAndACancelMidGenerationEndsCleanly() throws Exception {
         GenerationFixtures.Case fixture = GenerationFixtures.all().getFirst();
-        Path ckpt = tmp.resolve("generation-f32-small-cache");
-        Converter.convert(fixture.model(), ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        Path ckpt = generationModel(fixture);
         SpeechTokens ids = SpeechTokens.read(ckpt);
         int blockSize = 8;
         try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, new PagedEngine.Shape(160, 256, 8, blockSize), FfnMode.PLUGIN)) {
@@ -233,8 +248,7 @@ class PagedEngineGpuTest {
     @Test
     void sixteenConcurrentGreedyRequestsGetTheFramesTheyGetAlone() throws Exception {
         GenerationFixtures.Case fixture = GenerationFixtures.all().getFirst();
-        Path ckpt = tmp.resolve("generation-f32");
-        Converter.convert(fixture.model(), ckpt, ConversionOptions.of(1, 1).withDtype(DType.F32), n -> { });
+        Path ckpt = generationModel(fixture);
         SpeechTokens ids = SpeechTokens.read(ckpt);
         HiggsAudioConfig c = HiggsAudioConfig.readFolder(ckpt);
         Random r = new Random(9);
