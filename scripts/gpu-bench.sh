@@ -9,6 +9,8 @@
 #                                               compute-both vs a single FFN, T = 1, 64, 512, 2048
 #   bash scripts/gpu-bench.sh paged WORK [FRAMES] device: the packed, paged engine, full preset, bf16: frames/s at
 #                                               batch 1..256 of 512-position prompts, floor, prefill, first frame
+#   bash scripts/gpu-bench.sh profile WORK [STEPS] device: the paged engine's batch-1 decode step under Nsight Compute,
+#                                               the GPU time of each kernel (ncu, one pass, clocks left alone)
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
 #   bash scripts/gpu-bench.sh ttfa WORK [FIRST] device: time to first audio of tts --stream, full model (paged engine) and codec, bf16
 #   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's paged engine and the full codec engine,
@@ -46,6 +48,15 @@ case "${1:-}" in
     [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
     HX_JAVA_PROPS="-Dhiggs.bench.saveEngine=$w/full-paged.engine" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 \
         "${3:-1000}" 1 8 32 64 128 256 ;;
+  profile)
+    w="$2"; mkdir -p "$w"
+    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
+    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    ncu="$(command -v ncu || echo /usr/local/cuda/bin/ncu)"
+    HX_JAVA_PROPS="-Dhiggs.bench.profileSteps=${3:-3}" "$ncu" --profile-from-start off --clock-control none \
+        --metrics gpu__time_duration.sum --print-summary per-kernel --target-processes all \
+        "$java" --enable-native-access=ALL-UNNAMED -Dhiggs.bench.profileSteps="${3:-3}" \
+        -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1 ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
   ttfa)
@@ -85,5 +96,5 @@ case "${1:-}" in
     curl -s --noproxy '*' 127.0.0.1:8123/metrics | grep -v '^#'
     kill "$pid"; wait "$pid" || true
     grep -v "^\s*at " "$w/serve.log" | sort | uniq -c | sort -rn | head -20 ;;
-  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | paged WORK [FRAMES] | eager WORK | ttfa WORK | serve WORK" >&2; exit 2 ;;
+  *) echo "usage: scripts/gpu-bench.sh prepare | small WORK | full WORK [FFN] | ffn | paged WORK [FRAMES] | profile WORK [STEPS] | eager WORK | ttfa WORK | serve WORK" >&2; exit 2 ;;
 esac

@@ -5,7 +5,9 @@
 
 CLIENTS threads each send ROUNDS streaming requests (PCM) one after the other; prints the
 requests answered and refused (429), requests a second, audio seconds a second, and the time to
-first audio (first body bytes) p50 / p99 of the answered ones.
+first audio (first body bytes) p50 / p99 of the answered ones. Each request's text is one sentence
+of about 57 characters: 128 prompt positions with the chat template and the tokenizer of the
+synthetic checkpoints (`higgs-trt synth`).
 """
 import http.client
 import json

@@ -14,8 +14,9 @@
 //            partial sum, added to the residual after the all-reduce)
 //
 // Two ways through, both without allocation:
-//   few tokens (decode, T <= kSmallTokens): per-token path selection inside skinny GEMM kernels
-//     that read each weight row once for all tokens of that path; no host round trip.
+//   few tokens (decode, T <= kSmallTokens): two skinny GEMM kernels with per-token path selection
+//     that read each weight row once for all tokens of that path, the RMSNorm inside the first; no
+//     host round trip.
 //   more tokens: compact the token indices of each path on the device, copy the two counts to
 //     the host (one stream synchronisation per layer, none where input 9 gives them), gather + RMSNorm, cuBLAS GEMMs with the
 //     exact row counts, SiLU(gate) * up, down GEMM, scatter-add onto the residual.
@@ -37,6 +38,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 using namespace nvinfer1;
@@ -46,7 +48,10 @@ namespace {
 constexpr char kPluginName[] = "HiggsDualFfn";
 constexpr char kPluginVersion[] = "1";
 constexpr int kInputs = 9;
-constexpr int kSmallTokens = 8;
+// Up to this many tokens a call takes the skinny kernels; from 3 on, cuBLAS's GEMMs read the
+// weights faster (skinny_bench.cu on the H200: 45 us a path for 1-8 tokens, against 48 us for one
+// token and 78 us for four with the skinny kernels).
+constexpr int kSmallTokens = 2;
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 constexpr size_t kAlign = 256;
 
@@ -262,46 +267,173 @@ struct Vec {
     T v[N];
 };
 
-template <typename T, bool VEC>
-// acc[t] += w . x_t for the tokens in tokenSet; w and every row of x [tokens, n] have n elements.
-__device__ inline void dotRows(T const* w, float const* x, float* acc, int n, unsigned tokenSet) {
-    int lane = threadIdx.x & 31;
-    if (VEC) {
-        constexpr int N = Vec<T>::N;
-        // unrolled so that each lane has several 16-byte weight loads in flight, not one
-#pragma unroll 4
-        for (int base = lane * N; base < n; base += 32 * N) {
-            Vec<T> chunk = *reinterpret_cast<Vec<T> const*>(w + base);
-            float wf[N];
+// A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
+// every warp reads again).
+template <typename T>
+__device__ inline Vec<T> loadStreaming(T const* p) {
+    int4 r;
+    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+        : "l"(p));
+    Vec<T> v;
+    static_assert(sizeof(v) == sizeof(r), "16-byte chunks");
+    memcpy(&v, &r, sizeof r);
+    return v;
+}
+
+// The input rows of a skinny GEMM, read N elements (one 16-byte weight chunk's worth) at a time as
+// FP32: the activations act [tokens, n] as they are (in the weights' type), or the hidden states
+// [tokens, n] times the path's RMSNorm weight (the norm's 1/rms is applied to the dot products
+// afterwards, so the normalised input is never written out). prepare() reads what all tokens share
+// at a chunk, load() one token's chunk.
+template <typename T>
+struct PlainRows {
+    T const* x;
+
+    struct Shared {};
+
+    template <int N>
+    __device__ inline Shared prepare(int) const {
+        return {};
+    }
+
+    template <int N>
+    __device__ inline void load(Shared, int t, int n, int i, float (&v)[N]) const {
+        static_assert(N == Vec<T>::N, "one input chunk per weight chunk");
+        Vec<T> xv = *reinterpret_cast<Vec<T> const*>(x + static_cast<long long>(t) * n + i);
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            v[e] = toFloat(xv.v[e]);
+        }
+    }
+
+    __device__ inline float at(int t, int n, int i) const { return toFloat(x[static_cast<long long>(t) * n + i]); }
+};
+
+template <typename T, typename NW>
+struct NormWeightedRows {
+    T const* hidden;
+    NW const* norm;
+
+    template <int N>
+    struct Weights {
+        float w[N];
+    };
+    using Shared = Weights<Vec<T>::N>;
+
+    template <int N>
+    __device__ inline Shared prepare(int i) const {
+        Shared s;
+        if constexpr (sizeof(NW) == sizeof(T)) {
+            Vec<NW> nv = *reinterpret_cast<Vec<NW> const*>(norm + i);
 #pragma unroll
             for (int e = 0; e < N; e++) {
-                wf[e] = toFloat(chunk.v[e]);
+                s.w[e] = toFloat(nv.v[e]);
             }
+        } else {
+            // FP32 norm weights beside 16-bit hidden states: N floats, N / 4 vector loads
 #pragma unroll
-            for (int t = 0; t < kSmallTokens; t++) {
+            for (int e = 0; e < N; e += 4) {
+                float4 q = *reinterpret_cast<float4 const*>(norm + i + e);
+                s.w[e] = q.x;
+                s.w[e + 1] = q.y;
+                s.w[e + 2] = q.z;
+                s.w[e + 3] = q.w;
+            }
+        }
+        return s;
+    }
+
+    template <int N>
+    __device__ inline void load(Shared const& s, int t, int n, int i, float (&v)[N]) const {
+        static_assert(N == Vec<T>::N, "one hidden chunk per weight chunk");
+        Vec<T> hv = *reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(t) * n + i);
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            v[e] = toFloat(hv.v[e]) * s.w[e];
+        }
+    }
+
+    __device__ inline float at(int t, int n, int i) const {
+        return toFloat(hidden[static_cast<long long>(t) * n + i]) * toFloat(norm[i]);
+    }
+};
+
+// acc_r[t] += w_r[from, to) . x_t[from, to) for the R weight rows w_r and the tokens t < NT in
+// tokenSet; every row of x has n elements. Each lane first issues its next U chunks of every row
+// (U * R loads of 16 bytes in flight), then multiplies them; each input chunk it loads serves all R
+// rows.
+template <typename T, int NT, int R, int U, typename X>
+__device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
+    unsigned tokenSet) {
+    constexpr int N = Vec<T>::N;
+    int lane = threadIdx.x & 31;
+    for (int base = from + lane * N; base < to; base += 32 * N * U) {
+        Vec<T> chunk[R][U];
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            int i = base + k * 32 * N;
+            if (i < to) {
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    chunk[r][k] = loadStreaming(w[r] + i);
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            int i = base + k * 32 * N;
+            if (i >= to) {
+                break;
+            }
+            auto shared = x.template prepare<N>(i);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
                 if (tokenSet & (1u << t)) {
-                    float4 const* xt = reinterpret_cast<float4 const*>(x + static_cast<long long>(t) * n + base);
-                    float s = 0.f;
+                    float xv[N];
+                    x.template load<N>(shared, t, n, i, xv);
 #pragma unroll
-                    for (int e = 0; e < N / 4; e++) {
-                        float4 v = xt[e];
-                        s += wf[4 * e] * v.x + wf[4 * e + 1] * v.y + wf[4 * e + 2] * v.z + wf[4 * e + 3] * v.w;
+                    for (int r = 0; r < R; r++) {
+                        float s = 0.f;
+#pragma unroll
+                        for (int e = 0; e < N; e++) {
+                            s += toFloat(chunk[r][k].v[e]) * xv[e];
+                        }
+                        acc[r][t] += s;
                     }
-                    acc[t] += s;
                 }
             }
         }
-    } else {
+    }
+}
+
+// The same for rows that are not 16-byte aligned: element loads.
+template <typename T, int NT, int R, typename X>
+__device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
+    unsigned tokenSet) {
+    int lane = threadIdx.x & 31;
 #pragma unroll 4
-        for (int i = lane; i < n; i += 32) {
-            float wf = toFloat(w[i]);
+    for (int i = from + lane; i < to; i += 32) {
 #pragma unroll
-            for (int t = 0; t < kSmallTokens; t++) {
-                if (tokenSet & (1u << t)) {
-                    acc[t] += wf * x[static_cast<long long>(t) * n + i];
+        for (int t = 0; t < NT; t++) {
+            if (tokenSet & (1u << t)) {
+                float xv = x.at(t, n, i);
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    acc[r][t] += toFloat(w[r][i]) * xv;
                 }
             }
         }
+    }
+}
+
+template <typename T, bool VEC, int NT, int R, int U, typename X>
+__device__ inline void dotRows(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
+    unsigned tokenSet) {
+    if (VEC) {
+        dotRowsVec<T, NT, R, U>(w, x, acc, n, from, to, tokenSet);
+    } else {
+        dotRowsScalar<T, NT, R>(w, x, acc, n, from, to, tokenSet);
     }
 }
 
@@ -315,79 +447,216 @@ __device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens
     return set;
 }
 
-// act[t, j] = silu(gate_j . x_t) * (up_j . x_t), with the gate/up rows of token t's path; one warp
-// per column j. x is the normalised input in FP32 [tokens, h].
-template <typename T, bool VEC>
-__global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIsInt, int tokens, T const* textGateUp,
-    T const* audioGate, T const* audioUp, float* act, int h, int inter) {
-    int warpsPerBlock = blockDim.x >> 5;
-    int j = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
-    if (j >= inter) {
+// How the warps of a skinny kernel share the work: each group of `split` warps computes `columns`
+// output columns (C gate and C up rows, or C down rows), each warp of it a 1/split slice of the
+// rows, with `unroll` chunks a row in flight.
+struct SkinnyTiling {
+    int columns, unroll, split;
+};
+
+// Chosen on the H200 by native/src/test/cuda/skinny_bench.cu (full geometry, BF16): gate/up 30 us
+// for one or two tokens (3.3 TB/s); down 15 us for one token with 4 warps a column pair, 22 us for
+// two with 2.
+constexpr SkinnyTiling kGateUpTiling{4, 1, 1};
+constexpr SkinnyTiling downTiling(int tokenTile) { return tokenTile == 1 ? SkinnyTiling{2, 1, 4} : SkinnyTiling{2, 2, 2}; }
+constexpr int kSkinnyWarps = 8;
+
+// 1/rms of each of the block's tokens, one warp a token, into inv[t] (shared).
+template <typename T>
+__device__ inline void blockInverseRms(T const* hidden, int tokens, int h, float eps, float* inv) {
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+    for (int t = warp; t < tokens; t += blockDim.x >> 5) {
+        T const* x = hidden + static_cast<long long>(t) * h;
+        float sum = 0.f;
+        for (int i = lane; i < h; i += 32) {
+            float v = toFloat(x[i]);
+            sum += v * v;
+        }
+        sum = warpSum(sum);
+        if (lane == 0) {
+            inv[t] = rsqrtf(sum / h + eps);
+        }
+    }
+    __syncthreads();
+}
+
+// act[t, j] = silu(gate_j . n_t) * (up_j . n_t), where n_t is token t's hidden state after its
+// path's RMSNorm and the rows are those of its path, for the C columns j of each warp (C must divide
+// inter). The norm is part of the kernel: each block finds its tokens' 1/rms itself.
+template <typename T, typename NW, bool VEC, int NT, int C, int U>
+__global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask,
+    bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T* act, int h, int inter) {
+    __shared__ float inv[NT];
+    blockInverseRms(hidden, tokens, h, eps, inv);
+    int j0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * C;
+    if (j0 >= inter) {
         return;
     }
     unsigned audio = audioSet(mask, maskIsInt, tokens);
     unsigned text = ((1u << tokens) - 1) & ~audio;
-    float g[kSmallTokens];
-    float u[kSmallTokens];
+    float acc[2 * C][NT];
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
-        g[t] = 0.f;
-        u[t] = 0.f;
+    for (int r = 0; r < 2 * C; r++) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            acc[r][t] = 0.f;
+        }
     }
     if (text != 0) {
-        dotRows<T, VEC>(textGateUp + static_cast<long long>(j) * h, x, g, h, text);
-        dotRows<T, VEC>(textGateUp + static_cast<long long>(inter + j) * h, x, u, h, text);
+        T const* rows[2 * C];
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            rows[2 * c] = textGateUp + static_cast<long long>(j0 + c) * h;
+            rows[2 * c + 1] = textGateUp + static_cast<long long>(inter + j0 + c) * h;
+        }
+        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, textNorm}, acc, h, 0, h, text);
     }
     if (audio != 0) {
-        dotRows<T, VEC>(audioGate + static_cast<long long>(j) * h, x, g, h, audio);
-        dotRows<T, VEC>(audioUp + static_cast<long long>(j) * h, x, u, h, audio);
+        T const* rows[2 * C];
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            rows[2 * c] = audioGate + static_cast<long long>(j0 + c) * h;
+            rows[2 * c + 1] = audioUp + static_cast<long long>(j0 + c) * h;
+        }
+        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, audioNorm}, acc, h, 0, h, audio);
     }
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
+    for (int t = 0; t < NT; t++) {
         if (t >= tokens) {
             break;
         }
-        float gs = warpSum(g[t]);
-        float us = warpSum(u[t]);
-        if ((threadIdx.x & 31) == 0) {
-            act[static_cast<long long>(t) * inter + j] = silu(gs) * us;
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            float gs = warpSum(acc[2 * c][t]) * inv[t];
+            float us = warpSum(acc[2 * c + 1][t]) * inv[t];
+            if ((threadIdx.x & 31) == 0) {
+                act[static_cast<long long>(t) * inter + j0 + c] = fromFloat<T>(silu(gs) * us);
+            }
         }
     }
 }
 
 // out[t, c] = residual[t, c] + down_c . act_t with token t's path's down rows (no residual where it
-// is null); one warp per column.
-template <typename T, bool VEC>
-__global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
+// is null), for the C columns of each group of S warps (C must divide h, and S chunks inter); the S
+// partial sums meet in shared memory.
+template <typename T, bool VEC, int NT, int C, int U, int S>
+__global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
     T const* audioDown, T const* residual, T* out, int h, int inter) {
-    int warpsPerBlock = blockDim.x >> 5;
-    int c = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
-    if (c >= h) {
-        return;
-    }
+    static_assert(C * NT <= 32, "one lane per column and token sums the partials");
+    __shared__ float partial[kSkinnyWarps][C][NT];
+    int warp = threadIdx.x >> 5;
+    int c0 = (blockIdx.x * (blockDim.x >> 5) / S + warp / S) * C;
+    int part = warp % S;
+    bool active = c0 < h;
     unsigned audio = audioSet(mask, maskIsInt, tokens);
     unsigned text = ((1u << tokens) - 1) & ~audio;
-    float acc[kSmallTokens];
+    int from = inter / S * part;
+    int to = part == S - 1 ? inter : from + inter / S;
+    float acc[C][NT];
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
-        acc[t] = 0.f;
+    for (int r = 0; r < C; r++) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            acc[r][t] = 0.f;
+        }
     }
-    if (text != 0) {
-        dotRows<T, VEC>(textDown + static_cast<long long>(c) * inter, act, acc, inter, text);
+    if (active && text != 0) {
+        T const* rows[C];
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            rows[c] = textDown + static_cast<long long>(c0 + c) * inter;
+        }
+        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, inter, from, to, text);
     }
-    if (audio != 0) {
-        dotRows<T, VEC>(audioDown + static_cast<long long>(c) * inter, act, acc, inter, audio);
+    if (active && audio != 0) {
+        T const* rows[C];
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            rows[c] = audioDown + static_cast<long long>(c0 + c) * inter;
+        }
+        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, inter, from, to, audio);
     }
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
-        if (t >= tokens) {
-            break;
+    for (int t = 0; t < NT; t++) {
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            float v = warpSum(acc[c][t]);
+            if ((threadIdx.x & 31) == 0) {
+                partial[warp][c][t] = v;
+            }
         }
-        float s = warpSum(acc[t]);
-        if ((threadIdx.x & 31) == 0) {
-            long long i = static_cast<long long>(t) * h + c;
-            out[i] = fromFloat<T>((residual != nullptr ? toFloat(residual[i]) : 0.f) + s);
-        }
+    }
+    if (S > 1) {
+        __syncthreads();
+    }
+    if (!active || part != 0 || (threadIdx.x & 31) >= C * NT) {
+        return;
+    }
+    int lane = threadIdx.x & 31;
+    int c = lane / NT;
+    int t = lane % NT;
+    if (t >= tokens) {
+        return;
+    }
+    float sum = 0.f;
+#pragma unroll
+    for (int p = 0; p < S; p++) {
+        sum += partial[warp + p][c][t];
+    }
+    long long i = static_cast<long long>(t) * h + c0 + c;
+    out[i] = fromFloat<T>((residual != nullptr ? toFloat(residual[i]) : 0.f) + sum);
+}
+
+// The two skinny GEMMs of the few-token path, with the token count rounded up to a power of two
+// as the kernels' register tile (NT), and the tilings above (one column and one warp a column where
+// they do not divide the sizes).
+template <typename T, typename NW, bool VEC, int NT>
+void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask, bool maskIsInt,
+    int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown, T const* audioDown, T* act,
+    T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+    constexpr int kThreads = kSkinnyWarps * 32;
+    constexpr int cu = kGateUpTiling.columns;
+    constexpr SkinnyTiling kDownTiling = downTiling(NT);
+    constexpr int cd = kDownTiling.columns;
+    constexpr int sd = kDownTiling.split;
+    static_assert(kGateUpTiling.split == 1, "the gate/up kernel gives each column one warp");
+    static_assert(kSkinnyWarps % sd == 0, "down tiling");
+    if (inter % cu == 0) {
+        unsigned blocks = (inter / cu + kSkinnyWarps - 1) / kSkinnyWarps;
+        skinnyGateUpKernel<T, NW, VEC, NT, cu, kGateUpTiling.unroll><<<blocks, kThreads, 0, stream>>>(
+            hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+    } else {
+        skinnyGateUpKernel<T, NW, VEC, NT, 1, kGateUpTiling.unroll><<<(inter + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0,
+            stream>>>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+    }
+    if (h % cd == 0 && inter % (sd * Vec<T>::N) == 0) {
+        unsigned blocks = (h / cd * sd + kSkinnyWarps - 1) / kSkinnyWarps;
+        skinnyDownKernel<T, VEC, NT, cd, kDownTiling.unroll, sd><<<blocks, kThreads, 0, stream>>>(
+            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
+    } else {
+        skinnyDownKernel<T, VEC, NT, 1, kDownTiling.unroll, 1><<<(h + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0, stream>>>(
+            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
+    }
+}
+
+template <typename T, typename NW, bool VEC>
+void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask, bool maskIsInt,
+    int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown, T const* audioDown, T* act,
+    T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+    static_assert(kSmallTokens <= 8, "the token tiles below go up to 8");
+    auto go = [&](auto nt) {
+        launchSkinny<T, NW, VEC, decltype(nt)::value>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp,
+            audioGate, audioUp, textDown, audioDown, act, residual, out, h, inter, stream);
+    };
+    if (tokens <= 1) {
+        go(std::integral_constant<int, 1>{});
+    } else if (tokens <= 2) {
+        go(std::integral_constant<int, 2>{});
+    } else if (tokens <= 4) {
+        go(std::integral_constant<int, 4>{});
+    } else {
+        go(std::integral_constant<int, 8>{});
     }
 }
 
@@ -472,7 +741,7 @@ __global__ void scatterResidualKernel(float const* down, int const* textIdx, int
 size_t alignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 struct Workspace {
-    size_t textIdx, audioIdx, counts, normed, gateUp, act, down, smallNormed, smallAct, cublas, total;
+    size_t textIdx, audioIdx, counts, normed, gateUp, act, down, smallAct, cublas, total;
 };
 
 size_t elementSize(DataType t) { return t == DataType::kFLOAT ? 4 : 2; }
@@ -494,7 +763,6 @@ Workspace layout(long long tokens, int h, int inter, DataType type) {
     w.gateUp = take(t * 2 * inter * es);
     w.act = take(t * inter * es);
     w.down = take(t * h * 4);
-    w.smallNormed = take(static_cast<size_t>(kSmallTokens) * h * 4);
     w.smallAct = take(static_cast<size_t>(kSmallTokens) * inter * 4);
     w.cublas = take(kCublasWorkspace);
     w.total = at;
@@ -854,28 +1122,14 @@ private:
         Workspace ws = layout(tokens, h, inter, desc[0].type);
 
         if (tokens <= kSmallTokens) {
-            auto normed = reinterpret_cast<float*>(base + ws.smallNormed);
-            auto act = reinterpret_cast<float*>(base + ws.smallAct);
-            normKernel<T, NW, float><<<tokens, 256, 0, stream>>>(
-                hidden, mask, maskIsInt, nullptr, nullptr, 0, textNorm, audioNorm, normed, h, eps_);
-            constexpr int kWarps = 8;
-            bool vecUp = h % Vec<T>::N == 0;
-            bool vecDown = inter % Vec<T>::N == 0;
-            unsigned blocksUp = (inter + kWarps - 1) / kWarps;
-            unsigned blocksDown = (h + kWarps - 1) / kWarps;
-            if (vecUp) {
-                skinnyGateUpKernel<T, true><<<blocksUp, kWarps * 32, 0, stream>>>(
-                    normed, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+            auto act = reinterpret_cast<T*>(base + ws.smallAct);
+            // one flag for both GEMMs (the vector path needs both row lengths in whole 16-byte chunks)
+            if (h % Vec<T>::N == 0 && inter % Vec<T>::N == 0) {
+                launchSkinny<T, NW, true>(hidden, textNorm, audioNorm, eps_, mask, maskIsInt, tokens, textGateUp, audioGate,
+                    audioUp, textDown, audioDown, act, residual, out, h, inter, stream);
             } else {
-                skinnyGateUpKernel<T, false><<<blocksUp, kWarps * 32, 0, stream>>>(
-                    normed, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
-            }
-            if (vecDown) {
-                skinnyDownKernel<T, true><<<blocksDown, kWarps * 32, 0, stream>>>(
-                    act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
-            } else {
-                skinnyDownKernel<T, false><<<blocksDown, kWarps * 32, 0, stream>>>(
-                    act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
+                launchSkinny<T, NW, false>(hidden, textNorm, audioNorm, eps_, mask, maskIsInt, tokens, textGateUp, audioGate,
+                    audioUp, textDown, audioDown, act, residual, out, h, inter, stream);
             }
             return launched();
         }

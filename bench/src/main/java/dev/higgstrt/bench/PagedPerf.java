@@ -24,7 +24,9 @@ import java.util.List;
  * batch-1 floor (the weights on the taken path plus the KV cache a step reads, over that
  * bandwidth), the prefill of one prompt alone, and the time to first frame of a request joining a
  * batch of 64 decoding sequences (its whole prefill in the step).
- * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine.
+ * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine;
+ * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range;
+ * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out.
  */
 public final class PagedPerf {
     private static final int BLOCK = 32;
@@ -58,6 +60,11 @@ public final class PagedPerf {
             long kvPerPosition = engine.bytesPerBlock() / BLOCK;
             TokenInput promptTokens = SmokeRun.prompt(c, prompt, 1);
             int blocksPerSequence = shape.blocksPerSequence();
+            int profileSteps = Integer.getInteger("higgs.bench.profileSteps", 0);
+            if (profileSteps > 0) {
+                profile(engine, promptTokens, prompt, profileSteps, blocksPerSequence, c.numCodebooks());
+                return;
+            }
 
             // one prompt alone, and its first frame
             try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
@@ -74,9 +81,12 @@ public final class PagedPerf {
             System.out.println("| batch | frames/s | mean step ms | batch-1 floor ms | KV memory GB | prefill of all s |");
             System.out.println("|---|---|---|---|---|---|");
             List<int[]> runs = new ArrayList<>();
+            boolean graphs = Boolean.parseBoolean(System.getProperty("higgs.bench.graphs", "true"));
             for (int batch : batches) {
-                runs.add(new int[]{batch, 1});
-                if (batch <= 8) {
+                if (graphs) {
+                    runs.add(new int[]{batch, 1});
+                }
+                if (batch <= 8 || !graphs) {
                     runs.add(new int[]{batch, 0});   // the baseline: the same steps enqueued without CUDA graphs
                 }
             }
@@ -106,7 +116,7 @@ public final class PagedPerf {
                             batch * frames / seconds, seconds / frames * 1e3,
                             batch == 1 ? String.format("%.2f (%.2fx)", floor, seconds / frames * 1e3 / floor) : "",
                             (double) d.kvBytes() / 1e9, prefillS);
-                    if (batch == 64 && run[1] == 1) {
+                    if (batch == 64 && (run[1] == 1 || !graphs)) {
                         step.clear();
                         for (int s = 0; s < batch; s++) {
                             step.add(new BatchDecoder.Work(s, audio, prompt + frames, table(s * blocksPerSequence, blocksPerSequence)));
@@ -121,6 +131,31 @@ public final class PagedPerf {
                 System.out.printf("  device memory after batch %d: %d MB free (before %d MB)%n", batch, DeviceMemory.free() >> 20,
                         freeBefore >> 20);
             }
+        }
+    }
+
+    /**
+     * One sequence: its prefill, 20 decode steps to warm up, then {@code steps} decode steps inside a
+     * CUDA profiler range (for {@code ncu --profile-from-start off}), and the step time without it.
+     */
+    private static void profile(PagedEngine engine, TokenInput promptTokens, int prompt, int steps, int blocksPerSequence,
+                                int codebooks) {
+        try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
+            int[] table = table(0, blocksPerSequence);
+            d.step(List.of(new BatchDecoder.Work(0, promptTokens, 0, table)));
+            TokenInput audio = TokenInput.audio(new int[codebooks]);
+            int position = prompt;
+            long a = System.nanoTime();
+            for (int i = 0; i < 20; i++) {
+                d.step(List.of(new BatchDecoder.Work(0, audio, position++, table)));
+            }
+            System.out.printf("batch-1 decode step outside the profiler: %.3f ms (mean of 20)%n", (System.nanoTime() - a) / 20e6);
+            try (CudaProfilerRange range = CudaProfilerRange.open()) {
+                for (int i = 0; i < steps; i++) {
+                    d.step(List.of(new BatchDecoder.Work(0, audio, position++, table)));
+                }
+            }
+            System.out.printf("profiled %d batch-1 decode steps at positions %d..%d%n", steps, prompt + 20, position - 1);
         }
     }
 

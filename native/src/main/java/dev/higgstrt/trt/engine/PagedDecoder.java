@@ -36,8 +36,9 @@ public final class PagedDecoder implements BatchDecoder {
      * System property: {@code true} replays repeated step shapes as CUDA graphs. Off by default:
      * on the H200 it saved 3% of a batch-1 step (5.17 to 5.00 ms), and under the server, a
      * synchronous copy of another thread on the legacy stream broke a capture through one of
-     * TensorRT's auxiliary streams and aborted the process (the auxiliary streams are now this
-     * decoder's own non-blocking streams, not yet verified on a GPU).
+     * TensorRT's auxiliary streams and aborted the process. Engines are now built without
+     * auxiliary streams (every kernel on the decoder's non-blocking stream), not yet verified on
+     * the full model; an engine file with auxiliary streams runs without graphs.
      */
     public static final String GRAPHS_PROPERTY = "higgs.trt.cudaGraphs";
     private static final int MAX_GRAPHS = 64;
@@ -54,8 +55,6 @@ public final class PagedDecoder implements BatchDecoder {
     private final Cuda.DeviceBuffer logits;
     private final NativeRelease release;
     private final Map<Long, Cuda.Graph> graphs = new HashMap<>();
-    private final List<Cuda.Stream> auxStreams = new ArrayList<>();
-    private Object keep;   // the auxiliary streams' handle array, which the context reads
     private final Map<Long, Integer> shapesSeen = new HashMap<>();
     private boolean useGraphs;
     private long graphLaunches;
@@ -76,7 +75,6 @@ public final class PagedDecoder implements BatchDecoder {
         Cuda.Stream[] holder = new Cuda.Stream[1];
         List<Cuda.DeviceBuffer> owned = buffers;
         Map<Long, Cuda.Graph> captured = graphs;
-        List<Cuda.Stream> aux = auxStreams;
         IExecutionContext ctx = context;
         java.util.Set<NativeRelease> open = engine.decoders();
         this.release = NativeRelease.register(this, "a PagedDecoder", () -> {
@@ -87,7 +85,6 @@ public final class PagedDecoder implements BatchDecoder {
             if (holder[0] != null) {
                 holder[0].close();
             }
-            aux.forEach(Cuda.Stream::close);
             open.removeIf(NativeRelease::released);
         });
         open.add(release);
@@ -96,16 +93,11 @@ public final class PagedDecoder implements BatchDecoder {
             // other threads (a codec engine, other sessions) copy on the legacy stream while this one may be capturing
             this.stream = Cuda.Stream.nonBlocking();
             int auxCount = engine.handle().getNbAuxStreams();
-            if (useGraphs && auxCount > 0) {   // a capture must not reach TensorRT's own (blocking) auxiliary streams
-                Cuda.Stream[] auxStreams = new Cuda.Stream[auxCount];
-                for (int i = 0; i < auxCount; i++) {
-                    auxStreams[i] = Cuda.Stream.nonBlocking();
-                    this.auxStreams.add(auxStreams[i]);
-                }
-                org.bytedeco.javacpp.PointerPointer<?> handles = new org.bytedeco.javacpp.PointerPointer<>(
-                        java.util.Arrays.stream(auxStreams).map(Cuda.Stream::handle).toArray(Pointer[]::new));
-                context.setAuxStreams(new org.bytedeco.cuda.cudart.CUstream_st(handles), auxCount);
-                keep = handles;
+            if (useGraphs && auxCount > 0) {
+                // an engine file of an earlier build: its auxiliary streams are TensorRT's own
+                useGraphs = false;
+                org.slf4j.LoggerFactory.getLogger(PagedDecoder.class).warn(
+                        "decode steps run without CUDA graphs: the engine uses {} auxiliary streams (rebuild it)", auxCount);
             }
             holder[0] = stream;
             long layerBytes = engine.bytesPerBlock() / c.numLayers() * kvBlocks;

@@ -150,6 +150,10 @@ public final class PagedEngine implements AutoCloseable {
                         IOptimizationProfile profile = builder.createOptimizationProfile();
                         profile(profile, config, shape, plugin != null);
                         bc.addOptimizationProfile(profile);
+                        // every kernel on the decoder's one stream: a step can then be captured as a
+                        // CUDA graph (TensorRT's own auxiliary streams are blocking ones, which another
+                        // thread's copy on the legacy stream breaks mid-capture)
+                        bc.setMaxAuxStreams(0);
                     }, planArena);
             return new PagedEngine(config, dtype, mode, shape, hash, planArena, plan);
         } catch (IOException | RuntimeException e) {

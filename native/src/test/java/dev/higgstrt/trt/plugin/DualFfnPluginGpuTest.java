@@ -65,8 +65,10 @@ class DualFfnPluginGpuTest {
         p.put("T=1 text", flags(1, i -> false));
         p.put("T=1 audio", flags(1, i -> true));
         p.put("odd T=5 mixed", flags(5, i -> i % 2 == 1));
-        p.put("T=8 mixed (direct path, largest)", flags(8, i -> i % 3 == 0));
-        p.put("T=9 mixed (compacted path, smallest)", flags(9, i -> i % 3 != 0));
+        p.put("T=2 mixed (direct path, largest)", flags(2, i -> i == 1));
+        p.put("T=2 audio (direct path)", flags(2, i -> true));
+        p.put("T=3 mixed (compacted path, smallest)", flags(3, i -> i != 1));
+        p.put("T=8 mixed", flags(8, i -> i % 3 == 0));
         p.put("large T=1536 mixed", flags(1536, i -> r.nextInt(4) == 0));
         return p;
     }

@@ -1,0 +1,451 @@
+// Times the dual-FFN plugin's few-token (decode) kernels on a GPU against the memory's read rate, for
+// the choice of their tilings (kGateUpTiling, downTiling and kSmallTokens in dual_ffn_plugin.cu).
+// Not part of the build: compile and run by hand on the GPU machine.
+//
+//   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o /tmp/skinny_bench skinny_bench.cu -ldl && /tmp/skinny_bench
+//
+// The full model's geometry (hidden 3072, intermediate 8192), BF16 weights, six layers' worth of
+// weights in turn so that L2 holds none of them; per variant the median of 9 runs of 300 calls
+// timed with CUDA events, as microseconds per block or kernel and the weight bytes read over that
+// time. Beside them: the device-to-device copy rate, a plain streaming read, and cuBLAS's two GEMMs
+// of one path (what the many-token path does). Each variant's output is compared with session 9's
+// kernels' (whose act was FP32; the new act is in the weights' type, so BF16 rounding shows), which
+// are right only up to kSmallTokens tokens.
+#include "../../main/cuda/dual_ffn_plugin.cu"
+
+#include <algorithm>
+#include <vector>
+
+namespace legacy {
+using namespace ::higgs;
+// the kernels before session 10 (one 16-byte load per lane in flight per row), the baseline
+template <typename T, bool VEC>
+// acc[t] += w . x_t for the tokens in tokenSet; w and every row of x [tokens, n] have n elements.
+__device__ inline void dotRows(T const* w, float const* x, float* acc, int n, unsigned tokenSet) {
+    int lane = threadIdx.x & 31;
+    if (VEC) {
+        constexpr int N = Vec<T>::N;
+        // unrolled so that each lane has several 16-byte weight loads in flight, not one
+#pragma unroll 4
+        for (int base = lane * N; base < n; base += 32 * N) {
+            Vec<T> chunk = *reinterpret_cast<Vec<T> const*>(w + base);
+            float wf[N];
+#pragma unroll
+            for (int e = 0; e < N; e++) {
+                wf[e] = toFloat(chunk.v[e]);
+            }
+#pragma unroll
+            for (int t = 0; t < kSmallTokens; t++) {
+                if (tokenSet & (1u << t)) {
+                    float4 const* xt = reinterpret_cast<float4 const*>(x + static_cast<long long>(t) * n + base);
+                    float s = 0.f;
+#pragma unroll
+                    for (int e = 0; e < N / 4; e++) {
+                        float4 v = xt[e];
+                        s += wf[4 * e] * v.x + wf[4 * e + 1] * v.y + wf[4 * e + 2] * v.z + wf[4 * e + 3] * v.w;
+                    }
+                    acc[t] += s;
+                }
+            }
+        }
+    } else {
+#pragma unroll 4
+        for (int i = lane; i < n; i += 32) {
+            float wf = toFloat(w[i]);
+#pragma unroll
+            for (int t = 0; t < kSmallTokens; t++) {
+                if (tokenSet & (1u << t)) {
+                    acc[t] += wf * x[static_cast<long long>(t) * n + i];
+                }
+            }
+        }
+    }
+}
+
+__device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens) {
+    unsigned set = 0;
+    for (int t = 0; t < tokens; t++) {
+        if (isAudio(mask, maskIsInt, t)) {
+            set |= 1u << t;
+        }
+    }
+    return set;
+}
+
+// act[t, j] = silu(gate_j . x_t) * (up_j . x_t), with the gate/up rows of token t's path; one warp
+// per column j. x is the normalised input in FP32 [tokens, h].
+template <typename T, bool VEC>
+__global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIsInt, int tokens, T const* textGateUp,
+    T const* audioGate, T const* audioUp, float* act, int h, int inter) {
+    int warpsPerBlock = blockDim.x >> 5;
+    int j = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
+    if (j >= inter) {
+        return;
+    }
+    unsigned audio = audioSet(mask, maskIsInt, tokens);
+    unsigned text = ((1u << tokens) - 1) & ~audio;
+    float g[kSmallTokens];
+    float u[kSmallTokens];
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        g[t] = 0.f;
+        u[t] = 0.f;
+    }
+    if (text != 0) {
+        dotRows<T, VEC>(textGateUp + static_cast<long long>(j) * h, x, g, h, text);
+        dotRows<T, VEC>(textGateUp + static_cast<long long>(inter + j) * h, x, u, h, text);
+    }
+    if (audio != 0) {
+        dotRows<T, VEC>(audioGate + static_cast<long long>(j) * h, x, g, h, audio);
+        dotRows<T, VEC>(audioUp + static_cast<long long>(j) * h, x, u, h, audio);
+    }
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        if (t >= tokens) {
+            break;
+        }
+        float gs = warpSum(g[t]);
+        float us = warpSum(u[t]);
+        if ((threadIdx.x & 31) == 0) {
+            act[static_cast<long long>(t) * inter + j] = silu(gs) * us;
+        }
+    }
+}
+
+// out[t, c] = residual[t, c] + down_c . act_t with token t's path's down rows (no residual where it
+// is null); one warp per column.
+template <typename T, bool VEC>
+__global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
+    T const* audioDown, T const* residual, T* out, int h, int inter) {
+    int warpsPerBlock = blockDim.x >> 5;
+    int c = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5);
+    if (c >= h) {
+        return;
+    }
+    unsigned audio = audioSet(mask, maskIsInt, tokens);
+    unsigned text = ((1u << tokens) - 1) & ~audio;
+    float acc[kSmallTokens];
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        acc[t] = 0.f;
+    }
+    if (text != 0) {
+        dotRows<T, VEC>(textDown + static_cast<long long>(c) * inter, act, acc, inter, text);
+    }
+    if (audio != 0) {
+        dotRows<T, VEC>(audioDown + static_cast<long long>(c) * inter, act, acc, inter, audio);
+    }
+#pragma unroll
+    for (int t = 0; t < kSmallTokens; t++) {
+        if (t >= tokens) {
+            break;
+        }
+        float s = warpSum(acc[t]);
+        if ((threadIdx.x & 31) == 0) {
+            long long i = static_cast<long long>(t) * h + c;
+            out[i] = fromFloat<T>((residual != nullptr ? toFloat(residual[i]) : 0.f) + s);
+        }
+    }
+}
+
+} // namespace legacy
+
+namespace {
+
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e = (x);                                                                       \
+        if (e != cudaSuccess) {                                                                    \
+            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
+            std::exit(1);                                                                          \
+        }                                                                                          \
+    } while (0)
+
+using B16 = __nv_bfloat16;
+
+__global__ void fillKernel(B16* p, long long n, unsigned seed, float scale) {
+    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<long long>(gridDim.x) * blockDim.x) {
+        unsigned v = static_cast<unsigned>(i) * 2654435761u ^ seed;
+        v ^= v >> 13;
+        v *= 0x5bd1e995u;
+        v ^= v >> 15;
+        p[i] = __float2bfloat16((static_cast<float>(v & 0xffff) / 65535.f - 0.5f) * scale);
+    }
+}
+
+__global__ void readKernel(int4 const* p, long long n, int* sink) {
+    int acc = 0;
+    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<long long>(gridDim.x) * blockDim.x) {
+        int4 v = __ldcs(p + i);
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (acc == 0x12345678) {
+        *sink = acc;
+    }
+}
+
+struct Layer {
+    B16 *textGateUp, *textDown, *audioGate, *audioUp, *audioDown, *textNorm, *audioNorm;
+};
+
+constexpr int H = 3072;
+constexpr int I = 8192;
+constexpr int kLayers = 6;
+
+B16* alloc(long long n, unsigned seed, float scale) {
+    B16* p;
+    CHECK(cudaMalloc(&p, n * sizeof(B16)));
+    fillKernel<<<1024, 256>>>(p, n, seed, scale);
+    return p;
+}
+
+// One kernel of the few-token path with its tiling, or the whole block (norm + gate/up + down).
+struct Variant {
+    char const* name;
+    enum { Legacy, Production, GateUp, Down, Cublas } kind;
+    int columns, unroll, split;
+};
+
+cublasHandle_t gHandle;
+
+B16* gAct;   // [8, I]: the act of the new kernels (in the weights' type)
+
+template <int NT, int C, int U, int S>
+void tiled(bool down, B16 const* hidden, void const* mask, int tokens, Layer const& l, float*, B16* out, cudaStream_t s) {
+    B16* act = gAct;
+    if (down) {
+        skinnyDownKernel<B16, true, NT, C, U, S><<<H / C * S / 8, 256, 0, s>>>(act, mask, false, tokens, l.textDown,
+            l.audioDown, hidden, out, H, I);
+    } else {
+        skinnyGateUpKernel<B16, B16, true, NT, C, U><<<I / C / 8, 256, 0, s>>>(hidden, l.textNorm, l.audioNorm, 1e-5f, mask,
+            false, tokens, l.textGateUp, l.audioGate, l.audioUp, act, H, I);
+    }
+}
+
+template <int NT>
+void tiled(Variant const& v, B16 const* hidden, void const* mask, int tokens, Layer const& l, float* act, B16* out,
+    cudaStream_t s) {
+    bool down = v.kind == Variant::Down;
+    switch (v.columns * 100 + v.unroll * 10 + v.split) {
+    case 111: tiled<NT, 1, 1, 1>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 211: tiled<NT, 2, 1, 1>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 411: tiled<NT, 4, 1, 1>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 421: tiled<NT, 4, 2, 1>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 811: tiled<NT, 8, 1, 1>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 112: tiled<NT, 1, 1, 2>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 212: tiled<NT, 2, 1, 2>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 222: tiled<NT, 2, 2, 2>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 214: tiled<NT, 2, 1, 4>(down, hidden, mask, tokens, l, act, out, s); break;
+    case 412: tiled<NT, 4, 1, 2>(down, hidden, mask, tokens, l, act, out, s); break;
+    default: std::fprintf(stderr, "no tiling\n"); std::exit(3);
+    }
+}
+
+void norm(Layer const& l, B16 const* hidden, void const* mask, int tokens, float* normed, cudaStream_t s) {
+    normKernel<B16, B16, float><<<tokens, 256, 0, s>>>(hidden, mask, false, nullptr, nullptr, 0, l.textNorm, l.audioNorm,
+        normed, H, 1e-5f);
+}
+
+B16* gBf16Act;   // [8, I] bf16 and [8, 2I] for the cuBLAS rows
+
+void runVariant(Variant const& v, Layer const& l, B16 const* hidden, void const* mask, int tokens, float* normed, float* act,
+    B16* out, cudaStream_t s) {
+    switch (v.kind) {
+    case Variant::Legacy:
+        norm(l, hidden, mask, tokens, normed, s);
+        legacy::skinnyGateUpKernel<B16, true><<<I / 8, 256, 0, s>>>(normed, mask, false, tokens, l.textGateUp, l.audioGate,
+            l.audioUp, act, H, I);
+        legacy::skinnyDownKernel<B16, true><<<H / 8, 256, 0, s>>>(act, mask, false, tokens, l.textDown, l.audioDown, hidden,
+            out, H, I);
+        return;
+    case Variant::Production:
+        launchSkinny<B16, B16, true>(hidden, l.textNorm, l.audioNorm, 1e-5f, mask, false, tokens, l.textGateUp, l.audioGate,
+            l.audioUp, l.textDown, l.audioDown, gAct, hidden, out, H, I, s);
+        return;
+    case Variant::Cublas: {
+        // what the plugin's many-token path does for one path: the gate/up GEMM and the down GEMM in BF16
+        float one = 1.f, zero = 0.f;
+        gCublas.setStream(gHandle, s);
+        gCublas.gemmEx(gHandle, kCublasOpT, kCublasOpN, 2 * I, tokens, H, &one, l.textGateUp, CUDA_R_16BF, H, hidden,
+            CUDA_R_16BF, H, &zero, gBf16Act, CUDA_R_16BF, 2 * I, kCublasCompute32F, kCublasGemmDefault);
+        gCublas.gemmEx(gHandle, kCublasOpT, kCublasOpN, H, tokens, I, &one, l.textDown, CUDA_R_16BF, I, gBf16Act,
+            CUDA_R_16BF, I, &zero, out, CUDA_R_16BF, H, kCublasCompute32F, kCublasGemmDefault);
+        return;
+    }
+    default:
+        break;
+    }
+    if (tokens <= 1) {
+        tiled<1>(v, hidden, mask, tokens, l, act, out, s);
+    } else if (tokens <= 2) {
+        tiled<2>(v, hidden, mask, tokens, l, act, out, s);
+    } else {
+        tiled<4>(v, hidden, mask, tokens, l, act, out, s);
+    }
+}
+
+float medianMs(std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+} // namespace
+
+int main() {
+    cudaStream_t s;
+    CHECK(cudaStreamCreate(&s));
+    cudaDeviceProp prop;
+    CHECK(cudaGetDeviceProperties(&prop, 0));
+    std::printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+
+    std::vector<Layer> layers(kLayers);
+    for (int i = 0; i < kLayers; i++) {
+        unsigned seed = 17u * (i + 1);
+        layers[i] = {alloc(2LL * I * H, seed + 1, 0.05f), alloc(1LL * H * I, seed + 2, 0.05f), alloc(1LL * I * H, seed + 3, 0.05f),
+            alloc(1LL * I * H, seed + 4, 0.05f), alloc(1LL * H * I, seed + 5, 0.05f), alloc(H, seed + 6, 2.f), alloc(H, seed + 7, 2.f)};
+    }
+    B16* hidden = alloc(8LL * H, 99, 2.f);
+    float *normed, *act;
+    B16* out;
+    unsigned char* mask;
+    int* sink;
+    CHECK(cudaMalloc(&normed, 8LL * H * 4));
+    CHECK(cudaMalloc(&act, 8LL * I * 4));
+    CHECK(cudaMalloc(&out, 8LL * H * 2));
+    CHECK(cudaMalloc(&mask, 8));
+    CHECK(cudaMalloc(&sink, 4));
+    cudaEvent_t a, b;
+    CHECK(cudaEventCreate(&a));
+    CHECK(cudaEventCreate(&b));
+    CHECK(cudaDeviceSynchronize());
+
+    // ceilings: device-to-device copy (bytes read + written) and a streaming read
+    {
+        long long bytes = 2LL << 30;
+        void *src, *dst;
+        CHECK(cudaMalloc(&src, bytes));
+        CHECK(cudaMalloc(&dst, bytes));
+        std::vector<float> copy, read;
+        for (int r = 0; r < 7; r++) {
+            CHECK(cudaEventRecord(a, s));
+            CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s));
+            CHECK(cudaEventRecord(b, s));
+            CHECK(cudaEventSynchronize(b));
+            float ms;
+            CHECK(cudaEventElapsedTime(&ms, a, b));
+            copy.push_back(ms);
+            CHECK(cudaEventRecord(a, s));
+            readKernel<<<prop.multiProcessorCount * 8, 512, 0, s>>>(static_cast<int4 const*>(src), bytes / 16, sink);
+            CHECK(cudaEventRecord(b, s));
+            CHECK(cudaEventSynchronize(b));
+            CHECK(cudaEventElapsedTime(&ms, a, b));
+            read.push_back(ms);
+        }
+        std::printf("copy %.2f TB/s (read + write), streaming read %.2f TB/s, of 2 GiB\n", 2 * bytes / medianMs(copy) / 1e9,
+            bytes / medianMs(read) / 1e9);
+        CHECK(cudaFree(src));
+        CHECK(cudaFree(dst));
+    }
+
+    CHECK(cudaMalloc(&gBf16Act, 8LL * 2 * I * 2));
+    {
+        std::lock_guard<std::mutex> lock(gCublasMutex);
+        if (!loadCublasLocked() || gCublas.create(&gHandle) != kCublasSuccess) {
+            std::fprintf(stderr, "cuBLAS: %s\n", gCublasError.c_str());
+            return 1;
+        }
+    }
+    std::vector<Variant> variants = {{"block, session 9", Variant::Legacy, 0, 0, 0},
+        {"block, now", Variant::Production, 0, 0, 0}, {"block, cuBLAS (2 GEMMs)", Variant::Cublas, 0, 0, 0}};
+    CHECK(cudaMalloc(&gAct, 8LL * I * 2));
+    int const upTilings[][3] = {{1, 1, 1}, {2, 1, 1}, {4, 1, 1}, {4, 2, 1}, {8, 1, 1}};
+    for (auto const& t : upTilings) {
+        variants.push_back({"gate/up", Variant::GateUp, t[0], t[1], t[2]});
+    }
+    int const downTilings[][3] = {{1, 1, 1}, {1, 1, 2}, {2, 1, 2}, {2, 2, 2}, {2, 1, 4}, {4, 1, 2}};
+    for (auto const& t : downTilings) {
+        variants.push_back({"down", Variant::Down, t[0], t[1], t[2]});
+    }
+    struct Mix {
+        int tokens;
+        int text;   // the first `text` tokens take the text path
+    };
+    std::vector<Mix> mixes = {{1, 0}, {1, 1}, {2, 0}, {2, 1}, {4, 0}};
+    std::vector<float> legacyOut(8 * H), legacyAct(8 * I), mine(8 * I);
+    for (Mix m : mixes) {
+        unsigned char hmask[8];
+        for (int t = 0; t < 8; t++) {
+            hmask[t] = t < m.text ? 0 : 1;
+        }
+        CHECK(cudaMemcpy(mask, hmask, 8, cudaMemcpyHostToDevice));
+        int paths = (m.text > 0 ? 1 : 0) + (m.text < m.tokens ? 1 : 0);
+        std::printf("tokens %d (%d text), %d path(s)\n", m.tokens, m.text, paths);
+        for (size_t vi = 0; vi < variants.size(); vi++) {
+            Variant const& v = variants[vi];
+            double bytes = (v.kind == Variant::Cublas ? 1 : paths) * (v.kind == Variant::Down ? 1.0 : v.kind == Variant::GateUp ? 2.0 : 3.0) * I * H * 2;
+            // checked: a block's output against the legacy block's, a gate/up's act against the
+            // legacy act, a down's output (from the legacy act) against the legacy output
+            if (v.kind == Variant::Down) {
+                runVariant(variants[1], layers[0], hidden, mask, m.tokens, normed, act, out, s);   // the new act
+            }
+            runVariant(v, layers[0], hidden, mask, m.tokens, normed, act, out, s);
+            bool actOut = v.kind == Variant::GateUp;
+            int count = m.tokens * (actOut ? I : H);
+            if (actOut) {
+                std::vector<B16> o(count);
+                CHECK(cudaMemcpyAsync(o.data(), gAct, count * 2, cudaMemcpyDeviceToHost, s));
+                CHECK(cudaStreamSynchronize(s));
+                for (int i = 0; i < count; i++) {
+                    mine[i] = __bfloat162float(o[i]);
+                }
+            } else {
+                std::vector<B16> o(count);
+                CHECK(cudaMemcpyAsync(o.data(), out, count * 2, cudaMemcpyDeviceToHost, s));
+                CHECK(cudaStreamSynchronize(s));
+                for (int i = 0; i < count; i++) {
+                    mine[i] = __bfloat162float(o[i]);
+                }
+            }
+            CHECK(cudaStreamSynchronize(s));
+            CHECK(cudaGetLastError());
+            if (v.kind == Variant::Legacy) {
+                legacyOut.assign(mine.begin(), mine.begin() + count);
+                CHECK(cudaMemcpy(legacyAct.data(), act, m.tokens * I * 4, cudaMemcpyDeviceToHost));
+            }
+            std::vector<float> const& ref = actOut ? legacyAct : legacyOut;
+            double maxDiff = 0, maxAbs = 0;
+            for (int i = 0; i < count; i++) {
+                maxDiff = std::max(maxDiff, std::fabs(static_cast<double>(mine[i]) - ref[i]));
+                maxAbs = std::max(maxAbs, std::fabs(static_cast<double>(ref[i])));
+            }
+            std::vector<float> times;
+            constexpr int kCalls = 300;
+            for (int r = 0; r < 9; r++) {
+                CHECK(cudaEventRecord(a, s));
+                for (int c = 0; c < kCalls; c++) {
+                    runVariant(v, layers[c % kLayers], hidden, mask, m.tokens, normed, act, out, s);
+                }
+                CHECK(cudaEventRecord(b, s));
+                CHECK(cudaEventSynchronize(b));
+                float ms;
+                CHECK(cudaEventElapsedTime(&ms, a, b));
+                times.push_back(ms / kCalls);
+            }
+            double us = medianMs(times) * 1e3;
+            if (v.kind == Variant::GateUp || v.kind == Variant::Down) {
+                std::printf("  %-24s columns %d unroll %d split %d  %7.2f us  %5.2f TB/s", v.name, v.columns, v.unroll, v.split, us,
+                    bytes / us / 1e6);
+            } else {
+                std::printf("  %-49s %7.2f us  %5.2f TB/s", v.name, us, bytes / us / 1e6);
+            }
+            if (v.kind == Variant::Cublas) {
+                std::printf("   (one path)\n");
+            } else {
+                std::printf("   max |diff| vs session 9 %.3g (peak %.3g)\n", maxDiff, maxAbs);
+            }
+        }
+    }
+    return 0;
+}
