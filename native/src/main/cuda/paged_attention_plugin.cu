@@ -29,6 +29,8 @@
 //             output elements; the partial (max, sum, weighted values) goes to the workspace.
 //             Decode steps split each token's keys over up to 16 blocks (flash-decoding), so that
 //             a few tokens still fill the GPU; prefill tokens take one split each.
+//   attendMma (16-bit types) the prefill tokens in tiles on tensor cores, flash-attention
+//             style (see attendMmaKernel); attend skips the tokens it takes.
 //   combine   one block per (token, head): merges the splits' partials into the output.
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
@@ -41,8 +43,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 using namespace nvinfer1;
 
@@ -63,10 +67,10 @@ constexpr size_t kAlign = 256;
 higgs::ErrorSlot gErrors;
 std::atomic<long long> gLivePlugins{0};
 std::atomic<long long> gEnqueues{0};
-// the tiled prefill kernel (attendTiledKernel), off unless HIGGS_TRT_TILED_PREFILL=1 or set from the C entry point
+// the tensor-core prefill kernel (attendMmaKernel): on unless HIGGS_TRT_TILED_PREFILL=0, or set from the C entry point
 std::atomic<bool> gTiledPrefill{[] {
     char const* v = std::getenv("HIGGS_TRT_TILED_PREFILL");
-    return v != nullptr && v[0] == '1';
+    return v == nullptr || v[0] != '0';
 }()};
 
 using higgs::fromFloat;
@@ -181,17 +185,21 @@ __device__ inline void blockReduce(float* v, int group, float (*red)[kThreads / 
     __syncthreads();
 }
 
-// Prefill in tiles (opt-in, higgs_paged_attention_set_tiled or HIGGS_TRT_TILED_PREFILL=1): a block
-// takes kTileTokens consecutive packed tokens of one sequence at consecutive positions and the
-// kv head's query heads of each (R rows), and walks their keys in tiles of kTileKeys held in shared
-// memory, so that every key is read once for R rows instead of once a row. Tiles that are not one
-// sequence at consecutive positions are left to attendKernel, which skips the others.
-constexpr int kTileKeys = 16;
-constexpr int kTiledMaxDim = 128;
-constexpr long long kTiledMinTokens = 64;
+// Prefill on tensor cores (HIGGS_TRT_TILED_PREFILL=0 or higgs_paged_attention_set_tiled(0) turns it off;
+// 16-bit types, head size 64 or 128): a block takes mmaTileTokens consecutive packed tokens of one
+// sequence at consecutive positions and the kv head's query heads, one warp for 16 tokens of one
+// query head, and walks their keys in tiles of kMmaKeys held in shared memory: S = Q K^T and O += P V
+// as mma.sync m16n8k16 products, an online softmax in registers (flash attention). Tiles that are
+// not one sequence at consecutive positions are left to attendKernel, which skips the others.
+constexpr int kMmaKeys = 64;
+constexpr long long kMmaMinTokens = 16;
+
+// Rows of 16 tokens a block takes for each query head: blocks of 4 to 8 warps.
+template <int GROUP>
+__host__ __device__ constexpr int mmaRows() { return GROUP <= 2 ? 4 : GROUP <= 4 ? 2 : 1; }
 
 template <int GROUP>
-__host__ __device__ constexpr int tileTokens() { return GROUP <= 4 ? 8 : 4; }
+__host__ __device__ constexpr int mmaTileTokens() { return 16 * mmaRows<GROUP>(); }
 
 // Whether tokens [t0, t0 + n) are one sequence at consecutive positions.
 __device__ inline bool uniformTile(int const* positions, int const* slots, int t0, int n) {
@@ -226,9 +234,9 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
     int slot = slots[t];
     int tid = threadIdx.x;
     if (tiledTokens > 0) {
-        int t0 = t / tileTokens<GROUP>() * tileTokens<GROUP>();
-        if (uniformTile(positions, slots, t0, min(tileTokens<GROUP>(), tiledTokens - t0))) {
-            return;   // attendTiledKernel's
+        int t0 = t / mmaTileTokens<GROUP>() * mmaTileTokens<GROUP>();
+        if (uniformTile(positions, slots, t0, min(mmaTileTokens<GROUP>(), tiledTokens - t0))) {
+            return;   // attendMmaKernel's
         }
     }
 
@@ -437,18 +445,77 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
     }
 }
 
-template <typename T, int GROUP>
-__global__ void __launch_bounds__(kThreads) attendTiledKernel(T const* q, int const* positions, int const* slots,
-    int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int tokens, Partials out) {
-    constexpr int QT = tileTokens<GROUP>();
-    constexpr int R = QT * GROUP;   // query rows, token-major
-    __shared__ __align__(16) float qs[R * kTiledMaxDim];
-    __shared__ __align__(16) float ks[kTileKeys * kTiledMaxDim];
-    __shared__ __align__(16) float vs[kTileKeys * kTiledMaxDim];
-    __shared__ float ps[R][kTileKeys];
-    __shared__ float rowMax[R];
-    __shared__ float rowSum[R];
-    __shared__ float rowScale[R];
+// Two 16-bit values in one register, the first (lower index) in the low half.
+template <typename T>
+__device__ inline uint32_t pack2(float lo, float hi) {
+    if constexpr (std::is_same<T, __half>::value) {
+        __half2 v = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&v);
+    } else {
+        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&v);
+    }
+}
+
+// d += a . b for one m16n8k16 tile, FP32 accumulators (PTX's fragment layouts: a row-major 16x16,
+// b column-major 16x8, d 16x8).
+template <typename T>
+__device__ inline void mma16816(float (&d)[4], uint32_t const (&a)[4], uint32_t b0, uint32_t b1) {
+    if constexpr (std::is_same<T, __half>::value) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                     "{%0, %1, %2, %3};"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                     "{%0, %1, %2, %3};"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+}
+
+// Four 8x8 matrices of 16-bit values from shared memory, each lane giving one row's address
+// (lanes 8i..8i+7 the rows of matrix i); TRANS hands each lane its elements transposed.
+template <bool TRANS>
+__device__ inline void ldmatrix4(uint32_t (&r)[4], void const* row) {
+    unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+    if (TRANS) {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(address));
+    } else {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(address));
+    }
+}
+
+template <int N>
+__device__ inline void zeroTiles(float (&tiles)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            tiles[i][e] = 0.f;
+        }
+    }
+}
+
+// Each lane of a warp holds rows g = lane / 4 and g + 8 of the warp's 16 tokens, and in a 16x8
+// accumulator tile the columns 2 (lane % 4) and 2 (lane % 4) + 1.
+template <typename T, int GROUP, int D>
+__global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel(T const* q, int const* positions,
+    int const* slots, int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int tokens,
+    Partials out) {
+    constexpr int QT = mmaTileTokens<GROUP>();
+    constexpr int KT = kMmaKeys;
+    constexpr int LD = D + 8;   // padded rows: the 8 rows an ldmatrix reads fall in different banks
+    constexpr int KS = D / 16;  // k steps of Q K^T
+    constexpr int NT = KT / 8;  // key tiles of S
+    constexpr int DT = D / 8;   // dimension tiles of O
+    static_assert(D % 32 == 0 && D <= 128, "head size");
+    __shared__ __align__(16) T ks[KT * LD];
+    __shared__ __align__(16) T vs[KT * LD];
 
     int t0 = blockIdx.x * QT;
     int n = min(QT, tokens - t0);
@@ -456,136 +523,175 @@ __global__ void __launch_bounds__(kThreads) attendTiledKernel(T const* q, int co
         return;
     }
     int kvHead = blockIdx.y;
-    int d = g.headDim;
-    int half = d / 2;
-    int tid = threadIdx.x;
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+    int gi = warp % GROUP;
+    int rowBase = warp / GROUP * 16;
+    int gr = lane >> 2;
+    int t4 = lane & 3;
     int p0 = positions[t0];
     int slot = slots[t0];
-    for (int x = tid; x < R * half; x += kThreads) {
-        int r = x / half;
-        int i = x % half;
-        int tok = r / GROUP;
-        float a = 0.f;
-        float b = 0.f;
-        if (tok < n) {
-            T const* qt = q + static_cast<long long>(t0 + tok) * g.heads * d + static_cast<long long>(kvHead * GROUP + r % GROUP) * d;
-            float sn;
-            float cs;
-            sincosf(static_cast<float>(p0 + tok) * invFreq[i], &sn, &cs);
-            float x1 = toFloat(qt[i]);
-            float x2 = toFloat(qt[i + half]);
-            a = (x1 * cs - x2 * sn) * scale;
-            b = (x2 * cs + x1 * sn) * scale;
-        }
-        qs[r * d + i] = a;
-        qs[r * d + i + half] = b;
-    }
-    if (tid < R) {
-        rowMax[tid] = -INFINITY;
-        rowSum[tid] = 0.f;
-    }
-    // a thread accumulates element e of rows rg, rg + rowGroups, ... (d divides kThreads)
-    int rowGroups = kThreads / d;
-    int e = tid % d;
-    int rg = tid / d;
-    float acc[R];
+    int head = kvHead * GROUP + gi;
+    int rows[2] = {rowBase + gr, rowBase + gr + 8};
+    bool valid[2] = {rows[0] < n, rows[1] < n};
+    int pos[2] = {p0 + rows[0], p0 + rows[1]};
+
+    // Q as A fragments, rotated (rotate-half RoPE: dimension i pairs with i + D/2, which sits in the
+    // same lane and register slot KS/2 k steps on) and scaled
+    uint32_t qa[KS][4];
+    {
+        float qv[KS][4][2];
 #pragma unroll
-    for (int k = 0; k < R; k++) {
-        acc[k] = 0.f;
-    }
-    __syncthreads();
-    int last = p0 + n - 1;
-    for (int kt0 = 0; kt0 <= last; kt0 += kTileKeys) {
-        for (int x = tid; x < kTileKeys * d; x += kThreads) {
-            int k = x / d;
-            int el = x % d;
-            int j = kt0 + k;
-            float kf = 0.f;
-            float vf = 0.f;
-            int block = j <= last ? physicalBlock(tables, g, slot, j) : -1;
-            if (block >= 0) {
-                kf = toFloat(cache[cacheRow(g, block, 0, kvHead, j % g.blockSize) + el]);
-                vf = toFloat(cache[cacheRow(g, block, 1, kvHead, j % g.blockSize) + el]);
-            }
-            ks[k * d + el] = kf;
-            vs[k * d + el] = vf;
-        }
-        __syncthreads();
-        // scores in 2 x 2 blocks (two rows, two keys a thread); key j is allowed for row r up to its position
-        if (tid < (R / 2) * (kTileKeys / 2)) {
-            int r0 = (tid / (kTileKeys / 2)) * 2;
-            int k0 = (tid % (kTileKeys / 2)) * 2;
-            float s00 = 0.f;
-            float s01 = 0.f;
-            float s10 = 0.f;
-            float s11 = 0.f;
-            for (int el = 0; el < d; el++) {
-                float a0 = qs[r0 * d + el];
-                float a1 = qs[(r0 + 1) * d + el];
-                float b0 = ks[k0 * d + el];
-                float b1 = ks[(k0 + 1) * d + el];
-                s00 += a0 * b0;
-                s01 += a0 * b1;
-                s10 += a1 * b0;
-                s11 += a1 * b1;
-            }
-            int j0 = kt0 + k0;
-            int limit0 = r0 / GROUP < n ? p0 + r0 / GROUP : -1;
-            int limit1 = (r0 + 1) / GROUP < n ? p0 + (r0 + 1) / GROUP : -1;
-            ps[r0][k0] = j0 <= limit0 ? s00 : -INFINITY;
-            ps[r0][k0 + 1] = j0 + 1 <= limit0 ? s01 : -INFINITY;
-            ps[r0 + 1][k0] = j0 <= limit1 ? s10 : -INFINITY;
-            ps[r0 + 1][k0 + 1] = j0 + 1 <= limit1 ? s11 : -INFINITY;
-        }
-        __syncthreads();
-        if (tid < R) {
-            float before = rowMax[tid];
-            float best = before;
-            for (int k = 0; k < kTileKeys; k++) {
-                best = fmaxf(best, ps[tid][k]);
-            }
-            float correction = before == -INFINITY ? 0.f : expf(before - best);
-            float sum = 0.f;
-            for (int k = 0; k < kTileKeys; k++) {
-                float p = ps[tid][k] == -INFINITY ? 0.f : expf(ps[tid][k] - best);
-                ps[tid][k] = p;
-                sum += p;
-            }
-            rowSum[tid] = rowSum[tid] * correction + sum;
-            rowMax[tid] = best;
-            rowScale[tid] = correction;
-        }
-        __syncthreads();
-        int keys = min(kTileKeys, last - kt0 + 1);
+        for (int k = 0; k < KS; k++) {
 #pragma unroll
-        for (int k = 0; k < R; k++) {
-            int r = rg + k * rowGroups;
-            if (r < R) {
-                acc[k] *= rowScale[r];
+            for (int j = 0; j < 4; j++) {
+                int r = j & 1;
+                int dim = 16 * k + (j >= 2 ? 8 : 0) + 2 * t4;
+                T const* src = q + (static_cast<long long>(t0 + rows[r]) * g.heads + head) * D + dim;
+                qv[k][j][0] = valid[r] ? toFloat(src[0]) : 0.f;
+                qv[k][j][1] = valid[r] ? toFloat(src[1]) : 0.f;
             }
         }
-        for (int kk = 0; kk < keys; kk++) {
-            float v = vs[kk * d + e];
 #pragma unroll
-            for (int k = 0; k < R; k++) {
-                int r = rg + k * rowGroups;
-                if (r < R) {
-                    acc[k] += ps[r][kk] * v;
+        for (int k = 0; k < KS / 2; k++) {
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    int dim = 16 * k + (j >= 2 ? 8 : 0) + 2 * t4 + e;
+                    float sn;
+                    float cs;
+                    sincosf(static_cast<float>(pos[j & 1]) * invFreq[dim], &sn, &cs);
+                    float x1 = qv[k][j][e];
+                    float x2 = qv[k + KS / 2][j][e];
+                    qv[k][j][e] = (x1 * cs - x2 * sn) * scale;
+                    qv[k + KS / 2][j][e] = (x2 * cs + x1 * sn) * scale;
                 }
             }
         }
+#pragma unroll
+        for (int k = 0; k < KS; k++) {
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                qa[k][j] = pack2<T>(qv[k][j][0], qv[k][j][1]);
+            }
+        }
+    }
+
+    float o[DT][4];
+    zeroTiles(o);
+    float m[2] = {-INFINITY, -INFINITY};
+    float l[2] = {0.f, 0.f};
+    int last = p0 + n - 1;
+    bool warpRows = rowBase < n;
+    int warpLast = p0 + min(rowBase + 15, n - 1);
+    for (int kb = 0; kb <= last; kb += KT) {
+        __syncthreads();   // the previous tile's readers are done
+        for (int x = threadIdx.x; x < 2 * KT * (D / 8); x += blockDim.x) {
+            int kOrV = x / (KT * (D / 8));
+            int key = x / (D / 8) % KT;
+            int chunk = x % (D / 8);
+            int j = kb + key;
+            uint4 v = make_uint4(0, 0, 0, 0);   // keys past the tile's last are zeros: 0 * garbage is not 0
+            if (j <= last) {
+                int block = physicalBlock(tables, g, slot, j);
+                if (block >= 0) {
+                    v = *reinterpret_cast<uint4 const*>(cache + cacheRow(g, block, kOrV, kvHead, j % g.blockSize) + chunk * 8);
+                }
+            }
+            *reinterpret_cast<uint4*>((kOrV == 0 ? ks : vs) + key * LD + chunk * 8) = v;
+        }
         __syncthreads();
+        if (!warpRows || kb > warpLast) {
+            continue;   // no key of this tile is before any of the warp's tokens
+        }
+        float sc[NT][4];
+        zeroTiles(sc);
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int k2 = 0; k2 < KS / 2; k2++) {
+                uint32_t b[4];
+                ldmatrix4<false>(b, ks + (nt * 8 + (lane & 7)) * LD + k2 * 32 + (lane >> 3) * 8);
+                uint32_t const(&a0)[4] = qa[2 * k2];
+                uint32_t const(&a1)[4] = qa[2 * k2 + 1];
+                mma16816<T>(sc[nt], a0, b[0], b[1]);
+                mma16816<T>(sc[nt], a1, b[2], b[3]);
+            }
+        }
+        // causal mask, then the online softmax of the two rows (a row's 4 lanes share its maximum)
+        float tileMax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = kb + nt * 8 + 2 * t4 + (e & 1);
+                if (key > pos[e >> 1]) {
+                    sc[nt][e] = -INFINITY;
+                }
+                tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sc[nt][e]);
+            }
+        }
+        float correction[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 1));
+            tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 2));
+            float next = fmaxf(m[r], tileMax[r]);
+            correction[r] = m[r] == -INFINITY ? 0.f : __expf(m[r] - next);
+            m[r] = next;
+            l[r] *= correction[r];
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float mr = m[e >> 1];
+                float pe = sc[nt][e] == -INFINITY ? 0.f : __expf(sc[nt][e] - mr);
+                sc[nt][e] = pe;
+                l[e >> 1] += pe;
+            }
+        }
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            o[dt][0] *= correction[0];
+            o[dt][1] *= correction[0];
+            o[dt][2] *= correction[1];
+            o[dt][3] *= correction[1];
+        }
+        // O += P V: the S accumulators of two key tiles are one A fragment of 16 keys
+#pragma unroll
+        for (int kc = 0; kc < KT / 16; kc++) {
+            uint32_t pa[4] = {pack2<T>(sc[2 * kc][0], sc[2 * kc][1]), pack2<T>(sc[2 * kc][2], sc[2 * kc][3]),
+                pack2<T>(sc[2 * kc + 1][0], sc[2 * kc + 1][1]), pack2<T>(sc[2 * kc + 1][2], sc[2 * kc + 1][3])};
+#pragma unroll
+            for (int d2 = 0; d2 < DT / 2; d2++) {
+                uint32_t b[4];
+                ldmatrix4<true>(b, vs + (kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + d2 * 16 + (lane >> 4) * 8);
+                mma16816<T>(o[2 * d2], pa, b[0], b[1]);
+                mma16816<T>(o[2 * d2 + 1], pa, b[2], b[3]);
+            }
+        }
     }
 #pragma unroll
-    for (int k = 0; k < R; k++) {
-        int r = rg + k * rowGroups;
-        if (r < R && r / GROUP < n) {
-            long long row = static_cast<long long>(t0 + r / GROUP) * g.heads + kvHead * GROUP + r % GROUP;   // splits = 1
-            out.acc[row * d + e] = acc[k];
-            if (e == 0) {
-                out.max[row] = rowMax[r];
-                out.sum[row] = rowSum[r];
-            }
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!valid[r]) {
+            continue;
+        }
+        long long row = static_cast<long long>(t0 + rows[r]) * g.heads + head;   // splits = 1
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            float2 v = make_float2(o[dt][2 * r], o[dt][2 * r + 1]);
+            *reinterpret_cast<float2*>(out.acc + row * D + dt * 8 + 2 * t4) = v;
+        }
+        if (t4 == 0) {
+            out.max[row] = m[r];
+            out.sum[row] = l[r];
         }
     }
 }
@@ -655,14 +761,31 @@ struct Call {
     Geometry g;
 };
 
+// The tensor-core prefill kernel for the uniform tiles of a call (16-bit types only).
+template <typename T, int G>
+void launchMma(T const* q, Call const& c, T const* cache, float scale, Partials p, cudaStream_t stream) {
+    if constexpr (!std::is_same<T, float>::value) {
+        dim3 tiles(static_cast<unsigned>((c.tokens + mmaTileTokens<G>() - 1) / mmaTileTokens<G>()),
+            static_cast<unsigned>(c.g.kvHeads));
+        unsigned threads = 32 * G * mmaRows<G>();
+        if (c.g.headDim == 64) {
+            attendMmaKernel<T, G, 64><<<tiles, threads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache,
+                c.g, scale, static_cast<int>(c.tokens), p);
+        } else {
+            attendMmaKernel<T, G, 128><<<tiles, threads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache,
+                c.g, scale, static_cast<int>(c.tokens), p);
+        }
+    }
+}
+
 template <typename T>
 int launch(Call const& c, void* workspace, cudaStream_t stream) {
     if (c.tokens == 0) {
         return 0;
     }
     int group = c.g.heads / c.g.kvHeads;
-    bool tiled = gTiledPrefill.load() && c.tokens >= kTiledMinTokens && c.g.headDim <= kTiledMaxDim
-        && kThreads % c.g.headDim == 0 && group >= 1 && group <= kMaxGroup;
+    bool tiled = !std::is_same<T, float>::value && gTiledPrefill.load() && c.tokens >= kMmaMinTokens
+        && (c.g.headDim == 64 || c.g.headDim == 128) && group >= 1 && group <= kMaxGroup;
     int splits = tiled ? 1 : splitsFor(c.tokens, c.g.kvHeads);
     size_t n = static_cast<size_t>(c.tokens) * splits * c.g.heads;
     char* ws = static_cast<char*>(workspace);
@@ -682,9 +805,7 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
         attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, \
             scale, splits, p, tiledTokens); \
         if (tiled) { \
-            dim3 tiles(static_cast<unsigned>((c.tokens + tileTokens<G>() - 1) / tileTokens<G>()), static_cast<unsigned>(c.g.kvHeads)); \
-            attendTiledKernel<T, G><<<tiles, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, \
-                scale, static_cast<int>(c.tokens), p); \
+            launchMma<T, G>(q, c, cache, scale, p, stream); \
         } \
         break;
     HX_ATTEND(1) HX_ATTEND(2) HX_ATTEND(3) HX_ATTEND(4) HX_ATTEND(5) HX_ATTEND(6) HX_ATTEND(7) HX_ATTEND(8)
@@ -954,7 +1075,7 @@ HX_EXPORT int higgs_paged_attention_run(int type, void const* q, void const* kv,
     return run(c, workspace, static_cast<cudaStream_t>(stream));
 }
 
-// Turns the tiled prefill kernel on (1) or off (0) for the calls that follow; returns the previous setting.
+// Turns the tensor-core prefill kernel on (1) or off (0) for the calls that follow; returns the previous setting.
 HX_EXPORT int higgs_paged_attention_set_tiled(int on) { return gTiledPrefill.exchange(on != 0) ? 1 : 0; }
 
 HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }
