@@ -10,7 +10,8 @@
 // time. Beside them: the device-to-device copy rate, a plain streaming read, and cuBLAS's two GEMMs
 // of one path (what the many-token path does). Each variant's output is compared with session 9's
 // kernels' (whose act was FP32; the new act is in the weights' type, so BF16 rounding shows), which
-// are right only up to kSmallTokens tokens.
+// are right only up to kSmallTokens tokens. Last, the attention side's two projections at one token:
+// cuBLAS against candidate skinny kernels.
 #include "../../main/cuda/dual_ffn_plugin.cu"
 
 #include <algorithm>
@@ -286,6 +287,56 @@ void runVariant(Variant const& v, Layer const& l, B16 const* hidden, void const*
     }
 }
 
+// A candidate for the attention side's projections at one token (not in the plugin yet):
+// out[t, r] = w_r . x_t over rows x columns weights, C rows a warp, S warps a row group.
+template <int NT, int C, int S>
+__global__ void skinnyLinearKernel(B16 const* x, int tokens, B16 const* w, B16* out, int rows, int cols) {
+    static_assert(C * NT <= 32, "one lane per row and token sums the partials");
+    __shared__ float partial[8][C][NT];
+    int warp = threadIdx.x >> 5;
+    int r0 = (blockIdx.x * (blockDim.x >> 5) / S + warp / S) * C;
+    int part = warp % S;
+    bool active = r0 < rows;
+    int from = cols / S * part;
+    int to = part == S - 1 ? cols : from + cols / S;
+    float acc[C][NT];
+    for (int c = 0; c < C; c++) {
+        for (int t = 0; t < NT; t++) {
+            acc[c][t] = 0.f;
+        }
+    }
+    if (active) {
+        B16 const* ws[C];
+        for (int c = 0; c < C; c++) {
+            ws[c] = w + static_cast<long long>(r0 + c) * cols;
+        }
+        dotRows<B16, true, NT, C, 1>(ws, PlainRows<B16>{x}, acc, cols, from, to, (1u << tokens) - 1);
+    }
+    for (int t = 0; t < NT; t++) {
+        for (int c = 0; c < C; c++) {
+            float v = warpSum(acc[c][t]);
+            if ((threadIdx.x & 31) == 0) {
+                partial[warp][c][t] = v;
+            }
+        }
+    }
+    __syncthreads();
+    int lane = threadIdx.x & 31;
+    if (!active || part != 0 || lane >= C * NT || lane % NT >= tokens) {
+        return;
+    }
+    float sum = 0.f;
+    for (int p = 0; p < S; p++) {
+        sum += partial[warp + p][lane / NT][lane % NT];
+    }
+    out[static_cast<long long>(lane % NT) * rows + r0 + lane / NT] = __float2bfloat16(sum);
+}
+
+template <int C, int S>
+void linear(B16 const* x, B16 const* w, B16* out, int rows, int cols, cudaStream_t s) {
+    skinnyLinearKernel<1, C, S><<<(rows / C * S + 7) / 8, 256, 0, s>>>(x, 1, w, out, rows, cols);
+}
+
 float medianMs(std::vector<float> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -445,6 +496,51 @@ int main() {
             } else {
                 std::printf("   max |diff| vs session 9 %.3g (peak %.3g)\n", maxDiff, maxAbs);
             }
+        }
+    }
+
+    // the attention side's projections at one token: TensorRT's GEMMs took 45 us a layer for these
+    // 50 MB (ncu, session 10); cuBLAS and candidate skinny kernels, each on 6 weight sets in turn
+    std::printf("attention projections, one token (q/k/v 5120 x 3072, output 3072 x 3072)\n");
+    struct Proj {
+        char const* name;
+        int rows, cols;
+    };
+    for (Proj pr : {Proj{"q/k/v", 5120, 3072}, Proj{"output", 3072, 3072}}) {
+        std::vector<B16*> ws;
+        for (int i = 0; i < kLayers; i++) {
+            ws.push_back(alloc(1LL * pr.rows * pr.cols, 500u + i, 0.05f));
+        }
+        double bytes = 2.0 * pr.rows * pr.cols;
+        auto time = [&](char const* what, auto&& call) {
+            std::vector<float> times;
+            for (int r = 0; r < 9; r++) {
+                CHECK(cudaEventRecord(a, s));
+                for (int c = 0; c < 300; c++) {
+                    call(ws[c % kLayers]);
+                }
+                CHECK(cudaEventRecord(b, s));
+                CHECK(cudaEventSynchronize(b));
+                float ms;
+                CHECK(cudaEventElapsedTime(&ms, a, b));
+                times.push_back(ms / 300);
+            }
+            double us = medianMs(times) * 1e3;
+            std::printf("  %-8s %-28s %7.2f us  %5.2f TB/s\n", pr.name, what, us, bytes / us / 1e6);
+        };
+        float one = 1.f, zero = 0.f;
+        time("cuBLAS", [&](B16 const* w) {
+            gCublas.setStream(gHandle, s);
+            gCublas.gemmEx(gHandle, kCublasOpT, kCublasOpN, pr.rows, 1, pr.cols, &one, w, CUDA_R_16BF, pr.cols, hidden,
+                CUDA_R_16BF, pr.cols, &zero, gBf16Act, CUDA_R_16BF, pr.rows, kCublasCompute32F, kCublasGemmDefault);
+        });
+        time("skinny, 2 rows a warp", [&](B16 const* w) { linear<2, 1>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
+        time("skinny, 4 rows a warp", [&](B16 const* w) { linear<4, 1>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
+        time("skinny, 2 rows, 2 warps", [&](B16 const* w) { linear<2, 2>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
+        time("skinny, 2 rows, 4 warps", [&](B16 const* w) { linear<2, 4>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
+        CHECK(cudaGetLastError());
+        for (B16* w : ws) {
+            CHECK(cudaFree(w));
         }
     }
     return 0;
