@@ -19,8 +19,14 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 app="$root/.device/app"
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-run() { "$java" --enable-native-access=ALL-UNNAMED ${HX_JAVA_PROPS:-} -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" "$@"; }
+# HX_LAUNCH: a command the JVM runs under (a profiler); HX_JAVA_PROPS: JVM options
+run() { ${HX_LAUNCH:-} "$java" --enable-native-access=ALL-UNNAMED ${HX_JAVA_PROPS:-} -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" "$@"; }
 cli() { run dev.higgstrt.cli.HiggsTrtCommand "$@"; }
+# the full preset's synthetic checkpoint and its conversion under $1, made once
+full_checkpoint() {
+  [ -f "$1/full/model.safetensors.index.json" ] || cli synth --preset full --output "$1/full" --seed 1
+  [ -f "$1/full-trt/config.json" ] || cli convert --input "$1/full" --output "$1/full-trt"
+}
 case "${1:-}" in
   prepare)
     (cd "$root" && mvn -B -q -DskipTests install)
@@ -37,32 +43,26 @@ case "${1:-}" in
     cli smoke --engine "$w/small.engine" --checkpoint "$w/small-trt" --decode 32 ;;
   full)
     w="$2"; mkdir -p "$w"
-    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
-    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    full_checkpoint "$w"
     run dev.higgstrt.bench.EnginePerf "$w/full-trt" bfloat16 1024 512 64 "${3:-auto}" ;;
   ffn)
     run dev.higgstrt.bench.FfnPluginPerf ;;
   paged)
     w="$2"; mkdir -p "$w"
-    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
-    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    full_checkpoint "$w"
     HX_JAVA_PROPS="-Dhiggs.bench.saveEngine=$w/full-paged.engine" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 \
         "${3:-1000}" 1 8 32 64 128 256 ;;
   profile)
     w="$2"; mkdir -p "$w"
-    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
-    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    full_checkpoint "$w"
     ncu="$(command -v ncu || echo /usr/local/cuda/bin/ncu)"
-    HX_JAVA_PROPS="-Dhiggs.bench.profileSteps=${3:-3}" "$ncu" --profile-from-start off --clock-control none \
-        --metrics gpu__time_duration.sum --print-summary per-kernel --target-processes all \
-        "$java" --enable-native-access=ALL-UNNAMED -Dhiggs.bench.profileSteps="${3:-3}" \
-        -cp "$app/higgs-trt-cli.jar:$app/bench.jar:$app/lib/*${HX_JARS:+:$HX_JARS}" dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1 ;;
+    HX_LAUNCH="$ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel --target-processes all" \
+      HX_JAVA_PROPS="-Dhiggs.bench.profileSteps=${3:-3}" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1 ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
   ttfa)
     w="$2"; mkdir -p "$w"
-    [ -f "$w/full/model.safetensors.index.json" ] || cli synth --preset full --output "$w/full" --seed 1
-    [ -f "$w/full-trt/config.json" ] || cli convert --input "$w/full" --output "$w/full-trt"
+    full_checkpoint "$w"
     # the paged engine (saved by the paged benchmark when it ran first), else built here
     [ -f "$w/full-paged.engine" ] || cli build --paged --checkpoint "$w/full-trt" --engine "$w/full-paged.engine" --dtype bfloat16 \
         --max-seq 1520 --max-tokens 2048 --max-batch 256

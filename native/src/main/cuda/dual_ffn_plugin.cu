@@ -496,13 +496,7 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
     unsigned audio = audioSet(mask, maskIsInt, tokens);
     unsigned text = ((1u << tokens) - 1) & ~audio;
     float acc[2 * C][NT];
-#pragma unroll
-    for (int r = 0; r < 2 * C; r++) {
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            acc[r][t] = 0.f;
-        }
-    }
+    higgs::zero(acc);
     if (text != 0) {
         T const* rows[2 * C];
 #pragma unroll
@@ -554,13 +548,7 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
     int from = inter / S * part;
     int to = part == S - 1 ? inter : from + inter / S;
     float acc[C][NT];
-#pragma unroll
-    for (int r = 0; r < C; r++) {
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            acc[r][t] = 0.f;
-        }
-    }
+    higgs::zero(acc);
     if (active && text != 0) {
         T const* rows[C];
 #pragma unroll

@@ -490,17 +490,6 @@ __device__ inline void ldmatrix4(uint32_t (&r)[4], void const* row) {
     }
 }
 
-template <int N>
-__device__ inline void zeroTiles(float (&tiles)[N][4]) {
-#pragma unroll
-    for (int i = 0; i < N; i++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            tiles[i][e] = 0.f;
-        }
-    }
-}
-
 // Each lane of a warp holds rows g = lane / 4 and g + 8 of the warp's 16 tokens, and in a 16x8
 // accumulator tile the columns 2 (lane % 4) and 2 (lane % 4) + 1.
 template <typename T, int GROUP, int D>
@@ -579,7 +568,7 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
     }
 
     float o[DT][4];
-    zeroTiles(o);
+    higgs::zero(o);
     float m[2] = {-INFINITY, -INFINITY};
     float l[2] = {0.f, 0.f};
     int last = p0 + n - 1;
@@ -606,7 +595,7 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
             continue;   // no key of this tile is before any of the warp's tokens
         }
         float sc[NT][4];
-        zeroTiles(sc);
+        higgs::zero(sc);
 #pragma unroll
         for (int nt = 0; nt < NT; nt++) {
 #pragma unroll

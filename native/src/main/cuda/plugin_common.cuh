@@ -70,6 +70,18 @@ __device__ inline float toFloat(float v) { return v; }
 __device__ inline float toFloat(__half v) { return __half2float(v); }
 __device__ inline float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// Sets every accumulator of a register tile to 0.
+template <int R, int C>
+__device__ inline void zero(float (&tile)[R][C]) {
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            tile[r][c] = 0.f;
+        }
+    }
+}
+
 template <typename T> __device__ inline T fromFloat(float v);
 template <> __device__ inline float fromFloat<float>(float v) { return v; }
 template <> __device__ inline __half fromFloat<__half>(float v) { return __float2half_rn(v); }

@@ -9,8 +9,7 @@
 // timed with CUDA events, as microseconds per block or kernel and the weight bytes read over that
 // time. Beside them: the device-to-device copy rate, a plain streaming read, and cuBLAS's two GEMMs
 // of one path (what the many-token path does). Each variant's output is compared with session 9's
-// kernels' (whose act was FP32; the new act is in the weights' type, so BF16 rounding shows), which
-// are right only up to kSmallTokens tokens. Last, the attention side's two projections at one token:
+// kernels' (whose act was FP32; the new act is in the weights' type, so BF16 rounding shows). Last, the attention side's two projections at one token:
 // cuBLAS against candidate skinny kernels.
 #include "../../main/cuda/dual_ffn_plugin.cu"
 
@@ -19,7 +18,9 @@
 
 namespace legacy {
 using namespace ::higgs;
-// the kernels before session 10 (one 16-byte load per lane in flight per row), the baseline
+// the kernels before session 10 (one 16-byte load per lane in flight per row), the baseline; they
+// took up to 8 tokens then
+constexpr int kLegacyTokens = 8;
 template <typename T, bool VEC>
 // acc[t] += w . x_t for the tokens in tokenSet; w and every row of x [tokens, n] have n elements.
 __device__ inline void dotRows(T const* w, float const* x, float* acc, int n, unsigned tokenSet) {
@@ -36,7 +37,7 @@ __device__ inline void dotRows(T const* w, float const* x, float* acc, int n, un
                 wf[e] = toFloat(chunk.v[e]);
             }
 #pragma unroll
-            for (int t = 0; t < kSmallTokens; t++) {
+            for (int t = 0; t < kLegacyTokens; t++) {
                 if (tokenSet & (1u << t)) {
                     float4 const* xt = reinterpret_cast<float4 const*>(x + static_cast<long long>(t) * n + base);
                     float s = 0.f;
@@ -54,23 +55,13 @@ __device__ inline void dotRows(T const* w, float const* x, float* acc, int n, un
         for (int i = lane; i < n; i += 32) {
             float wf = toFloat(w[i]);
 #pragma unroll
-            for (int t = 0; t < kSmallTokens; t++) {
+            for (int t = 0; t < kLegacyTokens; t++) {
                 if (tokenSet & (1u << t)) {
                     acc[t] += wf * x[static_cast<long long>(t) * n + i];
                 }
             }
         }
     }
-}
-
-__device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens) {
-    unsigned set = 0;
-    for (int t = 0; t < tokens; t++) {
-        if (isAudio(mask, maskIsInt, t)) {
-            set |= 1u << t;
-        }
-    }
-    return set;
 }
 
 // act[t, j] = silu(gate_j . x_t) * (up_j . x_t), with the gate/up rows of token t's path; one warp
@@ -85,10 +76,10 @@ __global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIs
     }
     unsigned audio = audioSet(mask, maskIsInt, tokens);
     unsigned text = ((1u << tokens) - 1) & ~audio;
-    float g[kSmallTokens];
-    float u[kSmallTokens];
+    float g[kLegacyTokens];
+    float u[kLegacyTokens];
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
+    for (int t = 0; t < kLegacyTokens; t++) {
         g[t] = 0.f;
         u[t] = 0.f;
     }
@@ -101,7 +92,7 @@ __global__ void skinnyGateUpKernel(float const* x, void const* mask, bool maskIs
         dotRows<T, VEC>(audioUp + static_cast<long long>(j) * h, x, u, h, audio);
     }
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
+    for (int t = 0; t < kLegacyTokens; t++) {
         if (t >= tokens) {
             break;
         }
@@ -125,9 +116,9 @@ __global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIs
     }
     unsigned audio = audioSet(mask, maskIsInt, tokens);
     unsigned text = ((1u << tokens) - 1) & ~audio;
-    float acc[kSmallTokens];
+    float acc[kLegacyTokens];
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
+    for (int t = 0; t < kLegacyTokens; t++) {
         acc[t] = 0.f;
     }
     if (text != 0) {
@@ -137,7 +128,7 @@ __global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIs
         dotRows<T, VEC>(audioDown + static_cast<long long>(c) * inter, act, acc, inter, audio);
     }
 #pragma unroll
-    for (int t = 0; t < kSmallTokens; t++) {
+    for (int t = 0; t < kLegacyTokens; t++) {
         if (t >= tokens) {
             break;
         }
@@ -342,6 +333,25 @@ float medianMs(std::vector<float> v) {
     return v[v.size() / 2];
 }
 
+// The median over `runs` runs of the milliseconds a call takes, each run `calls` calls of
+// call(i) between two events on stream s.
+template <typename F>
+float medianMsPerCall(int runs, int calls, cudaStream_t s, cudaEvent_t a, cudaEvent_t b, F&& call) {
+    std::vector<float> times;
+    for (int r = 0; r < runs; r++) {
+        CHECK(cudaEventRecord(a, s));
+        for (int i = 0; i < calls; i++) {
+            call(i);
+        }
+        CHECK(cudaEventRecord(b, s));
+        CHECK(cudaEventSynchronize(b));
+        float ms;
+        CHECK(cudaEventElapsedTime(&ms, a, b));
+        times.push_back(ms / calls);
+    }
+    return medianMs(times);
+}
+
 } // namespace
 
 int main() {
@@ -378,24 +388,14 @@ int main() {
         void *src, *dst;
         CHECK(cudaMalloc(&src, bytes));
         CHECK(cudaMalloc(&dst, bytes));
-        std::vector<float> copy, read;
-        for (int r = 0; r < 7; r++) {
-            CHECK(cudaEventRecord(a, s));
+        float copyMs = medianMsPerCall(7, 1, s, a, b, [&](int) {
             CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s));
-            CHECK(cudaEventRecord(b, s));
-            CHECK(cudaEventSynchronize(b));
-            float ms;
-            CHECK(cudaEventElapsedTime(&ms, a, b));
-            copy.push_back(ms);
-            CHECK(cudaEventRecord(a, s));
+        });
+        float readMs = medianMsPerCall(7, 1, s, a, b, [&](int) {
             readKernel<<<prop.multiProcessorCount * 8, 512, 0, s>>>(static_cast<int4 const*>(src), bytes / 16, sink);
-            CHECK(cudaEventRecord(b, s));
-            CHECK(cudaEventSynchronize(b));
-            CHECK(cudaEventElapsedTime(&ms, a, b));
-            read.push_back(ms);
-        }
-        std::printf("copy %.2f TB/s (read + write), streaming read %.2f TB/s, of 2 GiB\n", 2 * bytes / medianMs(copy) / 1e9,
-            bytes / medianMs(read) / 1e9);
+        });
+        std::printf("copy %.2f TB/s (read + write), streaming read %.2f TB/s, of 2 GiB\n", 2 * bytes / copyMs / 1e9,
+            bytes / readMs / 1e9);
         CHECK(cudaFree(src));
         CHECK(cudaFree(dst));
     }
@@ -471,20 +471,9 @@ int main() {
                 maxDiff = std::max(maxDiff, std::fabs(static_cast<double>(mine[i]) - ref[i]));
                 maxAbs = std::max(maxAbs, std::fabs(static_cast<double>(ref[i])));
             }
-            std::vector<float> times;
-            constexpr int kCalls = 300;
-            for (int r = 0; r < 9; r++) {
-                CHECK(cudaEventRecord(a, s));
-                for (int c = 0; c < kCalls; c++) {
-                    runVariant(v, layers[c % kLayers], hidden, mask, m.tokens, normed, act, out, s);
-                }
-                CHECK(cudaEventRecord(b, s));
-                CHECK(cudaEventSynchronize(b));
-                float ms;
-                CHECK(cudaEventElapsedTime(&ms, a, b));
-                times.push_back(ms / kCalls);
-            }
-            double us = medianMs(times) * 1e3;
+            double us = 1e3 * medianMsPerCall(9, 300, s, a, b, [&](int c) {
+                runVariant(v, layers[c % kLayers], hidden, mask, m.tokens, normed, act, out, s);
+            });
             if (v.kind == Variant::GateUp || v.kind == Variant::Down) {
                 std::printf("  %-24s columns %d unroll %d split %d  %7.2f us  %5.2f TB/s", v.name, v.columns, v.unroll, v.split, us,
                     bytes / us / 1e6);
@@ -513,19 +502,7 @@ int main() {
         }
         double bytes = 2.0 * pr.rows * pr.cols;
         auto time = [&](char const* what, auto&& call) {
-            std::vector<float> times;
-            for (int r = 0; r < 9; r++) {
-                CHECK(cudaEventRecord(a, s));
-                for (int c = 0; c < 300; c++) {
-                    call(ws[c % kLayers]);
-                }
-                CHECK(cudaEventRecord(b, s));
-                CHECK(cudaEventSynchronize(b));
-                float ms;
-                CHECK(cudaEventElapsedTime(&ms, a, b));
-                times.push_back(ms / 300);
-            }
-            double us = medianMs(times) * 1e3;
+            double us = 1e3 * medianMsPerCall(9, 300, s, a, b, [&](int c) { call(ws[c % kLayers]); });
             std::printf("  %-8s %-28s %7.2f us  %5.2f TB/s\n", pr.name, what, us, bytes / us / 1e6);
         };
         float one = 1.f, zero = 0.f;
