@@ -7,8 +7,9 @@
 #                                               (FFN: plugin, compute-both or auto)
 #   bash scripts/gpu-bench.sh ffn               device: one FFN block of the full geometry: plugin vs
 #                                               compute-both vs a single FFN, T = 1, 64, 512, 2048
-#   bash scripts/gpu-bench.sh paged WORK [FRAMES] device: the packed, paged engine, full preset, bf16: frames/s at
+#   bash scripts/gpu-bench.sh paged WORK [FRAMES [BATCH...]] device: the packed, paged engine, full preset, bf16: frames/s at
 #                                               batch 1..256 of 512-position prompts, floor, prefill, first frame
+#                                               (HX_JAVA_PROPS=-Dhiggs.trt.linearPlugin=false: TensorRT's GEMMs for the projections)
 #   bash scripts/gpu-bench.sh profile WORK [STEPS] device: the paged engine's batch-1 decode step under Nsight Compute,
 #                                               the GPU time of each kernel (ncu, one pass, clocks left alone)
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
@@ -50,14 +51,16 @@ case "${1:-}" in
   paged)
     w="$2"; mkdir -p "$w"
     full_checkpoint "$w"
-    HX_JAVA_PROPS="-Dhiggs.bench.saveEngine=$w/full-paged.engine" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 \
-        "${3:-1000}" 1 8 32 64 128 256 ;;
+    batches=("${@:4}")
+    [ ${#batches[@]} -gt 0 ] || batches=(1 8 32 64 128 256)
+    HX_JAVA_PROPS="${HX_JAVA_PROPS:-} -Dhiggs.bench.saveEngine=$w/full-paged.engine" run dev.higgstrt.bench.PagedPerf "$w/full-trt" \
+        bfloat16 512 "${3:-1000}" "${batches[@]}" ;;
   profile)
     w="$2"; mkdir -p "$w"
     full_checkpoint "$w"
     ncu="$(command -v ncu || echo /usr/local/cuda/bin/ncu)"
     HX_LAUNCH="$ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel --target-processes all" \
-      HX_JAVA_PROPS="-Dhiggs.bench.profileSteps=${3:-3}" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1 ;;
+      HX_JAVA_PROPS="${HX_JAVA_PROPS:-} -Dhiggs.bench.profileSteps=${3:-3}" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1 ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
   ttfa)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles the TensorRT plugins, dual FFN, all-reduce and paged attention, into one library (called by the native
+# Compiles the TensorRT plugins, dual FFN, linear, all-reduce and paged attention, into one library (called by the native
 # module's Maven build).
 #   build.sh OUTPUT_DIR
 # Uses $NVCC, else $CUDA_HOME/bin/nvcc, else nvcc on the PATH, else /usr/local/cuda/bin/nvcc.
@@ -24,11 +24,20 @@ if [[ -f "$lib" ]] && [[ -z "$(find "$src" -newer "$lib" -type f)" ]]; then
 fi
 mkdir -p "$out"
 tmp="$lib.tmp.$$"
-trap 'rm -f "$tmp"' EXIT
-# sm_90 machine code for Hopper plus compute_90 PTX that newer GPUs JIT-compile.
-"$nvcc" -O3 -std=c++17 -shared -Xcompiler -fPIC,-fvisibility=hidden,-Wall \
-  -Xcompiler -static-libstdc++,-static-libgcc \
-  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-  -o "$tmp" "$src/dual_ffn_plugin.cu" "$src/all_reduce_plugin.cu" "$src/paged_attention_plugin.cu" -ldl
+objs="$(mktemp -d)"
+trap 'rm -rf "$tmp" "$objs"' EXIT
+# sm_90 machine code for Hopper plus compute_90 PTX that newer GPUs JIT-compile. The units compile
+# in parallel (the build's longest step), then link into one library.
+flags=(-O3 -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden,-Wall
+  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
+pids=()
+for unit in cublas_runtime dual_ffn_plugin linear_plugin all_reduce_plugin paged_attention_plugin; do
+  "$nvcc" "${flags[@]}" -c -o "$objs/$unit.o" "$src/$unit.cu" &
+  pids+=("$!")
+done
+for pid in "${pids[@]}"; do
+  wait "$pid"
+done
+"$nvcc" -shared -Xcompiler -static-libstdc++,-static-libgcc -o "$tmp" "$objs"/*.o -ldl
 mv "$tmp" "$lib"
-echo "[higgs-trt] plugin library (dual FFN, all-reduce, paged attention) built with $("$nvcc" --version | tail -1): $lib"
+echo "[higgs-trt] plugin library (dual FFN, linear, all-reduce, paged attention) built with $("$nvcc" --version | tail -1): $lib"

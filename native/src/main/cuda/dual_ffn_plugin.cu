@@ -22,12 +22,12 @@
 //     exact row counts, SiLU(gate) * up, down GEMM, scatter-add onto the residual.
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
-#include "cublas_min.h"
+#include "cublas_runtime.h"
+#include "skinny_gemm.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 
 #include <atomic>
 #include <cmath>
@@ -39,7 +39,6 @@
 #include <new>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 
 using namespace nvinfer1;
 
@@ -108,344 +107,23 @@ char const* const kInputNames[kInputs] = {"hidden", "audio_mask", "text_norm", "
     "text_down", "audio_gate", "audio_up", "audio_down"};
 
 // ---------------------------------------------------------------------------------------------
-// cuBLAS, loaded once, and one handle per device shared by every plugin instance (a handle per
-// layer would hold its own workspace for nothing); calls on a handle are serialised.
-
-CublasApi gCublas{};
-std::mutex gCublasMutex;
-bool gCublasLoaded = false;
-std::string gCublasError;
-std::unordered_map<int, cublasHandle_t> gHandles;
-
-template <typename F>
-bool resolve(void* lib, char const* name, F& fn) {
-    fn = reinterpret_cast<F>(dlsym(lib, name));
-    return fn != nullptr;
-}
-
-bool loadCublasLocked() {
-    if (gCublasLoaded) {
-        return true;
-    }
-    char const* candidates[] = {std::getenv("HIGGS_TRT_CUBLAS"), "libcublas.so.13", "libcublas.so.12",
-        "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12", "libcublas.so"};
-    std::string tried;
-    for (char const* name : candidates) {
-        if (name == nullptr || *name == 0) {
-            continue;
-        }
-        void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            tried += std::string(" ") + name + " (" + dlerror() + ");";
-            continue;
-        }
-        CublasApi api{};
-        bool ok = resolve(lib, "cublasCreate_v2", api.create) && resolve(lib, "cublasDestroy_v2", api.destroy)
-            && resolve(lib, "cublasSetStream_v2", api.setStream)
-            && resolve(lib, "cublasSetWorkspace_v2", api.setWorkspace)
-            && resolve(lib, "cublasSetMathMode", api.setMathMode) && resolve(lib, "cublasGemmEx", api.gemmEx)
-            && resolve(lib, "cublasGetStatusString", api.statusString);
-        if (!ok) {
-            tried += std::string(" ") + name + " (loaded, but without the cuBLAS functions);";
-            dlclose(lib);
-            continue;
-        }
-        gCublas = api;
-        gCublasLoaded = true;
-        return true;
-    }
-    gCublasError = "cuBLAS 12 or 13 could not be loaded; set HIGGS_TRT_CUBLAS to its path. Tried:" + tried;
-    return false;
-}
+// cuBLAS: the library's shared handles (cublas_runtime.h).
 
 cublasHandle_t cublasHandleForCurrentDevice() {
-    std::lock_guard<std::mutex> lock(gCublasMutex);
-    if (!loadCublasLocked()) {
-        gErrors.set("%s", gCublasError.c_str());
-        return nullptr;
+    std::string error;
+    cublasHandle_t handle = higgs::cublasHandle(&error);
+    if (handle == nullptr) {
+        gErrors.set("dual FFN: %s", error.c_str());
     }
-    int device = 0;
-    if (cudaGetDevice(&device) != cudaSuccess) {
-        gErrors.set("dual FFN: cudaGetDevice failed");
-        return nullptr;
-    }
-    auto it = gHandles.find(device);
-    if (it != gHandles.end()) {
-        return it->second;
-    }
-    cublasHandle_t handle = nullptr;
-    cublasStatus_t status = gCublas.create(&handle);
-    if (status != kCublasSuccess) {
-        gErrors.set("dual FFN: cublasCreate failed: %s", gCublas.statusString(status));
-        return nullptr;
-    }
-    gCublas.setMathMode(handle, kCublasDefaultMath);
-    gHandles[device] = handle;
     return handle;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-using higgs::fromFloat;
-using higgs::toFloat;
-
-__device__ inline bool isAudio(void const* mask, bool maskIsInt, long long t) {
-    return maskIsInt ? static_cast<int const*>(mask)[t] != 0 : static_cast<unsigned char const*>(mask)[t] != 0;
-}
-
-__device__ inline float warpSum(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        v += __shfl_xor_sync(0xffffffffu, v, offset);
-    }
-    return v;
-}
-
-__device__ inline float blockSum(float v, float* shared) {
-    v = warpSum(v);
-    int lane = threadIdx.x & 31;
-    int warp = threadIdx.x >> 5;
-    if (lane == 0) {
-        shared[warp] = v;
-    }
-    __syncthreads();
-    int warps = (blockDim.x + 31) >> 5;
-    v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
-    if (warp == 0) {
-        v = warpSum(v);
-    }
-    if (threadIdx.x == 0) {
-        shared[0] = v;
-    }
-    __syncthreads();
-    float total = shared[0];
-    __syncthreads();
-    return total;
-}
+using namespace higgs;
 
 __device__ inline float silu(float g) { return g / (1.f + __expf(-g)); }
-
-// Row r of the compacted order: text tokens first, then audio tokens.
-__device__ inline int sourceRow(int r, int textCount, int const* textIdx, int const* audioIdx) {
-    return r < textCount ? textIdx[r] : audioIdx[r - textCount];
-}
-
-// RMSNorm of each row with its path's weight. One block per output row. With idx lists the
-// output row r is the compacted row (large path); without, output row = token (small path).
-template <typename T, typename NW, typename Out>
-__global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
-    int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
-    __shared__ float shared[32];
-    int r = blockIdx.x;
-    int src;
-    bool audio;
-    if (textIdx != nullptr) {
-        src = sourceRow(r, textCount, textIdx, audioIdx);
-        audio = r >= textCount;
-    } else {
-        src = r;
-        audio = isAudio(mask, maskIsInt, r);
-    }
-    T const* x = hidden + static_cast<long long>(src) * h;
-    float sum = 0.f;
-    for (int i = threadIdx.x; i < h; i += blockDim.x) {
-        float v = toFloat(x[i]);
-        sum += v * v;
-    }
-    float inv = rsqrtf(blockSum(sum, shared) / h + eps);
-    NW const* w = audio ? audioNorm : textNorm;
-    Out* o = out + static_cast<long long>(r) * h;
-    for (int i = threadIdx.x; i < h; i += blockDim.x) {
-        o[i] = fromFloat<Out>(toFloat(x[i]) * inv * toFloat(w[i]));
-    }
-}
-
-// Vector loads of 16 bytes when rows are aligned; element loads otherwise.
-template <typename T>
-struct Vec {
-    static constexpr int N = 16 / sizeof(T);
-    T v[N];
-};
-
-// A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
-// every warp reads again).
-template <typename T>
-__device__ inline Vec<T> loadStreaming(T const* p) {
-    int4 r;
-    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-        : "l"(p));
-    Vec<T> v;
-    static_assert(sizeof(v) == sizeof(r), "16-byte chunks");
-    memcpy(&v, &r, sizeof r);
-    return v;
-}
-
-// The input rows of a skinny GEMM, read N elements (one 16-byte weight chunk's worth) at a time as
-// FP32: the activations act [tokens, n] as they are (in the weights' type), or the hidden states
-// [tokens, n] times the path's RMSNorm weight (the norm's 1/rms is applied to the dot products
-// afterwards, so the normalised input is never written out). prepare() reads what all tokens share
-// at a chunk, load() one token's chunk.
-template <typename T>
-struct PlainRows {
-    T const* x;
-
-    struct Shared {};
-
-    template <int N>
-    __device__ inline Shared prepare(int) const {
-        return {};
-    }
-
-    template <int N>
-    __device__ inline void load(Shared, int t, int n, int i, float (&v)[N]) const {
-        static_assert(N == Vec<T>::N, "one input chunk per weight chunk");
-        Vec<T> xv = *reinterpret_cast<Vec<T> const*>(x + static_cast<long long>(t) * n + i);
-#pragma unroll
-        for (int e = 0; e < N; e++) {
-            v[e] = toFloat(xv.v[e]);
-        }
-    }
-
-    __device__ inline float at(int t, int n, int i) const { return toFloat(x[static_cast<long long>(t) * n + i]); }
-};
-
-template <typename T, typename NW>
-struct NormWeightedRows {
-    T const* hidden;
-    NW const* norm;
-
-    template <int N>
-    struct Weights {
-        float w[N];
-    };
-    using Shared = Weights<Vec<T>::N>;
-
-    template <int N>
-    __device__ inline Shared prepare(int i) const {
-        Shared s;
-        if constexpr (sizeof(NW) == sizeof(T)) {
-            Vec<NW> nv = *reinterpret_cast<Vec<NW> const*>(norm + i);
-#pragma unroll
-            for (int e = 0; e < N; e++) {
-                s.w[e] = toFloat(nv.v[e]);
-            }
-        } else {
-            // FP32 norm weights beside 16-bit hidden states: N floats, N / 4 vector loads
-#pragma unroll
-            for (int e = 0; e < N; e += 4) {
-                float4 q = *reinterpret_cast<float4 const*>(norm + i + e);
-                s.w[e] = q.x;
-                s.w[e + 1] = q.y;
-                s.w[e + 2] = q.z;
-                s.w[e + 3] = q.w;
-            }
-        }
-        return s;
-    }
-
-    template <int N>
-    __device__ inline void load(Shared const& s, int t, int n, int i, float (&v)[N]) const {
-        static_assert(N == Vec<T>::N, "one hidden chunk per weight chunk");
-        Vec<T> hv = *reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(t) * n + i);
-#pragma unroll
-        for (int e = 0; e < N; e++) {
-            v[e] = toFloat(hv.v[e]) * s.w[e];
-        }
-    }
-
-    __device__ inline float at(int t, int n, int i) const {
-        return toFloat(hidden[static_cast<long long>(t) * n + i]) * toFloat(norm[i]);
-    }
-};
-
-// acc_r[t] += w_r[from, to) . x_t[from, to) for the R weight rows w_r and the tokens t < NT in
-// tokenSet; every row of x has n elements. Each lane first issues its next U chunks of every row
-// (U * R loads of 16 bytes in flight), then multiplies them; each input chunk it loads serves all R
-// rows.
-template <typename T, int NT, int R, int U, typename X>
-__device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
-    unsigned tokenSet) {
-    constexpr int N = Vec<T>::N;
-    int lane = threadIdx.x & 31;
-    for (int base = from + lane * N; base < to; base += 32 * N * U) {
-        Vec<T> chunk[R][U];
-#pragma unroll
-        for (int k = 0; k < U; k++) {
-            int i = base + k * 32 * N;
-            if (i < to) {
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    chunk[r][k] = loadStreaming(w[r] + i);
-                }
-            }
-        }
-#pragma unroll
-        for (int k = 0; k < U; k++) {
-            int i = base + k * 32 * N;
-            if (i >= to) {
-                break;
-            }
-            auto shared = x.template prepare<N>(i);
-#pragma unroll
-            for (int t = 0; t < NT; t++) {
-                if (tokenSet & (1u << t)) {
-                    float xv[N];
-                    x.template load<N>(shared, t, n, i, xv);
-#pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        float s = 0.f;
-#pragma unroll
-                        for (int e = 0; e < N; e++) {
-                            s += toFloat(chunk[r][k].v[e]) * xv[e];
-                        }
-                        acc[r][t] += s;
-                    }
-                }
-            }
-        }
-    }
-}
-
-// The same for rows that are not 16-byte aligned: element loads.
-template <typename T, int NT, int R, typename X>
-__device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
-    unsigned tokenSet) {
-    int lane = threadIdx.x & 31;
-#pragma unroll 4
-    for (int i = from + lane; i < to; i += 32) {
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (tokenSet & (1u << t)) {
-                float xv = x.at(t, n, i);
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    acc[r][t] += toFloat(w[r][i]) * xv;
-                }
-            }
-        }
-    }
-}
-
-template <typename T, bool VEC, int NT, int R, int U, typename X>
-__device__ inline void dotRows(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
-    unsigned tokenSet) {
-    if (VEC) {
-        dotRowsVec<T, NT, R, U>(w, x, acc, n, from, to, tokenSet);
-    } else {
-        dotRowsScalar<T, NT, R>(w, x, acc, n, from, to, tokenSet);
-    }
-}
-
-__device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens) {
-    unsigned set = 0;
-    for (int t = 0; t < tokens; t++) {
-        if (isAudio(mask, maskIsInt, t)) {
-            set |= 1u << t;
-        }
-    }
-    return set;
-}
 
 // How the warps of a skinny kernel share the work: each group of `split` warps computes `columns`
 // output columns (C gate and C up rows, or C down rows), each warp of it a 1/split slice of the
@@ -460,26 +138,6 @@ struct SkinnyTiling {
 constexpr SkinnyTiling kGateUpTiling{4, 1, 1};
 constexpr SkinnyTiling downTiling(int tokenTile) { return tokenTile == 1 ? SkinnyTiling{2, 1, 4} : SkinnyTiling{2, 2, 2}; }
 constexpr int kSkinnyWarps = 8;
-
-// 1/rms of each of the block's tokens, one warp a token, into inv[t] (shared).
-template <typename T>
-__device__ inline void blockInverseRms(T const* hidden, int tokens, int h, float eps, float* inv) {
-    int warp = threadIdx.x >> 5;
-    int lane = threadIdx.x & 31;
-    for (int t = warp; t < tokens; t += blockDim.x >> 5) {
-        T const* x = hidden + static_cast<long long>(t) * h;
-        float sum = 0.f;
-        for (int i = lane; i < h; i += 32) {
-            float v = toFloat(x[i]);
-            sum += v * v;
-        }
-        sum = warpSum(sum);
-        if (lane == 0) {
-            inv[t] = rsqrtf(sum / h + eps);
-        }
-    }
-    __syncthreads();
-}
 
 // act[t, j] = silu(gate_j . n_t) * (up_j . n_t), where n_t is token t's hidden state after its
 // path's RMSNorm and the rows are those of its path, for the C columns j of each warp (C must divide
@@ -700,15 +358,16 @@ __global__ void compactKernel(void const* mask, bool maskIsInt, int tokens, int*
     }
 }
 
+// Rows in y and columns in x (no division per element: a 64-bit one per element made this kernel a
+// twentieth of a 512-position prefill's FFN time on the H200).
 template <typename T>
 __global__ void siluMulKernel(T const* gateUp, T* act, long long rows, int inter) {
-    long long n = rows * inter;
-    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
-         i += static_cast<long long>(gridDim.x) * blockDim.x) {
-        long long r = i / inter;
-        long long j = i - r * inter;
+    for (long long r = blockIdx.y; r < rows; r += gridDim.y) {
         T const* row = gateUp + r * 2 * inter;
-        act[i] = fromFloat<T>(silu(toFloat(row[j])) * toFloat(row[inter + j]));
+        T* out = act + r * inter;
+        for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < inter; j += gridDim.x * blockDim.x) {
+            out[j] = fromFloat<T>(silu(toFloat(row[j])) * toFloat(row[inter + j]));
+        }
     }
 }
 
@@ -1076,13 +735,9 @@ private:
 
     bool gemm(int m, int n, int k, void const* w, int ldw, void const* x, int ldx, void* c, cudaDataType cType, int ldc,
         cudaDataType abType) {
-        float one = 1.f;
-        float zero = 0.f;
-        // row-major C[n, m] = X[n, k] . W[m, k]^T, as column-major C^T = W^T(op T) . X^T
-        cublasStatus_t status = gCublas.gemmEx(cublas_, kCublasOpT, kCublasOpN, m, n, k, &one, w, abType, ldw, x,
-            abType, ldx, &zero, c, cType, ldc, kCublasCompute32F, kCublasGemmDefault);
-        if (status != kCublasSuccess) {
-            gErrors.set("dual FFN: cublasGemmEx (%d x %d x %d) failed: %s", m, n, k, gCublas.statusString(status));
+        std::string error;
+        if (!higgs::gemmRowMajor(cublas_, m, n, k, w, ldw, x, ldx, 0.f, c, cType, ldc, abType, &error)) {
+            gErrors.set("dual FFN: %s", error.c_str());
             return false;
         }
         return true;
@@ -1151,9 +806,9 @@ private:
         normKernel<T, NW, T><<<tokens, 256, 0, stream>>>(
             hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_);
 
-        std::lock_guard<std::mutex> lock(gCublasMutex);
-        if (gCublas.setStream(cublas_, stream) != kCublasSuccess
-            || gCublas.setWorkspace(cublas_, base + ws.cublas, kCublasWorkspace) != kCublasSuccess) {
+        std::lock_guard<std::mutex> lock(higgs::cublasMutex());
+        if (higgs::cublas().setStream(cublas_, stream) != kCublasSuccess
+            || higgs::cublas().setWorkspace(cublas_, base + ws.cublas, kCublasWorkspace) != kCublasSuccess) {
             gErrors.set("dual FFN: cuBLAS stream or workspace could not be set");
             return -1;
         }
@@ -1171,9 +826,8 @@ private:
         if (!ok) {
             return -1;
         }
-        long long elements = static_cast<long long>(tokens) * inter;
-        unsigned siluBlocks = static_cast<unsigned>(elements / 256 + 1 < 8192 ? elements / 256 + 1 : 8192);
-        siluMulKernel<T><<<siluBlocks, 256, 0, stream>>>(gateUp, act, tokens, inter);
+        dim3 siluGrid(static_cast<unsigned>((inter + 255) / 256), static_cast<unsigned>(tokens < 65535 ? tokens : 65535));
+        siluMulKernel<T><<<siluGrid, 256, 0, stream>>>(gateUp, act, tokens, inter);
         if (nText > 0) {
             ok = ok && gemm(h, nText, inter, textDown, inter, act, inter, down, CUDA_R_32F, h, ab);
         }
@@ -1287,12 +941,12 @@ HX_EXPORT IPluginCreatorV3One* higgs_dual_ffn_creator() { return &gCreator; }
 
 // 0 when cuBLAS could be loaded; otherwise writes why into message.
 HX_EXPORT int higgs_dual_ffn_init(char* message, int capacity) {
-    std::lock_guard<std::mutex> lock(gCublasMutex);
-    if (loadCublasLocked()) {
+    std::string error;
+    if (higgs::loadCublas(&error)) {
         return 0;
     }
     if (message != nullptr && capacity > 0) {
-        std::snprintf(message, static_cast<size_t>(capacity), "%s", gCublasError.c_str());
+        std::snprintf(message, static_cast<size_t>(capacity), "%s", error.c_str());
     }
     return 1;
 }

@@ -201,14 +201,15 @@ __host__ __device__ constexpr int mmaRows() { return GROUP <= 2 ? 4 : GROUP <= 4
 template <int GROUP>
 __host__ __device__ constexpr int mmaTileTokens() { return 16 * mmaRows<GROUP>(); }
 
-// Whether tokens [t0, t0 + n) are one sequence at consecutive positions.
+// Whether tokens [t0, t0 + n) are one sequence at consecutive positions; every thread of the block
+// calls it (each checks some of the tokens, then the block votes), so a block that leaves the tile
+// to the other kernel waits one memory round trip, not one per token.
 __device__ inline bool uniformTile(int const* positions, int const* slots, int t0, int n) {
-    for (int i = 1; i < n; i++) {
-        if (slots[t0 + i] != slots[t0] || positions[t0 + i] != positions[t0] + i) {
-            return false;
-        }
+    bool broken = false;
+    for (int i = 1 + static_cast<int>(threadIdx.x); i < n; i += blockDim.x) {
+        broken |= slots[t0 + i] != slots[t0] || positions[t0 + i] != positions[t0] + i;
     }
-    return true;
+    return __syncthreads_or(broken) == 0;
 }
 
 // Keys in tiles of kThreads: each thread scores one key against the group's heads, the tile's

@@ -2,19 +2,27 @@
 // the choice of their tilings (kGateUpTiling, downTiling and kSmallTokens in dual_ffn_plugin.cu).
 // Not part of the build: compile and run by hand on the GPU machine.
 //
-//   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o /tmp/skinny_bench skinny_bench.cu -ldl && /tmp/skinny_bench
+//   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o /tmp/skinny_bench skinny_bench.cu \
+//     ../../main/cuda/linear_plugin.cu ../../main/cuda/cublas_runtime.cu -ldl && /tmp/skinny_bench
 //
 // The full model's geometry (hidden 3072, intermediate 8192), BF16 weights, six layers' worth of
 // weights in turn so that L2 holds none of them; per variant the median of 9 runs of 300 calls
 // timed with CUDA events, as microseconds per block or kernel and the weight bytes read over that
 // time. Beside them: the device-to-device copy rate, a plain streaming read, and cuBLAS's two GEMMs
 // of one path (what the many-token path does). Each variant's output is compared with session 9's
-// kernels' (whose act was FP32; the new act is in the weights' type, so BF16 rounding shows). Last, the attention side's two projections at one token:
-// cuBLAS against candidate skinny kernels.
+// kernels' (whose act was FP32; the new act is in the weights' type, so BF16 rounding shows). Last,
+// the attention side's two projections at one and two tokens: cuBLAS against the linear plugin's
+// path (higgs_linear_run), plain and with the fused RMSNorm or residual.
 #include "../../main/cuda/dual_ffn_plugin.cu"
 
 #include <algorithm>
 #include <vector>
+
+// the linear plugin's entry points (linear_plugin.cu, compiled beside this file)
+extern "C" size_t higgs_linear_workspace(long long max_tokens, int in_features, int type, int norm);
+extern "C" int higgs_linear_run(int type, int norm_type, void const* x, void const* weight, int norm, void const* text_norm,
+    void const* audio_norm, void const* mask, int mask_is_int, float eps, void const* residual, void* out, int tokens,
+    int in_features, int out_features, void* workspace, void* stream);
 
 namespace legacy {
 using namespace ::higgs;
@@ -201,6 +209,7 @@ struct Variant {
 };
 
 cublasHandle_t gHandle;
+CublasApi const& gCublas = higgs::cublas();   // filled in by higgs::loadCublas
 
 B16* gAct;   // [8, I]: the act of the new kernels (in the weights' type)
 
@@ -278,55 +287,6 @@ void runVariant(Variant const& v, Layer const& l, B16 const* hidden, void const*
     }
 }
 
-// A candidate for the attention side's projections at one token (not in the plugin yet):
-// out[t, r] = w_r . x_t over rows x columns weights, C rows a warp, S warps a row group.
-template <int NT, int C, int S>
-__global__ void skinnyLinearKernel(B16 const* x, int tokens, B16 const* w, B16* out, int rows, int cols) {
-    static_assert(C * NT <= 32, "one lane per row and token sums the partials");
-    __shared__ float partial[8][C][NT];
-    int warp = threadIdx.x >> 5;
-    int r0 = (blockIdx.x * (blockDim.x >> 5) / S + warp / S) * C;
-    int part = warp % S;
-    bool active = r0 < rows;
-    int from = cols / S * part;
-    int to = part == S - 1 ? cols : from + cols / S;
-    float acc[C][NT];
-    for (int c = 0; c < C; c++) {
-        for (int t = 0; t < NT; t++) {
-            acc[c][t] = 0.f;
-        }
-    }
-    if (active) {
-        B16 const* ws[C];
-        for (int c = 0; c < C; c++) {
-            ws[c] = w + static_cast<long long>(r0 + c) * cols;
-        }
-        dotRows<B16, true, NT, C, 1>(ws, PlainRows<B16>{x}, acc, cols, from, to, (1u << tokens) - 1);
-    }
-    for (int t = 0; t < NT; t++) {
-        for (int c = 0; c < C; c++) {
-            float v = warpSum(acc[c][t]);
-            if ((threadIdx.x & 31) == 0) {
-                partial[warp][c][t] = v;
-            }
-        }
-    }
-    __syncthreads();
-    int lane = threadIdx.x & 31;
-    if (!active || part != 0 || lane >= C * NT || lane % NT >= tokens) {
-        return;
-    }
-    float sum = 0.f;
-    for (int p = 0; p < S; p++) {
-        sum += partial[warp + p][lane / NT][lane % NT];
-    }
-    out[static_cast<long long>(lane % NT) * rows + r0 + lane / NT] = __float2bfloat16(sum);
-}
-
-template <int C, int S>
-void linear(B16 const* x, B16 const* w, B16* out, int rows, int cols, cudaStream_t s) {
-    skinnyLinearKernel<1, C, S><<<(rows / C * S + 7) / 8, 256, 0, s>>>(x, 1, w, out, rows, cols);
-}
 
 float medianMs(std::vector<float> v) {
     std::sort(v.begin(), v.end());
@@ -402,9 +362,9 @@ int main() {
 
     CHECK(cudaMalloc(&gBf16Act, 8LL * 2 * I * 2));
     {
-        std::lock_guard<std::mutex> lock(gCublasMutex);
-        if (!loadCublasLocked() || gCublas.create(&gHandle) != kCublasSuccess) {
-            std::fprintf(stderr, "cuBLAS: %s\n", gCublasError.c_str());
+        std::string error;
+        if (!higgs::loadCublas(&error) || gCublas.create(&gHandle) != kCublasSuccess) {
+            std::fprintf(stderr, "cuBLAS: %s\n", error.c_str());
             return 1;
         }
     }
@@ -488,9 +448,11 @@ int main() {
         }
     }
 
-    // the attention side's projections at one token: TensorRT's GEMMs took 45 us a layer for these
-    // 50 MB (ncu, session 10); cuBLAS and candidate skinny kernels, each on 6 weight sets in turn
-    std::printf("attention projections, one token (q/k/v 5120 x 3072, output 3072 x 3072)\n");
+    // the attention side's projections: TensorRT's GEMMs took 45 us a layer for these 50 MB at one
+    // token (ncu, session 10); cuBLAS and the linear plugin's path, each on 6 weight sets in turn
+    std::printf("attention projections (q/k/v 5120 x 3072, output 3072 x 3072)\n");
+    void* linearWorkspace = nullptr;
+    CHECK(cudaMalloc(&linearWorkspace, higgs_linear_workspace(2, H, 7, 2)));
     struct Proj {
         char const* name;
         int rows, cols;
@@ -506,19 +468,35 @@ int main() {
             std::printf("  %-8s %-28s %7.2f us  %5.2f TB/s\n", pr.name, what, us, bytes / us / 1e6);
         };
         float one = 1.f, zero = 0.f;
-        time("cuBLAS", [&](B16 const* w) {
-            gCublas.setStream(gHandle, s);
-            gCublas.gemmEx(gHandle, kCublasOpT, kCublasOpN, pr.rows, 1, pr.cols, &one, w, CUDA_R_16BF, pr.cols, hidden,
-                CUDA_R_16BF, pr.cols, &zero, gBf16Act, CUDA_R_16BF, pr.rows, kCublasCompute32F, kCublasGemmDefault);
-        });
-        time("skinny, 2 rows a warp", [&](B16 const* w) { linear<2, 1>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
-        time("skinny, 4 rows a warp", [&](B16 const* w) { linear<4, 1>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
-        time("skinny, 2 rows, 2 warps", [&](B16 const* w) { linear<2, 2>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
-        time("skinny, 2 rows, 4 warps", [&](B16 const* w) { linear<2, 4>(hidden, w, gBf16Act, pr.rows, pr.cols, s); });
+        for (int tokens : {1, 2}) {
+            char what[64];
+            std::snprintf(what, sizeof what, "cuBLAS, %d token(s)", tokens);
+            time(what, [&](B16 const* w) {
+                gCublas.setStream(gHandle, s);
+                gCublas.gemmEx(gHandle, kCublasOpT, kCublasOpN, pr.rows, tokens, pr.cols, &one, w, CUDA_R_16BF, pr.cols,
+                    hidden, CUDA_R_16BF, pr.cols, &zero, gBf16Act, CUDA_R_16BF, pr.rows, kCublasCompute32F,
+                    kCublasGemmDefault);
+            });
+            struct Mode {
+                char const* name;
+                int norm, residual;
+            };
+            for (Mode m : {Mode{"plain", 0, 0}, Mode{"dual norm", 2, 0}, Mode{"residual", 0, 1}}) {
+                std::snprintf(what, sizeof what, "plugin %s, %d token(s)", m.name, tokens);
+                time(what, [&](B16 const* w) {
+                    if (higgs_linear_run(7, 7, hidden, w, m.norm, layers[0].textNorm, layers[0].audioNorm, mask, 0, 1e-5f,
+                            m.residual ? hidden : nullptr, gBf16Act, tokens, pr.cols, pr.rows, linearWorkspace, s) != 0) {
+                        std::fprintf(stderr, "higgs_linear_run failed\n");
+                        std::exit(1);
+                    }
+                });
+            }
+        }
         CHECK(cudaGetLastError());
         for (B16* w : ws) {
             CHECK(cudaFree(w));
         }
     }
+    CHECK(cudaFree(linearWorkspace));
     return 0;
 }

@@ -25,7 +25,8 @@ import java.util.List;
  * bandwidth), the prefill of one prompt alone, and the time to first frame of a request joining a
  * batch of 64 decoding sequences (its whole prefill in the step).
  * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine;
- * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range;
+ * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range
+ * (with {@code -Dhiggs.bench.profilePrefill=true}, N prefills of the prompt);
  * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out.
  */
 public final class PagedPerf {
@@ -150,6 +151,16 @@ public final class PagedPerf {
                 d.step(List.of(new BatchDecoder.Work(0, audio, position++, table)));
             }
             System.out.printf("batch-1 decode step outside the profiler: %.3f ms (mean of 20)%n", (System.nanoTime() - a) / 20e6);
+            if (Boolean.getBoolean("higgs.bench.profilePrefill")) {
+                // the prompt's prefill again, over the same blocks
+                try (CudaProfilerRange range = CudaProfilerRange.open()) {
+                    for (int i = 0; i < steps; i++) {
+                        d.step(List.of(new BatchDecoder.Work(0, promptTokens, 0, table)));
+                    }
+                }
+                System.out.printf("profiled %d prefills of %d positions%n", steps, prompt);
+                return;
+            }
             try (CudaProfilerRange range = CudaProfilerRange.open()) {
                 for (int i = 0; i < steps; i++) {
                     d.step(List.of(new BatchDecoder.Work(0, audio, position++, table)));

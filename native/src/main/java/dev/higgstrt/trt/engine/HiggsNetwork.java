@@ -4,6 +4,7 @@ import dev.higgstrt.trt.tensorrt.TrtObjects;
 import dev.higgstrt.converted.ConvertedCheckpoint;
 import dev.higgstrt.trt.plugin.AllReducePlugin;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.LinearPlugin;
 import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
 import dev.higgstrt.trt.tensorrt.TrtException;
 
@@ -190,14 +191,17 @@ public final class HiggsNetwork {
      * B, d] in the compute type, which the attention writes in place; with the dual-FFN plugin also
      * {@code text_tokens} INT32 [number of text tokens], whose shape alone is read (the plugin
      * then needs no host round trip, and a call can be captured as a CUDA graph). Output: {@code logits}
-     * FLOAT [S, K * codebook_size], the audio logits of each sequence's last token.
+     * FLOAT [S, K * codebook_size], the audio logits of each sequence's last token. With a {@code linear}
+     * plugin, the attention's projections (with the input norm and the residual) and the audio head
+     * (with the final norm) of weights in the compute type are {@link LinearPlugin} layers; null, or
+     * quantized weights, take TensorRT's GEMMs.
      */
     static List<IPluginV3> definePacked(INetworkDefinition net, HiggsAudioConfig c, ConvertedCheckpoint.Quantized stored,
                                         DType dtype, Arena arena, DualFfnPlugin plugin, PagedAttentionPlugin attention,
-                                        int blockSize) {
+                                        LinearPlugin linear, int blockSize) {
         HiggsNetwork network = new HiggsNetwork(net, c, RankLayout.whole(c), stored, dtype, arena, plugin);
         try {
-            network.definePacked(attention, blockSize);
+            network.definePacked(attention, linear, blockSize);
         } catch (RuntimeException e) {
             network.plugins.forEach(PlanBuilder::destroy);
             throw e;
@@ -205,12 +209,12 @@ public final class HiggsNetwork {
         return List.copyOf(network.plugins);
     }
 
-    private void definePacked(PagedAttentionPlugin attention, int blockSize) {
+    private void definePacked(PagedAttentionPlugin attention, LinearPlugin linear, int blockSize) {
         int hd = c.headDim();
         ITensor mask = net.addInput(AUDIO_MASK, DataType.kBOOL, dims(-1, 1));
         Packing packing = new Packing(net.addInput(POSITIONS, DataType.kINT32, dims(-1)),
                 net.addInput(SLOTS, DataType.kINT32, dims(-1)), net.addInput(BLOCK_TABLES, DataType.kINT32, dims(-1, -1)),
-                floatConstant(c.rope().inverseFrequencies(hd), dims(hd / 2), DataType.kFLOAT), attention, blockSize);
+                floatConstant(c.rope().inverseFrequencies(hd), dims(hd / 2), DataType.kFLOAT), attention, linear, blockSize);
         ITensor last = net.addInput(LAST_TOKENS, DataType.kINT32, dims(-1));
         if (plugin != null) {
             textTokens = net.addInput(TEXT_TOKENS, DataType.kINT32, dims(-1));
@@ -220,23 +224,42 @@ public final class HiggsNetwork {
             x = packedLayer(layer, x, mask, packing);
         }
         ITensor lastRows = net.addGather(x, last, 0).getOutput(0);
-        ITensor out = cast(linear(rmsNorm(lastRows, SourceTensor.NORM, 0), SourceTensor.AUDIO_HEAD, 0), DataType.kFLOAT);
+        ITensor head = inComputeType(linear, 0, SourceTensor.AUDIO_HEAD)
+                ? linearPlugin(linear, "audio_head", lastRows, List.of(constant(SourceTensor.AUDIO_HEAD, 0)),
+                        List.of(normWeight(SourceTensor.NORM, 0)), LinearPlugin.Norm.SHARED, null)[0]
+                : linear(rmsNorm(lastRows, SourceTensor.NORM, 0), SourceTensor.AUDIO_HEAD, 0);
+        ITensor out = cast(head, DataType.kFLOAT);
         out.setName(LOGITS);
         net.markOutput(out);
     }
 
     /** What every layer's attention of the packed network shares. */
     private record Packing(ITensor positions, ITensor slots, ITensor tables, ITensor invFreq,
-                           PagedAttentionPlugin attention, int blockSize) {
+                           PagedAttentionPlugin attention, LinearPlugin linear, int blockSize) {
     }
 
     private ITensor packedLayer(int layer, ITensor x, ITensor mask, Packing p) {
         boolean dual = c.isDualFfn(layer);
         int hd = c.headDim();
-        ITensor hn = inputNorm(x, mask, layer, dual);
-        ITensor q = linear(hn, SourceTensor.Q, layer);
-        ITensor kv = net.addMatrixMultiply(activation(hn, SourceTensor.K, layer), MatrixOperation.kNONE,
-                matrix(List.of(SourceTensor.K, SourceTensor.V), layer), MatrixOperation.kTRANSPOSE).getOutput(0);
+        boolean fused = inComputeType(p.linear(), layer, SourceTensor.Q, SourceTensor.K, SourceTensor.V, SourceTensor.O);
+        ITensor q;
+        ITensor kv;
+        if (fused) {
+            // the input norm inside the projection: each token's path's norm in a dual-FFN layer
+            List<ITensor> norm = dual
+                    ? List.of(mask, normWeight(SourceTensor.INPUT_LN, layer), normWeight(SourceTensor.AUDIO_INPUT_LN, layer))
+                    : List.of(normWeight(SourceTensor.INPUT_LN, layer));
+            ITensor[] qkv = linearPlugin(p.linear(), "qkv_" + layer, x,
+                    List.of(constant(SourceTensor.Q, layer), matrix(List.of(SourceTensor.K, SourceTensor.V), layer)), norm,
+                    dual ? LinearPlugin.Norm.PER_PATH : LinearPlugin.Norm.SHARED, null);
+            q = qkv[0];
+            kv = qkv[1];
+        } else {
+            ITensor hn = inputNorm(x, mask, layer, dual);
+            q = linear(hn, SourceTensor.Q, layer);
+            kv = net.addMatrixMultiply(activation(hn, SourceTensor.K, layer), MatrixOperation.kNONE,
+                    matrix(List.of(SourceTensor.K, SourceTensor.V), layer), MatrixOperation.kTRANSPOSE).getOutput(0);
+        }
         ITensor cache = net.addInput(kvCache(layer), trtType, dims(-1, 2, rank.kvHeads(), p.blockSize(), hd));
         IPluginV3 instance = p.attention().create("paged_attention_" + layer,
                 new PagedAttentionPlugin.Geometry(rank.heads(), rank.kvHeads(), hd, p.blockSize()));
@@ -247,8 +270,62 @@ public final class HiggsNetwork {
             throw new TrtException("adding the paged attention of layer " + layer + " failed: " + p.attention().lastError());
         }
         added.setName("paged_attention_" + layer);
-        x = op(x, linear(added.getOutput(0), SourceTensor.O, layer), ElementWiseOperation.kSUM);
+        x = fused
+                ? linearPlugin(p.linear(), "o_" + layer, added.getOutput(0), List.of(constant(SourceTensor.O, layer)), List.of(),
+                        LinearPlugin.Norm.NONE, x)[0]
+                : op(x, linear(added.getOutput(0), SourceTensor.O, layer), ElementWiseOperation.kSUM);
         return feedForward(x, mask, layer, dual);
+    }
+
+    /** Whether {@code linear} is there and the weights {@code parts} of {@code layer} are in the compute type (not quantized). */
+    private boolean inComputeType(LinearPlugin linear, int layer, SourceTensor... parts) {
+        if (linear == null) {
+            return false;
+        }
+        for (SourceTensor t : parts) {
+            if (scales.containsKey(t.name(SourceLayout.TRANSFORMERS, layer))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** An RMSNorm weight [H] of {@code layer} as an FP32 constant. */
+    private ITensor normWeight(SourceTensor weight, int layer) {
+        return floatConstant(source(weight, layer), dims(c.hiddenSize()), DataType.kFLOAT);
+    }
+
+    /**
+     * A {@link LinearPlugin} layer: {@code x} through {@code weights} (one output each), after the
+     * norm given by {@code norm} and its inputs {@code normInputs}, plus {@code residual} where not null.
+     */
+    private ITensor[] linearPlugin(LinearPlugin linear, String name, ITensor x, List<ITensor> weights, List<ITensor> normInputs,
+                                   LinearPlugin.Norm norm, ITensor residual) {
+        List<Integer> rows = new ArrayList<>();
+        for (ITensor wt : weights) {
+            rows.add(Math.toIntExact(wt.getDimensions().d(0)));
+        }
+        int in = Math.toIntExact(weights.getFirst().getDimensions().d(1));
+        IPluginV3 instance = linear.create(name, new LinearPlugin.Spec(in, rows, norm, (float) c.rmsNormEps(), residual != null));
+        plugins.add(instance);
+        List<ITensor> given = new ArrayList<>();
+        given.add(x);
+        given.addAll(weights);
+        given.addAll(normInputs);
+        if (residual != null) {
+            given.add(residual);
+        }
+        ITensor[] inputs = given.toArray(ITensor[]::new);
+        IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(inputs), inputs.length, (PointerPointer<?>) null, 0, instance);
+        if (added == null || added.isNull()) {
+            throw new TrtException("adding the linear plugin " + name + " failed: " + linear.lastError());
+        }
+        added.setName("linear_" + name);
+        ITensor[] outputs = new ITensor[weights.size()];
+        for (int i = 0; i < outputs.length; i++) {
+            outputs[i] = added.getOutput(i);
+        }
+        return outputs;
     }
 
     /** The first stage's hidden states: text rows, or the sum of one row per codebook at audio positions. */

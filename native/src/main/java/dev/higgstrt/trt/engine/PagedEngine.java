@@ -9,6 +9,7 @@ import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.cuda.Cuda;
 import dev.higgstrt.trt.cuda.NativeRelease;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.LinearPlugin;
 import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
 import dev.higgstrt.trt.tensorrt.TrtException;
 import dev.higgstrt.trt.tensorrt.TrtLogger;
@@ -39,6 +40,12 @@ public final class PagedEngine implements AutoCloseable {
     private static final byte[] MAGIC = "HXPAGED1".getBytes(StandardCharsets.US_ASCII);
     /** The most KV blocks a decoder's cache may have (the profile's bound; memory is the real one). */
     static final int MAX_CACHE_BLOCKS = 1 << 22;
+    /**
+     * The system property that, set to {@code false}, builds the attention projections and the
+     * audio head as TensorRT's GEMMs instead of {@link LinearPlugin} layers (the baseline they are
+     * measured against).
+     */
+    public static final String LINEAR_PLUGIN_PROPERTY = "higgs.trt.linearPlugin";
 
     /**
      * What one engine call may hold.
@@ -139,13 +146,15 @@ public final class PagedEngine implements AutoCloseable {
         FfnMode mode = ffn == FfnMode.AUTO ? FfnMode.PLUGIN : ffn;
         DualFfnPlugin plugin = mode == FfnMode.PLUGIN ? DualFfnPlugin.get() : null;
         PagedAttentionPlugin attention = PagedAttentionPlugin.get();
+        LinearPlugin linear = Boolean.parseBoolean(System.getProperty(LINEAR_PLUGIN_PROPERTY, "true")) ? LinearPlugin.get() : null;
         String hash = HiggsEngine.hash(checkpoint);
         Arena planArena = Arena.ofShared();
         try (Arena weights = Arena.ofShared(); ConvertedCheckpoint converted = ConvertedCheckpoint.open(checkpoint)) {
             ConvertedCheckpoint.Quantized stored = converted.rank(new dev.higgstrt.layout.Mapping(1, 1, 0));
             Cuda.setDevice(0);
             MemorySegment plan = PlanBuilder.build("the paged engine", dtype, 1L << 30, plugin,
-                    network -> HiggsNetwork.definePacked(network, config, stored, dtype, weights, plugin, attention, shape.blockSize()),
+                    network -> HiggsNetwork.definePacked(network, config, stored, dtype, weights, plugin, attention, linear,
+                            shape.blockSize()),
                     (builder, bc) -> {
                         IOptimizationProfile profile = builder.createOptimizationProfile();
                         profile(profile, config, shape, plugin != null);

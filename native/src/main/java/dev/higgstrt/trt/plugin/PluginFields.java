@@ -35,11 +35,16 @@ public final class PluginFields {
 
     /** One field of one value: {@code data} holds it. */
     static MemorySegment field(Arena arena, String name, MemorySegment data, int type) {
+        return field(arena, name, data, type, 1);
+    }
+
+    /** One field of {@code length} values of {@code type}: {@code data} holds them. */
+    static MemorySegment field(Arena arena, String name, MemorySegment data, int type, int length) {
         MemorySegment f = arena.allocate(FIELD);
         f.set(ValueLayout.ADDRESS, 0, arena.allocateFrom(name));
         f.set(ValueLayout.ADDRESS, 8, data);
         f.set(ValueLayout.JAVA_INT, 16, type);
-        f.set(ValueLayout.JAVA_INT, 20, 1);
+        f.set(ValueLayout.JAVA_INT, 20, length);
         return f;
     }
 

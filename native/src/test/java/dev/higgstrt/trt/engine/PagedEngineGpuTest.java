@@ -16,6 +16,7 @@ import dev.higgstrt.runtime.BatchRuntime;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.cuda.DeviceMemory;
 import dev.higgstrt.trt.cuda.GpuTests;
+import dev.higgstrt.trt.plugin.LinearPlugin;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -101,6 +102,7 @@ class PagedEngineGpuTest {
             }
             int[] next = new int[plans.size()];
             int[] past = new int[plans.size()];
+            long linearBefore = LinearPlugin.get().enqueues();
             float worstReference = 0;
             float worstAlone = 0;
             int compared = 0;
@@ -136,6 +138,8 @@ class PagedEngineGpuTest {
             assertThat(worstAlone).isLessThanOrEqualTo(1e-4f);
             assertThat(alone.graphLaunches()).as("one-token steps replayed as CUDA graphs").isPositive();
             assertThat(together.graphLaunches()).as("graphs are off by default").isZero();
+            // the attention's two projections a layer and the audio head ran in the linear plugin at every call
+            assertThat(LinearPlugin.get().enqueues() - linearBefore).isGreaterThanOrEqualTo(8L * (2L * c.numLayers() + 1));
             references.forEach(DecoderSession::close);
 
             // an entry with a block outside the cache fails alone; the other entry of the step completes

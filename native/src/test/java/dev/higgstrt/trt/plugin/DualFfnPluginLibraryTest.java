@@ -8,12 +8,13 @@ import org.junit.jupiter.api.Test;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** The plugin library as the build produced it, without a GPU: it loads, and its C entry points answer. */
+/** The plugin library as the build produced it, without a GPU: it loads, and its C entry points answer; the linear plugin's specs. */
 class DualFfnPluginLibraryTest {
     @Test
     void theBuiltLibraryLoadsAndExportsItsEntryPoints() throws Exception {
@@ -30,6 +31,32 @@ class DualFfnPluginLibraryTest {
         if (lib.higgs_dual_ffn_init(message, message.length) != 0) {
             assertThat(new String(message, StandardCharsets.UTF_8)).startsWith("cuBLAS 12 or 13 could not be loaded");
         }
+    }
+
+    @Test
+    void theLinearPluginsEntryPointsAnswerWithoutAGpu() throws Exception {
+        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
+        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
+        LinearPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), LinearPlugin.Lib.class);
+        assertThat(lib.higgs_linear_creator()).isNotNull();
+        assertThat(lib.higgs_linear_small_tokens()).isEqualTo(1);
+        assertThat(lib.higgs_linear_live_plugins()).isZero();
+    }
+
+    @Test
+    void linearSpecsRefuseWhatThePluginCannotRun() {
+        var spec = new LinearPlugin.Spec(3072, List.of(3072, 2048), LinearPlugin.Norm.PER_PATH, 1e-5f, false);
+        assertThat(spec.inputCount()).isEqualTo(1 + 2 + 3);
+        assertThat(new LinearPlugin.Spec(3072, List.of(3072), LinearPlugin.Norm.NONE, 0f, true).inputCount()).isEqualTo(3);
+        assertThat(new LinearPlugin.Spec(3072, List.of(8208), LinearPlugin.Norm.SHARED, 1e-5f, false).inputCount()).isEqualTo(3);
+        assertThatThrownBy(() -> new LinearPlugin.Spec(3072, List.of(3072, 1024), LinearPlugin.Norm.NONE, 0f, true))
+                .hasMessageContaining("a residual needs exactly one weight, got 2");
+        assertThatThrownBy(() -> new LinearPlugin.Spec(3072, List.of(1, 2, 3), LinearPlugin.Norm.NONE, 0f, false))
+                .hasMessageContaining("one or two out_features > 0");
+        assertThatThrownBy(() -> new LinearPlugin.Spec(0, List.of(16), LinearPlugin.Norm.NONE, 0f, false))
+                .hasMessageContaining("in_features > 0");
+        assertThatThrownBy(() -> new LinearPlugin.Spec(16, List.of(16), LinearPlugin.Norm.SHARED, Float.NaN, false))
+                .hasMessageContaining("needs eps > 0, got NaN");
     }
 
     @Test

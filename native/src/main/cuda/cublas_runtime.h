@@ -1,0 +1,33 @@
+// cuBLAS for the plugins of the library: loaded once at run time (cublas_min.h says why), and one
+// handle per device that every plugin instance shares (a handle per layer would hold its own
+// workspace for nothing). A handle's stream and workspace are set before each call, so calls on
+// the shared handles are serialised by cublasMutex().
+#pragma once
+
+#include "cublas_min.h"
+
+#include <cuda_runtime.h>
+
+#include <mutex>
+#include <string>
+
+namespace higgs {
+
+// The loaded entry points; every pointer is null until loadCublas has succeeded.
+CublasApi const& cublas();
+
+// Loads cuBLAS 12 or 13 once (HIGGS_TRT_CUBLAS first); false with the reason in *error.
+bool loadCublas(std::string* error);
+
+// The shared handle of the current device, created on first use; null with the reason in *error.
+cublasHandle_t cublasHandle(std::string* error);
+
+// Held while a handle's stream and workspace are set and its GEMMs enqueued.
+std::mutex& cublasMutex();
+
+// C[n, m] = X[n, k] . W[m, k]^T + beta C in row-major terms (column-major C^T = W^T(op T) . X^T),
+// FP32 accumulation; false with the reason in *error.
+bool gemmRowMajor(cublasHandle_t handle, int m, int n, int k, void const* w, int ldw, void const* x, int ldx, float beta,
+    void* c, cudaDataType cType, int ldc, cudaDataType abType, std::string* error);
+
+} // namespace higgs

@@ -1,0 +1,343 @@
+// The skinny (few-token) GEMM primitives and the RMSNorm kernel that the dual-FFN and linear plugins
+// share: warp and block sums, 16-byte weight loads past L1, the input-row readers (plain rows, or
+// hidden states times an RMSNorm weight whose 1/rms is applied afterwards), the dot products of
+// several weight rows with the tokens' rows, and the per-token path mask.
+//
+// The kernel here is static: each plugin's translation unit gets its own copy (the library is
+// compiled without relocatable device code, and each unit registers the kernels it launches).
+#pragma once
+
+#include "plugin_common.cuh"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstring>
+
+namespace higgs {
+
+__device__ inline bool isAudio(void const* mask, bool maskIsInt, long long t) {
+    return maskIsInt ? static_cast<int const*>(mask)[t] != 0 : static_cast<unsigned char const*>(mask)[t] != 0;
+}
+
+__device__ inline float warpSum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, offset);
+    }
+    return v;
+}
+
+__device__ inline float blockSum(float v, float* shared) {
+    v = warpSum(v);
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        shared[warp] = v;
+    }
+    __syncthreads();
+    int warps = (blockDim.x + 31) >> 5;
+    v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
+    if (warp == 0) {
+        v = warpSum(v);
+    }
+    if (threadIdx.x == 0) {
+        shared[0] = v;
+    }
+    __syncthreads();
+    float total = shared[0];
+    __syncthreads();
+    return total;
+}
+
+
+// Row r of the compacted order: text tokens first, then audio tokens.
+__device__ inline int sourceRow(int r, int textCount, int const* textIdx, int const* audioIdx) {
+    return r < textCount ? textIdx[r] : audioIdx[r - textCount];
+}
+
+// RMSNorm of each row with its path's weight. One block per output row. With idx lists the
+// output row r is the compacted row (large path); without, output row = token (small path), and
+// without a mask every row takes textNorm.
+template <typename T, typename NW, typename Out>
+static __global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
+    int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
+    __shared__ float shared[32];
+    int r = blockIdx.x;
+    int src;
+    bool audio;
+    if (textIdx != nullptr) {
+        src = sourceRow(r, textCount, textIdx, audioIdx);
+        audio = r >= textCount;
+    } else {
+        src = r;
+        audio = mask != nullptr && isAudio(mask, maskIsInt, r);
+    }
+    T const* x = hidden + static_cast<long long>(src) * h;
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < h; i += blockDim.x) {
+        float v = toFloat(x[i]);
+        sum += v * v;
+    }
+    float inv = rsqrtf(blockSum(sum, shared) / h + eps);
+    NW const* w = audio ? audioNorm : textNorm;
+    Out* o = out + static_cast<long long>(r) * h;
+    for (int i = threadIdx.x; i < h; i += blockDim.x) {
+        o[i] = fromFloat<Out>(toFloat(x[i]) * inv * toFloat(w[i]));
+    }
+}
+
+// Vector loads of 16 bytes when rows are aligned; element loads otherwise.
+template <typename T>
+struct Vec {
+    static constexpr int N = 16 / sizeof(T);
+    T v[N];
+};
+
+// A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
+// every warp reads again).
+template <typename T>
+__device__ inline Vec<T> loadStreaming(T const* p) {
+    int4 r;
+    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+        : "l"(p));
+    Vec<T> v;
+    static_assert(sizeof(v) == sizeof(r), "16-byte chunks");
+    memcpy(&v, &r, sizeof r);
+    return v;
+}
+
+// The input rows of a skinny GEMM, read N elements (one 16-byte weight chunk's worth) at a time as
+// FP32: the activations act [tokens, n] as they are (in the weights' type), or the hidden states
+// [tokens, n] times the path's RMSNorm weight (the norm's 1/rms is applied to the dot products
+// afterwards, so the normalised input is never written out). prepare() reads what all tokens share
+// at a chunk, load() one token's chunk.
+template <typename T>
+struct PlainRows {
+    T const* x;
+
+    struct Shared {};
+
+    template <int N>
+    __device__ inline Shared prepare(int) const {
+        return {};
+    }
+
+    template <int N>
+    __device__ inline void load(Shared, int t, int n, int i, float (&v)[N]) const {
+        static_assert(N == Vec<T>::N, "one input chunk per weight chunk");
+        Vec<T> xv = *reinterpret_cast<Vec<T> const*>(x + static_cast<long long>(t) * n + i);
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            v[e] = toFloat(xv.v[e]);
+        }
+    }
+
+    __device__ inline float at(int t, int n, int i) const { return toFloat(x[static_cast<long long>(t) * n + i]); }
+};
+
+template <typename T, typename NW>
+struct NormWeightedRows {
+    T const* hidden;
+    NW const* norm;
+
+    template <int N>
+    struct Weights {
+        float w[N];
+    };
+    using Shared = Weights<Vec<T>::N>;
+
+    template <int N>
+    __device__ inline Shared prepare(int i) const {
+        Shared s;
+        if constexpr (sizeof(NW) == sizeof(T)) {
+            Vec<NW> nv = *reinterpret_cast<Vec<NW> const*>(norm + i);
+#pragma unroll
+            for (int e = 0; e < N; e++) {
+                s.w[e] = toFloat(nv.v[e]);
+            }
+        } else {
+            // FP32 norm weights beside 16-bit hidden states: N floats, N / 4 vector loads
+#pragma unroll
+            for (int e = 0; e < N; e += 4) {
+                float4 q = *reinterpret_cast<float4 const*>(norm + i + e);
+                s.w[e] = q.x;
+                s.w[e + 1] = q.y;
+                s.w[e + 2] = q.z;
+                s.w[e + 3] = q.w;
+            }
+        }
+        return s;
+    }
+
+    template <int N>
+    __device__ inline void load(Shared const& s, int t, int n, int i, float (&v)[N]) const {
+        static_assert(N == Vec<T>::N, "one hidden chunk per weight chunk");
+        Vec<T> hv = *reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(t) * n + i);
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            v[e] = toFloat(hv.v[e]) * s.w[e];
+        }
+    }
+
+    __device__ inline float at(int t, int n, int i) const {
+        return toFloat(hidden[static_cast<long long>(t) * n + i]) * toFloat(norm[i]);
+    }
+};
+
+// acc_r[t] += w_r[from, to) . x_t[from, to) for the R weight rows w_r and the tokens t < NT in
+// tokenSet; every row of x has n elements. Each lane first issues its next U chunks of every row
+// (U * R loads of 16 bytes in flight), then multiplies them; each input chunk it loads serves all R
+// rows.
+template <typename T, int NT, int R, int U, typename X>
+__device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
+    unsigned tokenSet) {
+    constexpr int N = Vec<T>::N;
+    int lane = threadIdx.x & 31;
+    for (int base = from + lane * N; base < to; base += 32 * N * U) {
+        Vec<T> chunk[R][U];
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            int i = base + k * 32 * N;
+            if (i < to) {
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    chunk[r][k] = loadStreaming(w[r] + i);
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            int i = base + k * 32 * N;
+            if (i >= to) {
+                break;
+            }
+            auto shared = x.template prepare<N>(i);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (tokenSet & (1u << t)) {
+                    float xv[N];
+                    x.template load<N>(shared, t, n, i, xv);
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        float s = 0.f;
+#pragma unroll
+                        for (int e = 0; e < N; e++) {
+                            s += toFloat(chunk[r][k].v[e]) * xv[e];
+                        }
+                        acc[r][t] += s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The same for rows that are not 16-byte aligned: element loads.
+template <typename T, int NT, int R, typename X>
+__device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
+    unsigned tokenSet) {
+    int lane = threadIdx.x & 31;
+#pragma unroll 4
+    for (int i = from + lane; i < to; i += 32) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (tokenSet & (1u << t)) {
+                float xv = x.at(t, n, i);
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    acc[r][t] += toFloat(w[r][i]) * xv;
+                }
+            }
+        }
+    }
+}
+
+template <typename T, bool VEC, int NT, int R, int U, typename X>
+__device__ inline void dotRows(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
+    unsigned tokenSet) {
+    if (VEC) {
+        dotRowsVec<T, NT, R, U>(w, x, acc, n, from, to, tokenSet);
+    } else {
+        dotRowsScalar<T, NT, R>(w, x, acc, n, from, to, tokenSet);
+    }
+}
+
+__device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens) {
+    unsigned set = 0;
+    for (int t = 0; t < tokens; t++) {
+        if (isAudio(mask, maskIsInt, t)) {
+            set |= 1u << t;
+        }
+    }
+    return set;
+}
+
+
+// 1/rms of each of the block's tokens, one warp a token, into inv[t] (shared).
+template <typename T>
+__device__ inline void blockInverseRms(T const* hidden, int tokens, int h, float eps, float* inv) {
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+    for (int t = warp; t < tokens; t += blockDim.x >> 5) {
+        T const* x = hidden + static_cast<long long>(t) * h;
+        float sum = 0.f;
+        for (int i = lane; i < h; i += 32) {
+            float v = toFloat(x[i]);
+            sum += v * v;
+        }
+        sum = warpSum(sum);
+        if (lane == 0) {
+            inv[t] = rsqrtf(sum / h + eps);
+        }
+    }
+    __syncthreads();
+}
+
+// The same with every warp of the block on a slice of each row, in 16-byte loads where the rows
+// allow: one or two loads a thread instead of a warp's walk along the row, so the block waits about
+// one memory round trip before its dot products start.
+template <typename T, int NT>
+__device__ inline void blockInverseRmsWide(T const* hidden, int tokens, int h, float eps, float (&inv)[NT]) {
+    __shared__ float partial[NT][32];
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+    int warps = blockDim.x >> 5;
+    constexpr int N = Vec<T>::N;
+    bool vec = h % N == 0 && reinterpret_cast<unsigned long long>(hidden) % 16 == 0;
+    for (int t = 0; t < tokens; t++) {
+        T const* x = hidden + static_cast<long long>(t) * h;
+        float sum = 0.f;
+        if (vec) {
+            for (int c = threadIdx.x; c < h / N; c += blockDim.x) {
+                Vec<T> v = *reinterpret_cast<Vec<T> const*>(x + static_cast<long long>(c) * N);
+#pragma unroll
+                for (int e = 0; e < N; e++) {
+                    float f = toFloat(v.v[e]);
+                    sum += f * f;
+                }
+            }
+        } else {
+            for (int i = threadIdx.x; i < h; i += blockDim.x) {
+                float f = toFloat(x[i]);
+                sum += f * f;
+            }
+        }
+        sum = warpSum(sum);
+        if (lane == 0) {
+            partial[t][warp] = sum;
+        }
+    }
+    __syncthreads();
+    if (threadIdx.x < tokens) {
+        float s = 0.f;
+        for (int w = 0; w < warps; w++) {
+            s += partial[threadIdx.x][w];
+        }
+        inv[threadIdx.x] = rsqrtf(s / h + eps);
+    }
+    __syncthreads();
+}
+
+} // namespace higgs
