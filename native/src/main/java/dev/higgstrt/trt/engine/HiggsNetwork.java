@@ -306,8 +306,7 @@ public final class HiggsNetwork {
             rows.add(Math.toIntExact(wt.getDimensions().d(0)));
         }
         int in = Math.toIntExact(weights.getFirst().getDimensions().d(1));
-        IPluginV3 instance = linear.create(name, new LinearPlugin.Spec(in, rows, norm, (float) c.rmsNormEps(), residual != null));
-        plugins.add(instance);
+        LinearPlugin.Spec spec = new LinearPlugin.Spec(in, rows, norm, (float) c.rmsNormEps(), residual != null);
         List<ITensor> given = new ArrayList<>();
         given.add(x);
         given.addAll(weights);
@@ -315,6 +314,11 @@ public final class HiggsNetwork {
         if (residual != null) {
             given.add(residual);
         }
+        if (given.size() != spec.inputCount()) {
+            throw new IllegalStateException(name + ": " + given.size() + " inputs for a linear plugin that takes " + spec.inputCount());
+        }
+        IPluginV3 instance = linear.create(name, spec);
+        plugins.add(instance);
         ITensor[] inputs = given.toArray(ITensor[]::new);
         IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(inputs), inputs.length, (PointerPointer<?>) null, 0, instance);
         if (added == null || added.isNull()) {

@@ -232,7 +232,9 @@ public final class PagedEngine implements AutoCloseable {
             if (ffn == FfnMode.PLUGIN) {
                 DualFfnPlugin.get();
             }
+            // the plan names its plugins' creators, which must be registered before it is read
             PagedAttentionPlugin.get();
+            LinearPlugin.get();
             Shape shape = new Shape(meta.path("max_sequence").asInt(), meta.path("max_tokens").asInt(),
                     meta.path("max_sequences").asInt(), meta.path("block_size").asInt());
             return new PagedEngine(HiggsAudioConfig.readFolder(checkpoint), DType.parse(meta.path("dtype").asText()), ffn, shape,

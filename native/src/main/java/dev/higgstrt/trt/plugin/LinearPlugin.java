@@ -81,8 +81,12 @@ public final class LinearPlugin {
             }
         }
 
-        /** The input count a layer of this spec takes. */
-        int inputCount() {
+        /**
+         * The inputs a layer of this spec takes: x, the weights, the norm's inputs, the residual.
+         *
+         * @return the count
+         */
+        public int inputCount() {
             return 1 + outFeatures.size() + switch (norm) {
                 case NONE -> 0;
                 case SHARED -> 1;

@@ -153,6 +153,15 @@ class PagedEngineGpuTest {
                     });
             assertThatThrownBy(() -> together.step(List.of(new BatchDecoder.Work(12, mixed, 30, new int[8]))))
                     .isInstanceOf(BatchDecoder.StepFailure.class).hasMessageContaining("exceed the engine's 32");
+
+            // saved and loaded back, the engine (its three plugins' layers) gives the same logits
+            Path file = tmp.resolve("mixed-paged.engine");
+            engine.save(file);
+            try (PagedEngine loaded = PagedEngine.load(file, ckpt); PagedDecoder d = loaded.newDecoder(96)) {
+                float[] fromLoaded = d.step(List.of(good)).getFirst();
+                float[] fromBuilt = together.step(List.of(good)).getFirst();
+                assertThat(maxAbsDiff(fromLoaded, fromBuilt)).isZero();
+            }
         }
     }
 
