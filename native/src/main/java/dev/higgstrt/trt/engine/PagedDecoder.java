@@ -6,6 +6,7 @@ import dev.higgstrt.runtime.BatchDecoder;
 import dev.higgstrt.trt.cuda.Cuda;
 import dev.higgstrt.trt.cuda.NativeRelease;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.LinearPlugin;
 import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
 import dev.higgstrt.trt.tensorrt.TrtException;
 import dev.higgstrt.trt.tensorrt.TrtObjects;
@@ -309,7 +310,7 @@ public final class PagedDecoder implements BatchDecoder {
                 graphLaunches++;
             } else if (!context.enqueueV3(stream.handle())) {
                 throw new TrtException("enqueueV3 of the paged engine failed: " + engine.logger().drainErrors()
-                        + DualFfnPlugin.errorNote() + PagedAttentionPlugin.errorNote());
+                        + DualFfnPlugin.errorNote() + PagedAttentionPlugin.errorNote() + LinearPlugin.errorNote());
             }
             int width = c.audioVocabSize();
             MemorySegment rows = arena.allocate(4L * s * width);

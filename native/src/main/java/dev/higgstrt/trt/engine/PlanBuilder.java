@@ -1,6 +1,8 @@
 package dev.higgstrt.trt.engine;
 
 import dev.higgstrt.trt.plugin.AllReducePlugin;
+import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
+import dev.higgstrt.trt.plugin.LinearPlugin;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
 import dev.higgstrt.trt.plugin.PluginFields;
 import dev.higgstrt.trt.tensorrt.TrtException;
@@ -146,7 +148,8 @@ public final class PlanBuilder {
             if (serialized == null || serialized.isNull()) {
                 String pluginError = plugin == null ? "" : plugin.lastError();
                 throw new TrtException("building " + what + " failed: " + logger.drainErrors()
-                        + PluginFields.errorNote("dual-FFN", pluginError) + AllReducePlugin.errorNote());
+                        + PluginFields.errorNote("dual-FFN", pluginError) + AllReducePlugin.errorNote()
+                        + PagedAttentionPlugin.errorNote() + LinearPlugin.errorNote());
             }
             MemorySegment plan = planArena.allocate(serialized.size(), 64);
             MemorySegment.copy(MemorySegment.ofAddress(serialized.data().address()).reinterpret(serialized.size()), 0,
