@@ -359,14 +359,28 @@ __global__ void compactKernel(void const* mask, bool maskIsInt, int tokens, int*
 }
 
 // Rows in y and columns in x (no division per element: a 64-bit one per element made this kernel a
-// twentieth of a 512-position prefill's FFN time on the H200).
-template <typename T>
+// twentieth of a 512-position prefill's FFN time on the H200). W elements a thread: one 16-byte
+// chunk where rows are aligned, else one.
+template <typename T, int W>
 __global__ void siluMulKernel(T const* gateUp, T* act, long long rows, int inter) {
+    using Chunk = std::conditional_t<W == 1, T, higgs::Vec<T>>;
+    static_assert(sizeof(Chunk) == W * sizeof(T), "W elements a chunk");
+    int chunks = inter / W;
     for (long long r = blockIdx.y; r < rows; r += gridDim.y) {
-        T const* row = gateUp + r * 2 * inter;
-        T* out = act + r * inter;
-        for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < inter; j += gridDim.x * blockDim.x) {
-            out[j] = fromFloat<T>(silu(toFloat(row[j])) * toFloat(row[inter + j]));
+        auto row = reinterpret_cast<Chunk const*>(gateUp + r * 2 * inter);
+        auto out = reinterpret_cast<Chunk*>(act + r * inter);
+        for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < chunks; j += gridDim.x * blockDim.x) {
+            Chunk g = row[j];
+            Chunk u = row[chunks + j];
+            Chunk y;
+            T const* ge = reinterpret_cast<T const*>(&g);
+            T const* ue = reinterpret_cast<T const*>(&u);
+            T* ye = reinterpret_cast<T*>(&y);
+#pragma unroll
+            for (int e = 0; e < W; e++) {
+                ye[e] = fromFloat<T>(silu(toFloat(ge[e])) * toFloat(ue[e]));
+            }
+            out[j] = y;
         }
     }
 }
@@ -803,8 +817,8 @@ private:
         auto act = reinterpret_cast<T*>(base + ws.act);
         auto down = reinterpret_cast<float*>(base + ws.down);
         size_t es = sizeof(T);
-        normKernel<T, NW, T><<<tokens, 256, 0, stream>>>(
-            hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_);
+        higgs::normRows<T, NW>(
+            tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_, stream);
 
         std::lock_guard<std::mutex> lock(higgs::cublasMutex());
         if (higgs::cublas().setStream(cublas_, stream) != kCublasSuccess
@@ -826,8 +840,16 @@ private:
         if (!ok) {
             return -1;
         }
-        dim3 siluGrid(static_cast<unsigned>((inter + 255) / 256), static_cast<unsigned>(tokens < 65535 ? tokens : 65535));
-        siluMulKernel<T><<<siluGrid, 256, 0, stream>>>(gateUp, act, tokens, inter);
+        constexpr int kChunk = higgs::Vec<T>::N;
+        bool chunked = inter % kChunk == 0
+            && (reinterpret_cast<uintptr_t>(gateUp) | reinterpret_cast<uintptr_t>(act)) % 16 == 0;
+        int siluWidth = chunked ? inter / kChunk : inter;
+        dim3 siluGrid(static_cast<unsigned>((siluWidth + 255) / 256), static_cast<unsigned>(tokens < 65535 ? tokens : 65535));
+        if (chunked) {
+            siluMulKernel<T, kChunk><<<siluGrid, 256, 0, stream>>>(gateUp, act, tokens, inter);
+        } else {
+            siluMulKernel<T, 1><<<siluGrid, 256, 0, stream>>>(gateUp, act, tokens, inter);
+        }
         if (nText > 0) {
             ok = ok && gemm(h, nText, inter, textDown, inter, act, inter, down, CUDA_R_32F, h, ab);
         }

@@ -26,12 +26,14 @@
 //             (rotated and scaled in shared memory) against a contiguous range of the token's
 //             keys, in tiles of 128 keys: a thread scores one key for all G heads, an online
 //             softmax over the tiles, then each thread sums the weighted value rows for its
-//             output elements; the partial (max, sum, weighted values) goes to the workspace.
+//             output elements; the partial (max, sum, weighted values) goes to the workspace, or,
+//             when a call has one split, the normalised attention to the output.
 //             Decode steps split each token's keys over up to 16 blocks (flash-decoding), so that
 //             a few tokens still fill the GPU; prefill tokens take one split each.
 //   attendMma (16-bit types) the prefill tokens in tiles on tensor cores, flash-attention
-//             style (see attendMmaKernel); attend skips the tokens it takes.
-//   combine   one block per (token, head): merges the splits' partials into the output.
+//             style (see attendMmaKernel), writing the output; attend skips the tokens it takes.
+//   combine   (more than one split) one block per (token, head): merges the splits' partials
+//             into the output.
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
 
@@ -218,12 +220,13 @@ __device__ inline bool uniformTile(int const* positions, int const* slots, int t
 template <typename T, int GROUP>
 __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* positions, int const* slots,
     int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int splits, Partials out,
-    int tiledTokens) {
+    int tiledTokens, T* direct) {
     __shared__ __align__(16) float qs[kMaxGroup * kMaxHeadDim];
     __shared__ float ps[kMaxGroup][kThreads];
     __shared__ long long valueRows[kThreads];
     __shared__ float red[kMaxGroup][kThreads / 32];
     __shared__ float merged[kThreads * 8 * GROUP];   // keyGroups x group x d at most
+    __shared__ float inverseSum[kMaxGroup];
 
     int t = blockIdx.x;
     int kvHead = blockIdx.y;
@@ -398,6 +401,15 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
         }
         __syncthreads();
     }
+    // with one split the block writes the attention itself (no combine): the sums are the whole softmax's
+    if (direct != nullptr && tid == 0) {
+#pragma unroll
+        for (int gi = 0; gi < kMaxGroup; gi++) {
+            if (gi < group) {
+                inverseSum[gi] = l[gi] > 0.f ? 1.f / l[gi] : 0.f;
+            }
+        }
+    }
     // the key groups' sums of each output element, added in shared memory (vector layout only)
     if (vectors) {
 #pragma unroll
@@ -416,25 +428,34 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
             for (int kg = 0; kg < keyGroups; kg++) {
                 v += merged[(kg * group + gi) * d + e % d];
             }
-            long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
-            out.acc[row * d + e % d] = v;
+            if (direct != nullptr) {
+                direct[(static_cast<long long>(t) * g.heads + kvHead * group + gi) * d + e % d] = fromFloat<T>(v * inverseSum[gi]);
+            } else {
+                long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
+                out.acc[row * d + e % d] = v;
+            }
         }
     } else {
 #pragma unroll
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
                 long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
+                float inv = l[gi] > 0.f ? 1.f / l[gi] : 0.f;
 #pragma unroll
                 for (int r = 0; r < kAcc; r++) {
                     int e = tid + r * kThreads;
                     if (e < d) {
-                        out.acc[row * d + e] = acc[gi][r];
+                        if (direct != nullptr) {
+                            direct[(static_cast<long long>(t) * g.heads + kvHead * group + gi) * d + e] = fromFloat<T>(acc[gi][r] * inv);
+                        } else {
+                            out.acc[row * d + e] = acc[gi][r];
+                        }
                     }
                 }
             }
         }
     }
-    if (tid == 0) {
+    if (tid == 0 && direct == nullptr) {
 #pragma unroll
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
@@ -491,23 +512,88 @@ __device__ inline void ldmatrix4(uint32_t (&r)[4], void const* row) {
     }
 }
 
+// 16 bytes from global to shared memory without passing through registers (zeros where !valid;
+// src must still be a mapped address).
+__device__ inline void copyAsync16(void* dst, void const* src, bool valid) {
+    unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    int bytes = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(address), "l"(src), "r"(bytes));
+}
+
+__device__ inline void commitAsync() { asm volatile("cp.async.commit_group;"); }
+
+// Waits until at most one committed group of copies (the newest) is still in flight.
+__device__ inline void awaitAllButNewest() { asm volatile("cp.async.wait_group 1;"); }
+
+// The cache offsets of the K rows of keys kb..kb + KT - 1 of a sequence (-1 past last or outside the
+// cache), one key a thread for the first KT threads: the tile's copies then read them from shared
+// memory instead of each doing the table lookup and the divisions again.
+// lookUpKey reads the table (issued early, its result needed only by storeKeyRow, so that the load's
+// latency passes while the warp multiplies).
+__device__ inline int lookUpKey(int const* tables, Geometry g, int slot, int j, int last) {
+    return j <= last ? physicalBlock(tables, g, slot, j) : -1;
+}
+
+__device__ inline void storeKeyRow(long long* rowOut, Geometry g, int block, int kvHead, int j) {
+    *rowOut = block >= 0 ? cacheRow(g, block, 0, kvHead, j % g.blockSize) : -1;
+}
+
+template <int KT>
+__device__ inline void locateKeys(long long* rowsOut, int const* tables, Geometry g, int slot, int kvHead, int kb,
+    int last) {
+    int key = static_cast<int>(threadIdx.x);
+    if (key < KT) {
+        storeKeyRow(rowsOut + key, g, lookUpKey(tables, g, slot, kb + key, last), kvHead, kb + key);
+    }
+}
+
+// Starts the copy of a tile of KT keys whose K rows locateKeys found (K into ks, V into vs, rows of LD
+// elements; keys without a row become zeros, since 0 * garbage is not 0). The V row of a key is its K
+// row plus one (kv head, block) plane.
+template <typename T, int KT, int D, int LD, int THREADS>
+__device__ inline void loadKvTile(T* ks, T* vs, T const* cache, long long const* keyRows, Geometry g) {
+    constexpr int kChunks = D / 8;
+    constexpr int kPieces = 2 * KT * kChunks;
+    long long vOffset = static_cast<long long>(g.kvHeads) * g.blockSize * g.headDim;
+#pragma unroll
+    for (int i = 0; i < (kPieces + THREADS - 1) / THREADS; i++) {
+        int x = static_cast<int>(threadIdx.x) + i * THREADS;
+        if (kPieces % THREADS == 0 || x < kPieces) {
+            int kOrV = x / (KT * kChunks);
+            int key = x / kChunks % KT;
+            int chunk = x % kChunks;
+            long long row = keyRows[key];
+            T const* src = row >= 0 ? cache + row + (kOrV != 0 ? vOffset : 0) + chunk * 8 : cache;
+            copyAsync16((kOrV == 0 ? ks : vs) + key * LD + chunk * 8, src, row >= 0);
+        }
+    }
+}
+
+// The dynamic shared memory of attendMmaKernel: two stages of a K and a V tile.
+template <typename T, int D>
+constexpr int mmaSharedBytes() { return 2 * 2 * kMmaKeys * (D + 8) * static_cast<int>(sizeof(T)); }
+
 // Each lane of a warp holds rows g = lane / 4 and g + 8 of the warp's 16 tokens, and in a 16x8
-// accumulator tile the columns 2 (lane % 4) and 2 (lane % 4) + 1.
+// accumulator tile the columns 2 (lane % 4) and 2 (lane % 4) + 1. The K/V tiles are double-buffered:
+// the copy of the next tile runs while the warps multiply the current one. Blocks run the latest
+// tokens (the longest causal rows) first, so that the short ones fill the tail.
 template <typename T, int GROUP, int D>
 __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel(T const* q, int const* positions,
     int const* slots, int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int tokens,
-    Partials out) {
+    T* out) {
     constexpr int QT = mmaTileTokens<GROUP>();
+    constexpr int THREADS = 32 * GROUP * mmaRows<GROUP>();
     constexpr int KT = kMmaKeys;
     constexpr int LD = D + 8;   // padded rows: the 8 rows an ldmatrix reads fall in different banks
     constexpr int KS = D / 16;  // k steps of Q K^T
     constexpr int NT = KT / 8;  // key tiles of S
     constexpr int DT = D / 8;   // dimension tiles of O
     static_assert(D % 32 == 0 && D <= 128, "head size");
-    __shared__ __align__(16) T ks[KT * LD];
-    __shared__ __align__(16) T vs[KT * LD];
+    extern __shared__ __align__(16) unsigned char mmaShared[];
+    T* stages = reinterpret_cast<T*>(mmaShared);   // [stage][K or V][KT][LD]
+    __shared__ long long keyRows[2][KT];           // [tile % 2][key]: the K rows of a tile's keys
 
-    int t0 = blockIdx.x * QT;
+    int t0 = (gridDim.x - 1 - blockIdx.x) * QT;
     int n = min(QT, tokens - t0);
     if (!uniformTile(positions, slots, t0, n)) {
         return;
@@ -575,92 +661,110 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
     int last = p0 + n - 1;
     bool warpRows = rowBase < n;
     int warpLast = p0 + min(rowBase + 15, n - 1);
-    for (int kb = 0; kb <= last; kb += KT) {
-        __syncthreads();   // the previous tile's readers are done
-        for (int x = threadIdx.x; x < 2 * KT * (D / 8); x += blockDim.x) {
-            int kOrV = x / (KT * (D / 8));
-            int key = x / (D / 8) % KT;
-            int chunk = x % (D / 8);
-            int j = kb + key;
-            uint4 v = make_uint4(0, 0, 0, 0);   // keys past the tile's last are zeros: 0 * garbage is not 0
-            if (j <= last) {
-                int block = physicalBlock(tables, g, slot, j);
-                if (block >= 0) {
-                    v = *reinterpret_cast<uint4 const*>(cache + cacheRow(g, block, kOrV, kvHead, j % g.blockSize) + chunk * 8);
+    int tiles = last / KT + 1;
+    // keys located two tiles ahead, copied one tile ahead, multiplied: locateKeys writes keyRows[s]
+    // after the copy that read it was issued, and the barrier at the top of the next iteration
+    // publishes it
+    locateKeys<KT>(keyRows[0], tables, g, slot, kvHead, 0, last);
+    locateKeys<KT>(keyRows[1], tables, g, slot, kvHead, KT, last);
+    __syncthreads();
+    loadKvTile<T, KT, D, LD, THREADS>(stages, stages + KT * LD, cache, keyRows[0], g);
+    commitAsync();
+    for (int it = 0; it < tiles; it++) {
+        int kb = it * KT;
+        __syncthreads();   // the stage the next copy overwrites (tile it - 1's) has no readers left
+        if (it + 1 < tiles) {
+            T* next = stages + ((it + 1) & 1) * 2 * KT * LD;
+            loadKvTile<T, KT, D, LD, THREADS>(next, next + KT * LD, cache, keyRows[(it + 1) & 1], g);
+        }
+        commitAsync();   // an empty group on the last tile keeps the wait below uniform
+        awaitAllButNewest();
+        __syncthreads();   // this tile's copies, by every thread, have landed
+        int ahead = kb + 2 * KT + static_cast<int>(threadIdx.x);   // a key of tile it + 2
+        bool locating = it + 2 < tiles && threadIdx.x < KT;
+        int aheadBlock = locating ? lookUpKey(tables, g, slot, ahead, last) : -1;
+        T const* ks = stages + (it & 1) * 2 * KT * LD;
+        T const* vs = ks + KT * LD;
+        if (warpRows && kb <= warpLast) {   // else no key of this tile is before any of the warp's tokens
+            float sc[NT][4];
+            higgs::zero(sc);
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int k2 = 0; k2 < KS / 2; k2++) {
+                    uint32_t b[4];
+                    ldmatrix4<false>(b, ks + (nt * 8 + (lane & 7)) * LD + k2 * 32 + (lane >> 3) * 8);
+                    uint32_t const(&a0)[4] = qa[2 * k2];
+                    uint32_t const(&a1)[4] = qa[2 * k2 + 1];
+                    mma16816<T>(sc[nt], a0, b[0], b[1]);
+                    mma16816<T>(sc[nt], a1, b[2], b[3]);
                 }
             }
-            *reinterpret_cast<uint4*>((kOrV == 0 ? ks : vs) + key * LD + chunk * 8) = v;
-        }
-        __syncthreads();
-        if (!warpRows || kb > warpLast) {
-            continue;   // no key of this tile is before any of the warp's tokens
-        }
-        float sc[NT][4];
-        higgs::zero(sc);
+            // causal mask (only where the tile reaches past the warp's first token), then the online
+            // softmax of the two rows (a row's 4 lanes share its maximum)
+            if (kb + KT - 1 > p0 + rowBase) {
 #pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
+                for (int nt = 0; nt < NT; nt++) {
 #pragma unroll
-            for (int k2 = 0; k2 < KS / 2; k2++) {
-                uint32_t b[4];
-                ldmatrix4<false>(b, ks + (nt * 8 + (lane & 7)) * LD + k2 * 32 + (lane >> 3) * 8);
-                uint32_t const(&a0)[4] = qa[2 * k2];
-                uint32_t const(&a1)[4] = qa[2 * k2 + 1];
-                mma16816<T>(sc[nt], a0, b[0], b[1]);
-                mma16816<T>(sc[nt], a1, b[2], b[3]);
-            }
-        }
-        // causal mask, then the online softmax of the two rows (a row's 4 lanes share its maximum)
-        float tileMax[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = kb + nt * 8 + 2 * t4 + (e & 1);
-                if (key > pos[e >> 1]) {
-                    sc[nt][e] = -INFINITY;
+                    for (int e = 0; e < 4; e++) {
+                        int key = kb + nt * 8 + 2 * t4 + (e & 1);
+                        if (key > pos[e >> 1]) {
+                            sc[nt][e] = -INFINITY;
+                        }
+                    }
                 }
-                tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sc[nt][e]);
+            }
+            float tileMax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sc[nt][e]);
+                }
+            }
+            float correction[2];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 1));
+                tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 2));
+                float next = fmaxf(m[r], tileMax[r]);
+                correction[r] = m[r] == -INFINITY ? 0.f : __expf(m[r] - next);
+                m[r] = next;
+                l[r] *= correction[r];
+            }
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float mr = m[e >> 1];
+                    float pe = sc[nt][e] == -INFINITY ? 0.f : __expf(sc[nt][e] - mr);
+                    sc[nt][e] = pe;
+                    l[e >> 1] += pe;
+                }
+            }
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                o[dt][0] *= correction[0];
+                o[dt][1] *= correction[0];
+                o[dt][2] *= correction[1];
+                o[dt][3] *= correction[1];
+            }
+            // O += P V: the S accumulators of two key tiles are one A fragment of 16 keys
+#pragma unroll
+            for (int kc = 0; kc < KT / 16; kc++) {
+                uint32_t pa[4] = {pack2<T>(sc[2 * kc][0], sc[2 * kc][1]), pack2<T>(sc[2 * kc][2], sc[2 * kc][3]),
+                    pack2<T>(sc[2 * kc + 1][0], sc[2 * kc + 1][1]), pack2<T>(sc[2 * kc + 1][2], sc[2 * kc + 1][3])};
+#pragma unroll
+                for (int d2 = 0; d2 < DT / 2; d2++) {
+                    uint32_t b[4];
+                    ldmatrix4<true>(b, vs + (kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + d2 * 16 + (lane >> 4) * 8);
+                    mma16816<T>(o[2 * d2], pa, b[0], b[1]);
+                    mma16816<T>(o[2 * d2 + 1], pa, b[2], b[3]);
+                }
             }
         }
-        float correction[2];
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 1));
-            tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 2));
-            float next = fmaxf(m[r], tileMax[r]);
-            correction[r] = m[r] == -INFINITY ? 0.f : __expf(m[r] - next);
-            m[r] = next;
-            l[r] *= correction[r];
-        }
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float mr = m[e >> 1];
-                float pe = sc[nt][e] == -INFINITY ? 0.f : __expf(sc[nt][e] - mr);
-                sc[nt][e] = pe;
-                l[e >> 1] += pe;
-            }
-        }
-#pragma unroll
-        for (int dt = 0; dt < DT; dt++) {
-            o[dt][0] *= correction[0];
-            o[dt][1] *= correction[0];
-            o[dt][2] *= correction[1];
-            o[dt][3] *= correction[1];
-        }
-        // O += P V: the S accumulators of two key tiles are one A fragment of 16 keys
-#pragma unroll
-        for (int kc = 0; kc < KT / 16; kc++) {
-            uint32_t pa[4] = {pack2<T>(sc[2 * kc][0], sc[2 * kc][1]), pack2<T>(sc[2 * kc][2], sc[2 * kc][3]),
-                pack2<T>(sc[2 * kc + 1][0], sc[2 * kc + 1][1]), pack2<T>(sc[2 * kc + 1][2], sc[2 * kc + 1][3])};
-#pragma unroll
-            for (int d2 = 0; d2 < DT / 2; d2++) {
-                uint32_t b[4];
-                ldmatrix4<true>(b, vs + (kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + d2 * 16 + (lane >> 4) * 8);
-                mma16816<T>(o[2 * d2], pa, b[0], b[1]);
-                mma16816<T>(o[2 * d2 + 1], pa, b[2], b[3]);
-            }
+        if (locating) {
+            storeKeyRow(&keyRows[it & 1][threadIdx.x], g, aheadBlock, kvHead, ahead);
         }
     }
 #pragma unroll
@@ -673,15 +777,11 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
         if (!valid[r]) {
             continue;
         }
-        long long row = static_cast<long long>(t0 + rows[r]) * g.heads + head;   // splits = 1
+        T* row = out + (static_cast<long long>(t0 + rows[r]) * g.heads + head) * D + 2 * t4;   // one split: the output itself
+        float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
 #pragma unroll
         for (int dt = 0; dt < DT; dt++) {
-            float2 v = make_float2(o[dt][2 * r], o[dt][2 * r + 1]);
-            *reinterpret_cast<float2*>(out.acc + row * D + dt * 8 + 2 * t4) = v;
-        }
-        if (t4 == 0) {
-            out.max[row] = m[r];
-            out.sum[row] = l[r];
+            *reinterpret_cast<uint32_t*>(row + dt * 8) = pack2<T>(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
         }
     }
 }
@@ -752,18 +852,28 @@ struct Call {
 };
 
 // The tensor-core prefill kernel for the uniform tiles of a call (16-bit types only).
+template <typename T, int G, int D>
+void launchMmaOf(T const* q, Call const& c, T const* cache, float scale, cudaStream_t stream) {
+    // past the 48 KB a kernel gets without asking; set once per kernel (not a stream operation, so
+    // also allowed while a stream is captured)
+    static cudaError_t const opted = cudaFuncSetAttribute(attendMmaKernel<T, G, D>,
+        cudaFuncAttributeMaxDynamicSharedMemorySize, mmaSharedBytes<T, D>());
+    if (opted != cudaSuccess) {
+        return;   // the launch below fails and the caller reports it
+    }
+    dim3 tiles(static_cast<unsigned>((c.tokens + mmaTileTokens<G>() - 1) / mmaTileTokens<G>()),
+        static_cast<unsigned>(c.g.kvHeads));
+    attendMmaKernel<T, G, D><<<tiles, 32 * G * mmaRows<G>(), mmaSharedBytes<T, D>(), stream>>>(q, c.positions, c.slots,
+        c.tables, c.invFreq, cache, c.g, scale, static_cast<int>(c.tokens), static_cast<T*>(c.out));
+}
+
 template <typename T, int G>
-void launchMma(T const* q, Call const& c, T const* cache, float scale, Partials p, cudaStream_t stream) {
+void launchMma(T const* q, Call const& c, T const* cache, float scale, cudaStream_t stream) {
     if constexpr (!std::is_same<T, float>::value) {
-        dim3 tiles(static_cast<unsigned>((c.tokens + mmaTileTokens<G>() - 1) / mmaTileTokens<G>()),
-            static_cast<unsigned>(c.g.kvHeads));
-        unsigned threads = 32 * G * mmaRows<G>();
         if (c.g.headDim == 64) {
-            attendMmaKernel<T, G, 64><<<tiles, threads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache,
-                c.g, scale, static_cast<int>(c.tokens), p);
+            launchMmaOf<T, G, 64>(q, c, cache, scale, stream);
         } else {
-            attendMmaKernel<T, G, 128><<<tiles, threads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache,
-                c.g, scale, static_cast<int>(c.tokens), p);
+            launchMmaOf<T, G, 128>(q, c, cache, scale, stream);
         }
     }
 }
@@ -790,12 +900,13 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     T const* q = static_cast<T const*>(c.q);
     T const* cache = static_cast<T const*>(c.cache);
     int tiledTokens = tiled ? static_cast<int>(c.tokens) : 0;
+    T* direct = splits == 1 ? static_cast<T*>(c.out) : nullptr;   // one split: no partials to combine
     switch (group) {
 #define HX_ATTEND(G) case G: \
         attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, \
-            scale, splits, p, tiledTokens); \
+            scale, splits, p, tiledTokens, direct); \
         if (tiled) { \
-            launchMma<T, G>(q, c, cache, scale, p, stream); \
+            launchMma<T, G>(q, c, cache, scale, stream); \
         } \
         break;
     HX_ATTEND(1) HX_ATTEND(2) HX_ATTEND(3) HX_ATTEND(4) HX_ATTEND(5) HX_ATTEND(6) HX_ATTEND(7) HX_ATTEND(8)
@@ -803,9 +914,11 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     default: gErrors.set("paged attention: %d query heads per kv head (at most %d)", c.g.heads / c.g.kvHeads, kMaxGroup);
         return -1;
     }
-    dim3 combineGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.heads));
-    combineKernel<T><<<combineGrid, c.g.headDim < 128 ? 64 : 128, 0, stream>>>(p, splits, c.g.heads, c.g.headDim,
-        static_cast<T*>(c.out));
+    if (direct == nullptr) {
+        dim3 combineGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.heads));
+        combineKernel<T><<<combineGrid, c.g.headDim < 128 ? 64 : 128, 0, stream>>>(p, splits, c.g.heads, c.g.headDim,
+            static_cast<T*>(c.out));
+    }
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) {
         gErrors.set("paged attention: kernel launch failed: %s", cudaGetErrorString(e));

@@ -13,6 +13,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <cstring>
 
 namespace higgs {
@@ -93,6 +94,82 @@ struct Vec {
     static constexpr int N = 16 / sizeof(T);
     T v[N];
 };
+
+// normKernel for rows of at most kNormThreads * V 16-byte chunks: each thread loads its chunks
+// once, keeps them in registers for the sum and the scaling, and writes 16 bytes at a time (the
+// element loop above reads each row twice, 2 bytes a thread at a time: 0.61 ms of a 512-position
+// prefill on the H200, 0.52 ms with this one).
+constexpr int kNormThreads = 128;
+
+template <typename T, typename NW, int V>
+static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hidden, void const* mask,
+    bool maskIsInt, int const* textIdx, int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm,
+    T* out, int h, float eps) {
+    constexpr int N = Vec<T>::N;
+    __shared__ float shared[32];
+    int r = blockIdx.x;
+    int src;
+    bool audio;
+    if (textIdx != nullptr) {
+        src = sourceRow(r, textCount, textIdx, audioIdx);
+        audio = r >= textCount;
+    } else {
+        src = r;
+        audio = mask != nullptr && isAudio(mask, maskIsInt, r);
+    }
+    int chunks = h / N;
+    auto x = reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(src) * h);
+    Vec<T> held[V];
+    float sum = 0.f;
+#pragma unroll
+    for (int k = 0; k < V; k++) {
+        int c = threadIdx.x + k * kNormThreads;
+        if (c < chunks) {
+            held[k] = x[c];
+#pragma unroll
+            for (int e = 0; e < N; e++) {
+                float v = toFloat(held[k].v[e]);
+                sum += v * v;
+            }
+        }
+    }
+    float inv = rsqrtf(blockSum(sum, shared) / h + eps);
+    NW const* w = audio ? audioNorm : textNorm;
+    auto o = reinterpret_cast<Vec<T>*>(out + static_cast<long long>(r) * h);
+#pragma unroll
+    for (int k = 0; k < V; k++) {
+        int c = threadIdx.x + k * kNormThreads;
+        if (c < chunks) {
+            Vec<T> y;
+#pragma unroll
+            for (int e = 0; e < N; e++) {
+                y.v[e] = fromFloat<T>(toFloat(held[k].v[e]) * inv * toFloat(w[c * N + e]));
+            }
+            o[c] = y;
+        }
+    }
+}
+
+// RMSNorm of rows rows (see normKernel for the idx lists and the mask): the vector kernel where the
+// rows are 16-byte aligned and short enough, the element kernel otherwise.
+template <typename T, typename NW>
+static void normRows(int rows, T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
+    int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps,
+    cudaStream_t stream) {
+    constexpr int N = Vec<T>::N;
+    bool aligned = h % N == 0 && (reinterpret_cast<uintptr_t>(hidden) | reinterpret_cast<uintptr_t>(out)) % 16 == 0;
+    int perThread = (h / N + kNormThreads - 1) / kNormThreads;
+    if (aligned && perThread <= 2) {
+        normVecKernel<T, NW, 2><<<rows, kNormThreads, 0, stream>>>(
+            hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
+    } else if (aligned && perThread <= 4) {
+        normVecKernel<T, NW, 4><<<rows, kNormThreads, 0, stream>>>(
+            hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
+    } else {
+        normKernel<T, NW, T><<<rows, 256, 0, stream>>>(
+            hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
+    }
+}
 
 // A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
 // every warp reads again).

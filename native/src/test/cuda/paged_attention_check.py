@@ -12,6 +12,7 @@ takes 16-bit types and head sizes 64 and 128, and leaves the other cases to the 
 Then times decode calls against the bytes of K/V they must read, and a 512-position prefill.
 
   python3 paged_attention_check.py [--timing]      (prints one line per case, exits 1 on a failure)
+  python3 paged_attention_check.py --prefill       (the prefill timings alone, for a profiler)
 """
 import ctypes, math, os, subprocess, sys, tempfile, time
 import torch
@@ -153,10 +154,10 @@ def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_hea
     return (time.perf_counter() - t0) / reps * 1e6
 
 
-def timing(lib):
+def timing(lib, prefill_only=False):
     dtype = torch.bfloat16
     h, kvh, d, block, layers = 24, 8, 128, 32, 28
-    for batch, ctx in ((1, 512), (1, 2048), (8, 1536), (64, 1536), (256, 1536)):
+    for batch, ctx in () if prefill_only else ((1, 512), (1, 2048), (8, 1536), (64, 1536), (256, 1536)):
         m = (ctx + block) // block + 1
         n = batch * m
         cache = torch.randn(n, 2, kvh, block, d, dtype=dtype, device="cuda")
@@ -201,6 +202,9 @@ def timing(lib):
 
 if __name__ == "__main__":
     lib = build()
+    if "--prefill" in sys.argv:   # the prefill timing alone (e.g. under ncu)
+        timing(lib, prefill_only=True)
+        sys.exit(0)
     failures = check(lib, 0) + check(lib, 1)
     lib.higgs_paged_attention_set_tiled(0)
     if "--timing" in sys.argv:
