@@ -854,12 +854,18 @@ struct Call {
 // The tensor-core prefill kernel for the uniform tiles of a call (16-bit types only).
 template <typename T, int G, int D>
 void launchMmaOf(T const* q, Call const& c, T const* cache, float scale, cudaStream_t stream) {
-    // past the 48 KB a kernel gets without asking; set once per kernel (not a stream operation, so
-    // also allowed while a stream is captured)
-    static cudaError_t const opted = cudaFuncSetAttribute(attendMmaKernel<T, G, D>,
-        cudaFuncAttributeMaxDynamicSharedMemorySize, mmaSharedBytes<T, D>());
-    if (opted != cudaSuccess) {
-        return;   // the launch below fails and the caller reports it
+    // past the 48 KB a kernel gets without asking; set once per kernel and device (the attribute is
+    // the current device's; not a stream operation, so also allowed while a stream is captured)
+    static std::atomic<unsigned long long> optedDevices{0};
+    int device = 0;
+    cudaGetDevice(&device);
+    unsigned long long bit = device >= 0 && device < 64 ? 1ull << device : 0ull;
+    if ((optedDevices.load(std::memory_order_relaxed) & bit) == 0 || bit == 0) {
+        if (cudaFuncSetAttribute(attendMmaKernel<T, G, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                mmaSharedBytes<T, D>()) != cudaSuccess) {
+            return;   // the launch below fails and the caller reports it
+        }
+        optedDevices.fetch_or(bit, std::memory_order_relaxed);
     }
     dim3 tiles(static_cast<unsigned>((c.tokens + mmaTileTokens<G>() - 1) / mmaTileTokens<G>()),
         static_cast<unsigned>(c.g.kvHeads));
