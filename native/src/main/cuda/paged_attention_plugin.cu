@@ -97,6 +97,9 @@ __device__ inline int physicalBlock(int const* tables, Geometry g, int slot, int
     return block >= 0 && block < g.numBlocks ? block : -1;
 }
 
+// 1 / the softmax's sum, 0 for a row that saw no key (its output is zeros, not NaN).
+__device__ inline float inverseSum(float sum) { return sum > 0.f ? 1.f / sum : 0.f; }
+
 // Element offset of (block, k or v, kv head, slot in block) in the cache.
 __device__ inline long long cacheRow(Geometry g, int block, int kOrV, int kvHead, int inBlock) {
     return ((((static_cast<long long>(block) * 2 + kOrV) * g.kvHeads + kvHead) * g.blockSize) + inBlock) * g.headDim;
@@ -226,7 +229,7 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
     __shared__ long long valueRows[kThreads];
     __shared__ float red[kMaxGroup][kThreads / 32];
     __shared__ float merged[kThreads * 8 * GROUP];   // keyGroups x group x d at most
-    __shared__ float inverseSum[kMaxGroup];
+    __shared__ float inverseSums[kMaxGroup];
 
     int t = blockIdx.x;
     int kvHead = blockIdx.y;
@@ -406,7 +409,7 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
 #pragma unroll
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
-                inverseSum[gi] = l[gi] > 0.f ? 1.f / l[gi] : 0.f;
+                inverseSums[gi] = inverseSum(l[gi]);
             }
         }
     }
@@ -429,7 +432,7 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
                 v += merged[(kg * group + gi) * d + e % d];
             }
             if (direct != nullptr) {
-                direct[(static_cast<long long>(t) * g.heads + kvHead * group + gi) * d + e % d] = fromFloat<T>(v * inverseSum[gi]);
+                direct[(static_cast<long long>(t) * g.heads + kvHead * group + gi) * d + e % d] = fromFloat<T>(v * inverseSums[gi]);
             } else {
                 long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
                 out.acc[row * d + e % d] = v;
@@ -440,7 +443,7 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
                 long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
-                float inv = l[gi] > 0.f ? 1.f / l[gi] : 0.f;
+                float inv = inverseSum(l[gi]);
 #pragma unroll
                 for (int r = 0; r < kAcc; r++) {
                     int e = tid + r * kThreads;
@@ -525,11 +528,9 @@ __device__ inline void commitAsync() { asm volatile("cp.async.commit_group;"); }
 // Waits until at most one committed group of copies (the newest) is still in flight.
 __device__ inline void awaitAllButNewest() { asm volatile("cp.async.wait_group 1;"); }
 
-// The cache offsets of the K rows of keys kb..kb + KT - 1 of a sequence (-1 past last or outside the
-// cache), one key a thread for the first KT threads: the tile's copies then read them from shared
-// memory instead of each doing the table lookup and the divisions again.
-// lookUpKey reads the table (issued early, its result needed only by storeKeyRow, so that the load's
-// latency passes while the warp multiplies).
+// A key's cache row in two halves: lookUpKey reads the table (issued early, its result needed only by
+// storeKeyRow, so that the load's latency passes while the warp multiplies), storeKeyRow writes the
+// K row's offset (-1 past last or outside the cache).
 __device__ inline int lookUpKey(int const* tables, Geometry g, int slot, int j, int last) {
     return j <= last ? physicalBlock(tables, g, slot, j) : -1;
 }
@@ -538,6 +539,9 @@ __device__ inline void storeKeyRow(long long* rowOut, Geometry g, int block, int
     *rowOut = block >= 0 ? cacheRow(g, block, 0, kvHead, j % g.blockSize) : -1;
 }
 
+// The K rows of keys kb..kb + KT - 1 of a sequence, one key a thread for the first KT threads: the
+// tile's copies then read them from shared memory instead of each doing the table lookup and the
+// divisions again.
 template <int KT>
 __device__ inline void locateKeys(long long* rowsOut, int const* tables, Geometry g, int slot, int kvHead, int kb,
     int last) {
@@ -778,7 +782,7 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
             continue;
         }
         T* row = out + (static_cast<long long>(t0 + rows[r]) * g.heads + head) * D + 2 * t4;   // one split: the output itself
-        float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+        float inv = inverseSum(l[r]);
 #pragma unroll
         for (int dt = 0; dt < DT; dt++) {
             *reinterpret_cast<uint32_t*>(row + dt * 8) = pack2<T>(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
@@ -800,7 +804,7 @@ __global__ void combineKernel(Partials in, int splits, int heads, int d, T* out)
         float m = in.max[base + s];
         total += m == -INFINITY ? 0.f : in.sum[base + s] * expf(m - best);
     }
-    float inv = total > 0.f ? 1.f / total : 0.f;
+    float inv = inverseSum(total);
     T* o = out + (static_cast<long long>(t) * heads + h) * d;
     for (int e = threadIdx.x; e < d; e += blockDim.x) {
         float v = 0.f;

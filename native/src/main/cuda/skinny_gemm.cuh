@@ -57,31 +57,38 @@ __device__ inline int sourceRow(int r, int textCount, int const* textIdx, int co
     return r < textCount ? textIdx[r] : audioIdx[r - textCount];
 }
 
-// RMSNorm of each row with its path's weight. One block per output row. With idx lists the
-// output row r is the compacted row (large path); without, output row = token (small path), and
-// without a mask every row takes textNorm.
+// Where output row r of an RMSNorm reads its input, and whether it takes the audio path's weight:
+// with idx lists r is the compacted row (large path); without, r is the token (small path), and
+// without a mask every row takes the text weight.
+struct NormRow {
+    int src;
+    bool audio;
+};
+
+__device__ inline NormRow normRow(int r, void const* mask, bool maskIsInt, int const* textIdx, int const* audioIdx,
+    int textCount) {
+    if (textIdx != nullptr) {
+        return {sourceRow(r, textCount, textIdx, audioIdx), r >= textCount};
+    }
+    return {r, mask != nullptr && isAudio(mask, maskIsInt, r)};
+}
+
+// RMSNorm of each row with its path's weight (rows and paths as normRow says), one block per output
+// row.
 template <typename T, typename NW, typename Out>
 static __global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
     int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
     __shared__ float shared[32];
     int r = blockIdx.x;
-    int src;
-    bool audio;
-    if (textIdx != nullptr) {
-        src = sourceRow(r, textCount, textIdx, audioIdx);
-        audio = r >= textCount;
-    } else {
-        src = r;
-        audio = mask != nullptr && isAudio(mask, maskIsInt, r);
-    }
-    T const* x = hidden + static_cast<long long>(src) * h;
+    NormRow row = normRow(r, mask, maskIsInt, textIdx, audioIdx, textCount);
+    T const* x = hidden + static_cast<long long>(row.src) * h;
     float sum = 0.f;
     for (int i = threadIdx.x; i < h; i += blockDim.x) {
         float v = toFloat(x[i]);
         sum += v * v;
     }
     float inv = rsqrtf(blockSum(sum, shared) / h + eps);
-    NW const* w = audio ? audioNorm : textNorm;
+    NW const* w = row.audio ? audioNorm : textNorm;
     Out* o = out + static_cast<long long>(r) * h;
     for (int i = threadIdx.x; i < h; i += blockDim.x) {
         o[i] = fromFloat<Out>(toFloat(x[i]) * inv * toFloat(w[i]));
@@ -108,17 +115,9 @@ static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hi
     constexpr int N = Vec<T>::N;
     __shared__ float shared[32];
     int r = blockIdx.x;
-    int src;
-    bool audio;
-    if (textIdx != nullptr) {
-        src = sourceRow(r, textCount, textIdx, audioIdx);
-        audio = r >= textCount;
-    } else {
-        src = r;
-        audio = mask != nullptr && isAudio(mask, maskIsInt, r);
-    }
+    NormRow row = normRow(r, mask, maskIsInt, textIdx, audioIdx, textCount);
     int chunks = h / N;
-    auto x = reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(src) * h);
+    auto x = reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(row.src) * h);
     Vec<T> held[V];
     float sum = 0.f;
 #pragma unroll
@@ -134,7 +133,7 @@ static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hi
         }
     }
     float inv = rsqrtf(blockSum(sum, shared) / h + eps);
-    NW const* w = audio ? audioNorm : textNorm;
+    NW const* w = row.audio ? audioNorm : textNorm;
     auto o = reinterpret_cast<Vec<T>*>(out + static_cast<long long>(r) * h);
 #pragma unroll
     for (int k = 0; k < V; k++) {
