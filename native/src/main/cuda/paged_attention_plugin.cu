@@ -34,9 +34,15 @@
 //             style (see attendMmaKernel), writing the output; attend skips the tokens it takes.
 //   combine   (more than one split) one block per (token, head): merges the splits' partials
 //             into the output.
+// A decode call (as many tokens as block-table rows: each sequence's one new token) launches attend
+// alone (see attendKernel): the token's own K/V written by the block whose keys hold its position,
+// the splits (up to 8) of a token one thread-block cluster that merges its partials in distributed
+// shared memory. HIGGS_TRT_FUSED_DECODE=0 or higgs_paged_attention_set_fused_decode(0) turns it
+// off (writeKv, attend and combine, as for other calls).
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -51,6 +57,7 @@
 #include <type_traits>
 
 using namespace nvinfer1;
+namespace cg = cooperative_groups;
 
 namespace {
 
@@ -63,6 +70,7 @@ constexpr int kMaxHeadDim = 256;
 constexpr int kMaxPerThread = kMaxHeadDim / kThreads;
 constexpr int kAcc = 8 > kMaxPerThread ? 8 : kMaxPerThread;   // accumulators a thread keeps per head
 constexpr int kMaxSplits = 16;
+constexpr int kMaxClusterSplits = 8;   // the portable cluster size
 constexpr int kTargetBlocks = 264;   // about two blocks per SM of an H100/H200
 constexpr size_t kAlign = 256;
 
@@ -72,6 +80,11 @@ std::atomic<long long> gEnqueues{0};
 // the tensor-core prefill kernel (attendMmaKernel): on unless HIGGS_TRT_TILED_PREFILL=0, or set from the C entry point
 std::atomic<bool> gTiledPrefill{[] {
     char const* v = std::getenv("HIGGS_TRT_TILED_PREFILL");
+    return v == nullptr || v[0] != '0';
+}()};
+// decode calls in one kernel (attendKernel's decode mode): on unless HIGGS_TRT_FUSED_DECODE=0, or set from the C entry point
+std::atomic<bool> gFusedDecode{[] {
+    char const* v = std::getenv("HIGGS_TRT_FUSED_DECODE");
     return v == nullptr || v[0] != '0';
 }()};
 
@@ -105,23 +118,16 @@ __device__ inline long long cacheRow(Geometry g, int block, int kOrV, int kvHead
     return ((((static_cast<long long>(block) * 2 + kOrV) * g.kvHeads + kvHead) * g.blockSize) + inBlock) * g.headDim;
 }
 
+// Token t's kv head h: k rotated to position pos into kOut, v copied into vOut; threads first,
+// first + stride, ... each take pairs of elements.
 template <typename T>
-__global__ void writeKvKernel(T const* kv, int const* positions, int const* slots, int const* tables,
-    float const* invFreq, T* cache, Geometry g) {
-    int t = blockIdx.x;
-    int h = blockIdx.y;
-    int pos = positions[t];
-    int block = physicalBlock(tables, g, slots[t], pos);
-    if (block < 0) {
-        return;
-    }
+__device__ inline void writeRotatedKv(T const* kv, int t, int h, int pos, float const* invFreq, T* kOut, T* vOut,
+    Geometry g, int first, int stride) {
     int d = g.headDim;
     int half = d / 2;
     T const* k = kv + static_cast<long long>(t) * 2 * g.kvHeads * d + static_cast<long long>(h) * d;
     T const* v = k + static_cast<long long>(g.kvHeads) * d;
-    T* kOut = cache + cacheRow(g, block, 0, h, pos % g.blockSize);
-    T* vOut = cache + cacheRow(g, block, 1, h, pos % g.blockSize);
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    for (int i = first; i < half; i += stride) {
         float s;
         float c;
         sincosf(static_cast<float>(pos) * invFreq[i], &s, &c);
@@ -131,6 +137,19 @@ __global__ void writeKvKernel(T const* kv, int const* positions, int const* slot
         kOut[i + half] = fromFloat<T>(x2 * c + x1 * s);
         vOut[i] = v[i];
         vOut[i + half] = v[i + half];
+    }
+}
+
+template <typename T>
+__global__ void writeKvKernel(T const* kv, int const* positions, int const* slots, int const* tables,
+    float const* invFreq, T* cache, Geometry g) {
+    int t = blockIdx.x;
+    int h = blockIdx.y;
+    int pos = positions[t];
+    int block = physicalBlock(tables, g, slots[t], pos);
+    if (block >= 0) {
+        writeRotatedKv(kv, t, h, pos, invFreq, cache + cacheRow(g, block, 0, h, pos % g.blockSize),
+            cache + cacheRow(g, block, 1, h, pos % g.blockSize), g, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
     }
 }
 
@@ -217,19 +236,61 @@ __device__ inline bool uniformTile(int const* positions, int const* slots, int t
     return __syncthreads_or(broken) == 0;
 }
 
+// The splits of one token and kv head, a thread-block cluster, merge their partials: each block
+// holds its heads' softmax max and sum and its weighted values (values[group * d], unnormalised) in
+// shared memory; block r of the cluster writes the r-th share of the group * d outputs from all of
+// them. Every thread of every block of the cluster calls it.
+template <typename T>
+__device__ inline void mergeCluster(float* values, float* blockMax, float* blockSum, int group, int d, T* output) {
+    cg::cluster_group cluster = cg::this_cluster();
+    cluster.sync();   // every block's partial is in its shared memory
+    int ranks = static_cast<int>(cluster.num_blocks());
+    int n = group * d;
+    int share = (n + ranks - 1) / ranks;
+    int first = static_cast<int>(cluster.block_rank()) * share;
+    int last = min(n, first + share);
+    for (int e = first + static_cast<int>(threadIdx.x); e < last; e += blockDim.x) {
+        int gi = e / d;
+        float best = -INFINITY;
+        for (int r = 0; r < ranks; r++) {
+            best = fmaxf(best, *cluster.map_shared_rank(blockMax + gi, r));
+        }
+        float total = 0.f;
+        float v = 0.f;
+        for (int r = 0; r < ranks; r++) {
+            float m = *cluster.map_shared_rank(blockMax + gi, r);
+            if (m != -INFINITY) {
+                float w = expf(m - best);
+                total += *cluster.map_shared_rank(blockSum + gi, r) * w;
+                v += *cluster.map_shared_rank(values + e, r) * w;
+            }
+        }
+        output[e] = fromFloat<T>(v * inverseSum(total));
+    }
+    cluster.sync();   // no block leaves while another still reads its shared memory
+}
+
 // Keys in tiles of kThreads: each thread scores one key against the group's heads, the tile's
 // softmax weights go to shared memory, then each thread accumulates the weighted values of its
 // output elements over the tile's keys (reading each value row once, coalesced).
+//
+// A decode call (as many tokens as block-table rows: each sequence's one new token) runs this
+// kernel alone, with decode != 0: the block whose keys hold the token's own position rotates and
+// writes its K and V first (no other token of a decode call reads that position, so writeKv is not
+// launched), and the splits of a token are one thread-block cluster that merges their partials in
+// distributed shared memory (mergeCluster; no partials in the workspace, no combine kernel).
 template <typename T, int GROUP>
-__global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* positions, int const* slots,
-    int const* tables, float const* invFreq, T const* cache, Geometry g, float scale, int splits, Partials out,
-    int tiledTokens, T* direct) {
-    __shared__ __align__(16) float qs[kMaxGroup * kMaxHeadDim];
+__global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv, int const* positions, int const* slots,
+    int const* tables, float const* invFreq, T* cache, Geometry g, float scale, int splits, Partials out,
+    int tiledTokens, T* output, int decode) {
+    __shared__ __align__(16) float qs[kMaxGroup * kMaxHeadDim];   // after the keys (decode): the block's weighted values
     __shared__ float ps[kMaxGroup][kThreads];
     __shared__ long long valueRows[kThreads];
     __shared__ float red[kMaxGroup][kThreads / 32];
     __shared__ float merged[kThreads * 8 * GROUP];   // keyGroups x group x d at most
     __shared__ float inverseSums[kMaxGroup];
+    __shared__ float blockMax[kMaxGroup];   // the block's softmax max and sum a head, for the cluster's merge
+    __shared__ float blockSum[kMaxGroup];
 
     int t = blockIdx.x;
     int kvHead = blockIdx.y;
@@ -267,6 +328,14 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
     int chunk = (context + used - 1) / used;
     int start = split * chunk;
     int end = split < used ? min(context, start + chunk) : start;
+    if (decode && start <= pos && pos < end) {
+        int block = physicalBlock(tables, g, slot, pos);
+        if (block >= 0) {
+            writeRotatedKv(kv, t, kvHead, pos, invFreq, cache + cacheRow(g, block, 0, kvHead, pos % g.blockSize),
+                cache + cacheRow(g, block, 1, kvHead, pos % g.blockSize), g, tid, kThreads);
+        }
+        __syncthreads();   // the block's own writes are then visible to its loads below
+    }
 
     // value accumulation: with d % 8 == 0, d / 8 threads cover a row, 8 elements each, and the
     // block's kThreads / (d / 8) groups of them take the tile's keys in turn (16-byte loads);
@@ -405,11 +474,15 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
         __syncthreads();
     }
     // with one split the block writes the attention itself (no combine): the sums are the whole softmax's
-    if (direct != nullptr && tid == 0) {
+    bool direct = splits == 1;
+    bool clustered = decode && !direct;
+    if (tid == 0) {
 #pragma unroll
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
                 inverseSums[gi] = inverseSum(l[gi]);
+                blockMax[gi] = m[gi];
+                blockSum[gi] = l[gi];
             }
         }
     }
@@ -424,45 +497,50 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, int const* 
                 }
             }
         }
-        __syncthreads();
+    }
+    __syncthreads();
+    long long firstHead = static_cast<long long>(t) * g.heads + kvHead * group;
+    // element e of head gi's weighted values: to the output, to this block's shared memory for the
+    // cluster's merge, or to the workspace's partials for the combine kernel
+    auto emit = [&](int gi, int e, float v) {
+        if (direct) {
+            output[(firstHead + gi) * d + e] = fromFloat<T>(v * inverseSums[gi]);
+        } else if (clustered) {
+            qs[gi * d + e] = v;   // qs is no longer read: the key loop ended on a barrier
+        } else {
+            out.acc[((firstHead + gi) * splits + split) * d + e] = v;
+        }
+    };
+    if (vectors) {
         for (int e = tid; e < group * d; e += kThreads) {
             int gi = e / d;
             float v = 0.f;
             for (int kg = 0; kg < keyGroups; kg++) {
                 v += merged[(kg * group + gi) * d + e % d];
             }
-            if (direct != nullptr) {
-                direct[(static_cast<long long>(t) * g.heads + kvHead * group + gi) * d + e % d] = fromFloat<T>(v * inverseSums[gi]);
-            } else {
-                long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
-                out.acc[row * d + e % d] = v;
-            }
+            emit(gi, e % d, v);
         }
     } else {
 #pragma unroll
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
-                long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
-                float inv = inverseSum(l[gi]);
 #pragma unroll
                 for (int r = 0; r < kAcc; r++) {
                     int e = tid + r * kThreads;
                     if (e < d) {
-                        if (direct != nullptr) {
-                            direct[(static_cast<long long>(t) * g.heads + kvHead * group + gi) * d + e] = fromFloat<T>(acc[gi][r] * inv);
-                        } else {
-                            out.acc[row * d + e] = acc[gi][r];
-                        }
+                        emit(gi, e, acc[gi][r]);
                     }
                 }
             }
         }
     }
-    if (tid == 0 && direct == nullptr) {
+    if (clustered) {
+        mergeCluster(qs, blockMax, blockSum, group, d, output + firstHead * d);
+    } else if (tid == 0 && !direct) {
 #pragma unroll
         for (int gi = 0; gi < kMaxGroup; gi++) {
             if (gi < group) {
-                long long row = (static_cast<long long>(t) * g.heads + kvHead * group + gi) * splits + split;
+                long long row = (firstHead + gi) * splits + split;
                 out.max[row] = m[gi];
                 out.sum[row] = l[gi];
             }
@@ -852,6 +930,7 @@ struct Call {
     void* cache;
     void* out;
     long long tokens;
+    long long sequences;   // S, the block tables' rows: T == S is a decode call (one new token a sequence)
     Geometry g;
 };
 
@@ -888,14 +967,63 @@ void launchMma(T const* q, Call const& c, T const* cache, float scale, cudaStrea
     }
 }
 
+// A decode call's attention in one launch of attendKernel: the splits of each token and kv head one cluster.
+template <typename T, int G>
+cudaError_t launchDecode(Call const& c, int splits, float scale, cudaStream_t stream) {
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
+    config.blockDim = dim3(kThreads);
+    config.stream = stream;
+    cudaLaunchAttribute cluster{};
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = 1;
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = static_cast<unsigned>(splits);
+    config.attrs = &cluster;
+    config.numAttrs = splits > 1 ? 1 : 0;
+    return cudaLaunchKernelEx(&config, attendKernel<T, G>, static_cast<T const*>(c.q), static_cast<T const*>(c.kv),
+        c.positions, c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g, scale, splits, Partials{}, 0,
+        static_cast<T*>(c.out), 1);
+}
+
+// Splits of a decode call's tokens: as splitsFor gives, down to a power of two that is a portable cluster.
+int decodeSplits(long long tokens, int kvHeads) {
+    int splits = 1;
+    while (splits * 2 <= splitsFor(tokens, kvHeads) && splits * 2 <= kMaxClusterSplits) {
+        splits *= 2;
+    }
+    return splits;
+}
+
 template <typename T>
 int launch(Call const& c, void* workspace, cudaStream_t stream) {
     if (c.tokens == 0) {
         return 0;
     }
     int group = c.g.heads / c.g.kvHeads;
+    if (group < 1 || group > kMaxGroup) {
+        gErrors.set("paged attention: %d query heads per kv head (at most %d)", group, kMaxGroup);
+        return -1;
+    }
+    float scale = 1.f / sqrtf(static_cast<float>(c.g.headDim));
+    if (gFusedDecode.load() && c.sequences == c.tokens) {
+        int splits = decodeSplits(c.tokens, c.g.kvHeads);
+        cudaError_t e = cudaSuccess;
+        switch (group) {
+#define HX_DECODE(G) case G: e = launchDecode<T, G>(c, splits, scale, stream); break;
+        HX_DECODE(1) HX_DECODE(2) HX_DECODE(3) HX_DECODE(4) HX_DECODE(5) HX_DECODE(6) HX_DECODE(7) HX_DECODE(8)
+#undef HX_DECODE
+        }
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            gErrors.set("paged attention: decode kernel launch (%d splits a cluster) failed: %s", splits, cudaGetErrorString(e));
+            return -1;
+        }
+        gEnqueues.fetch_add(1, std::memory_order_relaxed);
+        return 0;
+    }
     bool tiled = !std::is_same<T, float>::value && gTiledPrefill.load() && c.tokens >= kMmaMinTokens
-        && (c.g.headDim == 64 || c.g.headDim == 128) && group >= 1 && group <= kMaxGroup;
+        && (c.g.headDim == 64 || c.g.headDim == 128);
     int splits = tiled ? 1 : splitsFor(c.tokens, c.g.kvHeads);
     size_t n = static_cast<size_t>(c.tokens) * splits * c.g.heads;
     char* ws = static_cast<char*>(workspace);
@@ -906,28 +1034,25 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     writeKvKernel<T><<<writeGrid, half < 128 ? (half < 32 ? 32 : half) : 128, 0, stream>>>(static_cast<T const*>(c.kv),
         c.positions, c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g);
     dim3 attendGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
-    float scale = 1.f / sqrtf(static_cast<float>(c.g.headDim));
     T const* q = static_cast<T const*>(c.q);
-    T const* cache = static_cast<T const*>(c.cache);
+    T const* kv = static_cast<T const*>(c.kv);
+    T* cache = static_cast<T*>(c.cache);
+    T* out = static_cast<T*>(c.out);
     int tiledTokens = tiled ? static_cast<int>(c.tokens) : 0;
-    T* direct = splits == 1 ? static_cast<T*>(c.out) : nullptr;   // one split: no partials to combine
     switch (group) {
 #define HX_ATTEND(G) case G: \
-        attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, \
-            scale, splits, p, tiledTokens, direct); \
+        attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, kv, c.positions, c.slots, c.tables, c.invFreq, cache, \
+            c.g, scale, splits, p, tiledTokens, out, 0); \
         if (tiled) { \
             launchMma<T, G>(q, c, cache, scale, stream); \
         } \
         break;
     HX_ATTEND(1) HX_ATTEND(2) HX_ATTEND(3) HX_ATTEND(4) HX_ATTEND(5) HX_ATTEND(6) HX_ATTEND(7) HX_ATTEND(8)
 #undef HX_ATTEND
-    default: gErrors.set("paged attention: %d query heads per kv head (at most %d)", c.g.heads / c.g.kvHeads, kMaxGroup);
-        return -1;
     }
-    if (direct == nullptr) {
+    if (splits > 1) {
         dim3 combineGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.heads));
-        combineKernel<T><<<combineGrid, c.g.headDim < 128 ? 64 : 128, 0, stream>>>(p, splits, c.g.heads, c.g.headDim,
-            static_cast<T*>(c.out));
+        combineKernel<T><<<combineGrid, c.g.headDim < 128 ? 64 : 128, 0, stream>>>(p, splits, c.g.heads, c.g.headDim, out);
     }
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) {
@@ -1063,6 +1188,7 @@ public:
         c.cache = const_cast<void*>(inputs[6]);   // the runtime's cache: written in place by design
         c.out = outputs[0];
         c.tokens = inputDesc[0].dims.d[0];
+        c.sequences = inputDesc[4].dims.d[0];
         c.g = Geometry{heads_, kvHeads_, headDim_, blockSize_, static_cast<int>(inputDesc[4].dims.d[1]),
             static_cast<int>(inputDesc[6].dims.d[0])};
         return run(c, workspace, stream);
@@ -1179,16 +1305,20 @@ HX_EXPORT size_t higgs_paged_attention_workspace(long long max_tokens, int heads
     return workspaceFor(max_tokens, heads, kv_heads, head_dim);
 }
 
-// The plugin's kernels on raw device pointers, as enqueue runs them; type 0 FLOAT, 1 HALF, 7 BF16.
+// The plugin's kernels on raw device pointers, as enqueue runs them; type 0 FLOAT, 1 HALF, 7 BF16; sequences is the
+// block tables' rows (a call with as many tokens as rows is a decode call: one token a row, in distinct rows).
 HX_EXPORT int higgs_paged_attention_run(int type, void const* q, void const* kv, int const* positions, int const* slots,
-    int const* tables, float const* inv_freq, void* cache, void* out, long long tokens, int heads, int kv_heads,
-    int head_dim, int block_size, int max_blocks, int num_blocks, void* workspace, void* stream) {
-    Call c{static_cast<DataType>(type), q, kv, positions, slots, tables, inv_freq, cache, out, tokens,
+    int const* tables, float const* inv_freq, void* cache, void* out, long long tokens, long long sequences, int heads,
+    int kv_heads, int head_dim, int block_size, int max_blocks, int num_blocks, void* workspace, void* stream) {
+    Call c{static_cast<DataType>(type), q, kv, positions, slots, tables, inv_freq, cache, out, tokens, sequences,
         Geometry{heads, kv_heads, head_dim, block_size, max_blocks, num_blocks}};
     return run(c, workspace, static_cast<cudaStream_t>(stream));
 }
 
 // Turns the tensor-core prefill kernel on (1) or off (0) for the calls that follow; returns the previous setting.
 HX_EXPORT int higgs_paged_attention_set_tiled(int on) { return gTiledPrefill.exchange(on != 0) ? 1 : 0; }
+
+// Turns the one-kernel decode path on (1) or off (0) for the calls that follow; returns the previous setting.
+HX_EXPORT int higgs_paged_attention_set_fused_decode(int on) { return gFusedDecode.exchange(on != 0) ? 1 : 0; }
 
 HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }

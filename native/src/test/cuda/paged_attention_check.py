@@ -4,11 +4,13 @@
 Compiles native/src/main/cuda/paged_attention_plugin.cu with nvcc into a shared library, calls its
 C entry point higgs_paged_attention_run through ctypes on tensors made by PyTorch, and compares
 with a float64 reference: RoPE (rotate-half) at each token's position, GQA, causal attention over
-the sequence's positions so far. Each case runs two calls, as a runtime would: the prompts'
-prefill, then a mixed call (one sequence decoding one token, one continuing its prefill by a
-chunk, one new sequence), with the blocks of each sequence scattered over the cache.
-Every case runs with the tensor-core prefill kernel off and on (higgs_paged_attention_set_tiled; it
-takes 16-bit types and head sizes 64 and 128, and leaves the other cases to the CUDA-core kernel).
+the sequence's positions so far. Each case runs four calls, as a runtime would: the prompts'
+prefill, a mixed call (one sequence decoding one token, one continuing its prefill by a chunk, one
+new sequence), one sequence decoding, then every sequence decoding one token in one call, with the
+blocks of each sequence scattered over the cache. Every case runs three ways: CUDA-core kernels with
+decode calls in three kernels, the same with decode calls in one (higgs_paged_attention_set_fused_decode),
+and with the tensor-core prefill kernel as well (higgs_paged_attention_set_tiled; it takes 16-bit
+types and head sizes 64 and 128, and leaves the other cases to the CUDA-core kernel).
 Then times decode calls against the bytes of K/V they must read, and a 512-position prefill.
 
   python3 paged_attention_check.py [--timing]      (prints one line per case, exits 1 on a failure)
@@ -32,11 +34,12 @@ def build():
     lib = ctypes.CDLL(out)
     lib.higgs_paged_attention_run.restype = ctypes.c_int
     lib.higgs_paged_attention_run.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 8 + [ctypes.c_longlong] + \
-        [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
+        [ctypes.c_longlong] + [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
     lib.higgs_paged_attention_workspace.restype = ctypes.c_size_t
     lib.higgs_paged_attention_workspace.argtypes = [ctypes.c_longlong, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.higgs_paged_attention_last_error.argtypes = [ctypes.c_char_p, ctypes.c_int]
     lib.higgs_paged_attention_set_tiled.argtypes = [ctypes.c_int]
+    lib.higgs_paged_attention_set_fused_decode.argtypes = [ctypes.c_int]
     return lib
 
 
@@ -82,7 +85,8 @@ class Case:
         f = self.freq.cuda()
         rc = self.lib.higgs_paged_attention_run(TYPES[self.dtype], q.data_ptr(), kv.data_ptr(), positions.data_ptr(),
                                                 slot_t.data_ptr(), self.tables.data_ptr(), f.data_ptr(),
-                                                self.cache.data_ptr(), out.data_ptr(), t, self.h, self.kvh, self.d,
+                                                self.cache.data_ptr(), out.data_ptr(), t, len(set(slots)), self.h,
+                                                self.kvh, self.d,
                                                 self.b, self.m, self.n, ws.data_ptr(), None)
         torch.cuda.synchronize()
         if rc != 0:
@@ -94,12 +98,17 @@ class Case:
             s, p = slots[i], pos[i]
             self.q_all.setdefault(s, {})[p] = q[i].double().cpu()
             self.kv_all.setdefault(s, {})[p] = kv[i].double().cpu()
+        keys, values = {}, {}   # each sequence's K (rotated) and V up to its last position in this call
+        for s in set(slots):
+            n = max(p for p, si in zip(pos, slots) if si == s) + 1
+            rows = torch.stack([self.kv_all[s][j] for j in range(n)])
+            # K is cached in the compute type after RoPE, as the plugin (and the reference model) stores it
+            keys[s] = rope(rows[:, : self.kvh * self.d].reshape(n, self.kvh, self.d), torch.arange(n),
+                           self.freq).to(self.dtype).double()
+            values[s] = rows[:, self.kvh * self.d:].reshape(n, self.kvh, self.d)
         for i in range(t):
             s, p = slots[i], pos[i]
-            ks = torch.stack([self.kv_all[s][j][: self.kvh * self.d] for j in range(p + 1)]).view(p + 1, self.kvh, self.d)
-            vs = torch.stack([self.kv_all[s][j][self.kvh * self.d:] for j in range(p + 1)]).view(p + 1, self.kvh, self.d)
-            # K is cached in the compute type after RoPE, as the plugin (and the reference model) stores it
-            ks = rope(ks, torch.arange(p + 1), self.freq).to(self.dtype).double()
+            ks, vs = keys[s][: p + 1], values[s][: p + 1]
             qi = rope(q[i].double().cpu().view(1, self.h, self.d), torch.tensor([p]), self.freq)[0]
             g = self.h // self.kvh
             ref = []
@@ -112,14 +121,16 @@ class Case:
         return worst
 
 
-def check(lib, tiled):
+def check(lib, tiled, fused):
     lib.higgs_paged_attention_set_tiled(tiled)
+    lib.higgs_paged_attention_set_fused_decode(fused)
     gen = torch.Generator().manual_seed(3)
     failures = 0
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
         for heads, kvh, d, block, lengths in ((24, 8, 128, 16, (37, 5, 64)), (4, 2, 16, 4, (9, 1, 13)),
                                               (6, 6, 64, 32, (40, 33)), (8, 1, 256, 8, (17,)),
-                                              (4, 2, 16, 4, (70, 3, 41)), (40, 8, 128, 32, (66, 1))):
+                                              (4, 2, 16, 4, (70, 3, 41)), (40, 8, 128, 32, (66, 1)),
+                                              (8, 2, 64, 16, (520, 3, 300))):
             c = Case(lib, dtype, heads, kvh, d, block, lengths, 6, gen)
             w1 = c.call([(s, 0, n) for s, n in enumerate(lengths)])
             mixed = [(0, lengths[0], 1)]
@@ -128,30 +139,45 @@ def check(lib, tiled):
             mixed.append((len(lengths), 0, 7))
             w2 = c.call(mixed)
             w3 = c.call([(0, lengths[0] + 1, 1)])
-            worst = max(w1, w2, w3)
+            # every sequence decoding one token in one call (a decode call: as many tokens as sequences)
+            past = list(lengths)
+            past[0] += 2   # the decode steps of w2 and w3
+            if len(lengths) > 1:
+                past[1] += 6
+            w4 = c.call([(s, p, 1) for s, p in enumerate(past)] + [(len(lengths), 7, 1)])
+            worst = max(w1, w2, w3, w4)
             ok = worst <= BOUND[dtype]
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
+            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {'fused' if fused else 'split'} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
                   f"worst {worst:.2e} of the peak (bound {BOUND[dtype]:.0e})")
     return failures
 
 
-def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps):
-    """Microseconds a call of the plugin's kernels takes on these tensors, after three warm-up calls."""
+def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps, sequences):
+    """Microseconds of GPU time a call of the plugin's kernels takes on these tensors: reps calls captured in one CUDA
+    graph (as the engine's decode steps are replayed), the graph replayed after a warm-up, timed by CUDA events."""
     tokens, m, n = q.shape[0], tables.shape[1], cache.shape[0]
     ws = torch.empty(lib.higgs_paged_attention_workspace(tokens, heads, kv_heads, d) // 4 + 64, dtype=torch.float32,
                      device="cuda")
     f = inv_freq(d).cuda()
     args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
-            cache.data_ptr(), out.data_ptr(), tokens, heads, kv_heads, d, block, m, n, ws.data_ptr(), None)
-    for _ in range(3):
-        lib.higgs_paged_attention_run(*args)
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        lib.higgs_paged_attention_run(*args)
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / reps * 1e6
+            cache.data_ptr(), out.data_ptr(), tokens, sequences, heads, kv_heads, d, block, m, n, ws.data_ptr())
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            lib.higgs_paged_attention_run(*args, stream.cuda_stream)
+        stream.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=stream, capture_error_mode="relaxed"):
+            for _ in range(reps):
+                lib.higgs_paged_attention_run(*args, stream.cuda_stream)
+        graph.replay()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record(stream)
+        graph.replay()
+        end.record(stream)
+        end.synchronize()
+    return start.elapsed_time(end) / reps * 1e3
 
 
 def timing(lib, prefill_only=False):
@@ -167,10 +193,13 @@ def timing(lib, prefill_only=False):
         pos = torch.full((batch,), ctx - 1, dtype=torch.int32, device="cuda")
         slots = torch.arange(batch, dtype=torch.int32, device="cuda")
         out = torch.empty(batch, h * d, dtype=dtype, device="cuda")
-        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 50)
         kv_bytes = batch * ctx * kvh * d * 2 * 2
-        print(f"decode attention, batch {batch}, context {ctx}: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
-              f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
+        for fused in (0, 1):
+            lib.higgs_paged_attention_set_fused_decode(fused)
+            us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 50, batch)
+            print(f"decode attention{' (one kernel)' if fused else ' (three kernels)'}, batch {batch}, context {ctx}: "
+                  f"{us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
+                  f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
     # prefill of 512 positions: a block a token, in tiles, and torch's SDPA on the same shapes
     t = 512
     m = t // block + 1
@@ -183,7 +212,7 @@ def timing(lib, prefill_only=False):
     out = torch.empty(t, h * d, dtype=dtype, device="cuda")
     for tiled in (0, 1):
         lib.higgs_paged_attention_set_tiled(tiled)
-        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 20)
+        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 20, 1)
         print(f"prefill attention{' (tiled)' if tiled else ''}, {t} positions: {us:.1f} us a layer "
               f"({us * layers / 1000:.2f} ms for {layers})")
     lib.higgs_paged_attention_set_tiled(0)
@@ -205,7 +234,7 @@ if __name__ == "__main__":
     if "--prefill" in sys.argv:   # the prefill timing alone (e.g. under ncu)
         timing(lib, prefill_only=True)
         sys.exit(0)
-    failures = check(lib, 0) + check(lib, 1)
+    failures = check(lib, 0, 0) + check(lib, 0, 1) + check(lib, 1, 1)
     lib.higgs_paged_attention_set_tiled(0)
     if "--timing" in sys.argv:
         timing(lib)
