@@ -141,20 +141,23 @@ constexpr int kSkinnyWarps = 8;
 
 // act[t, j] = silu(gate_j . n_t) * (up_j . n_t), where n_t is token t's hidden state after its
 // path's RMSNorm and the rows are those of its path, for the C columns j of each warp (C must divide
-// inter). The norm is part of the kernel: each block finds its tokens' 1/rms itself.
+// inter). The norm is part of the kernel: each warp reads its tokens' whole hidden rows for the dot
+// products and sums their squares on the way, so the weight loads start at once. May be launched as
+// a dependent launch (gridDependencyWait first: the path of a row is known only from the mask).
 template <typename T, typename NW, bool VEC, int NT, int C, int U>
 __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask,
     bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T* act, int h, int inter) {
-    __shared__ float inv[NT];
-    blockInverseRms(hidden, tokens, h, eps, inv);
     int j0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * C;
     if (j0 >= inter) {
         return;
     }
+    gridDependencyWait();
     unsigned audio = audioSet(mask, maskIsInt, tokens);
     unsigned text = ((1u << tokens) - 1) & ~audio;
     float acc[2 * C][NT];
+    float squares[1][NT];
     higgs::zero(acc);
+    higgs::zero(squares);
     if (text != 0) {
         T const* rows[2 * C];
 #pragma unroll
@@ -162,7 +165,7 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
             rows[2 * c] = textGateUp + static_cast<long long>(j0 + c) * h;
             rows[2 * c + 1] = textGateUp + static_cast<long long>(inter + j0 + c) * h;
         }
-        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, textNorm}, acc, h, 0, h, text);
+        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, textNorm}, acc, squares[0], h, 0, h, text);
     }
     if (audio != 0) {
         T const* rows[2 * C];
@@ -171,17 +174,19 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
             rows[2 * c] = audioGate + static_cast<long long>(j0 + c) * h;
             rows[2 * c + 1] = audioUp + static_cast<long long>(j0 + c) * h;
         }
-        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, audioNorm}, acc, h, 0, h, audio);
+        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, audioNorm}, acc, squares[0], h, 0, h, audio);
     }
+    allowDependents();
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         if (t >= tokens) {
             break;
         }
+        float inv = rsqrtf(warpSum(squares[0][t]) / h + eps);
 #pragma unroll
         for (int c = 0; c < C; c++) {
-            float gs = warpSum(acc[2 * c][t]) * inv[t];
-            float us = warpSum(acc[2 * c + 1][t]) * inv[t];
+            float gs = warpSum(acc[2 * c][t]) * inv;
+            float us = warpSum(acc[2 * c + 1][t]) * inv;
             if ((threadIdx.x & 31) == 0) {
                 act[static_cast<long long>(t) * inter + j0 + c] = fromFloat<T>(silu(gs) * us);
             }
@@ -191,12 +196,13 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
 
 // out[t, c] = residual[t, c] + down_c . act_t with token t's path's down rows (no residual where it
 // is null), for the C columns of each group of S warps (C must divide h, and S chunks inter); the S
-// partial sums meet in shared memory.
+// partial sums meet in shared memory. May be launched as a dependent launch.
 template <typename T, bool VEC, int NT, int C, int U, int S>
 __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
     T const* audioDown, T const* residual, T* out, int h, int inter) {
     static_assert(C * NT <= 32, "one lane per column and token sums the partials");
     __shared__ float partial[kSkinnyWarps][C][NT];
+    gridDependencyWait();
     int warp = threadIdx.x >> 5;
     int c0 = (blockIdx.x * (blockDim.x >> 5) / S + warp / S) * C;
     int part = warp % S;
@@ -206,6 +212,7 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
     int from = inter / S * part;
     int to = part == S - 1 ? inter : from + inter / S;
     float acc[C][NT];
+    float unused[1][NT];   // plain rows sum no squares
     higgs::zero(acc);
     if (active && text != 0) {
         T const* rows[C];
@@ -213,7 +220,7 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
         for (int c = 0; c < C; c++) {
             rows[c] = textDown + static_cast<long long>(c0 + c) * inter;
         }
-        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, inter, from, to, text);
+        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, unused[0], inter, from, to, text);
     }
     if (active && audio != 0) {
         T const* rows[C];
@@ -221,8 +228,9 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
         for (int c = 0; c < C; c++) {
             rows[c] = audioDown + static_cast<long long>(c0 + c) * inter;
         }
-        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, inter, from, to, audio);
+        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, unused[0], inter, from, to, audio);
     }
+    allowDependents();
 #pragma unroll
     for (int t = 0; t < NT; t++) {
 #pragma unroll
@@ -235,6 +243,8 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
     }
     if (S > 1) {
         __syncthreads();
+    } else {
+        __syncwarp();   // lane 0's partials to the lanes that read them
     }
     if (!active || part != 0 || (threadIdx.x & 31) >= C * NT) {
         return;
@@ -268,21 +278,24 @@ void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, floa
     constexpr int sd = kDownTiling.split;
     static_assert(kGateUpTiling.split == 1, "the gate/up kernel gives each column one warp");
     static_assert(kSkinnyWarps % sd == 0, "down tiling");
+    dim3 one(1, 1, 1);
+    // launch errors are left for the caller's cudaGetLastError
     if (inter % cu == 0) {
         unsigned blocks = (inter / cu + kSkinnyWarps - 1) / kSkinnyWarps;
-        skinnyGateUpKernel<T, NW, VEC, NT, cu, kGateUpTiling.unroll><<<blocks, kThreads, 0, stream>>>(
+        launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, cu, kGateUpTiling.unroll>, blocks, kThreads, 0, stream, one,
             hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
     } else {
-        skinnyGateUpKernel<T, NW, VEC, NT, 1, kGateUpTiling.unroll><<<(inter + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0,
-            stream>>>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+        launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, 1, kGateUpTiling.unroll>,
+            (inter + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0, stream, one,
+            hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
     }
     if (h % cd == 0 && inter % (sd * Vec<T>::N) == 0) {
         unsigned blocks = (h / cd * sd + kSkinnyWarps - 1) / kSkinnyWarps;
-        skinnyDownKernel<T, VEC, NT, cd, kDownTiling.unroll, sd><<<blocks, kThreads, 0, stream>>>(
+        launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, cd, kDownTiling.unroll, sd>, blocks, kThreads, 0, stream, one,
             act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
     } else {
-        skinnyDownKernel<T, VEC, NT, 1, kDownTiling.unroll, 1><<<(h + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0, stream>>>(
-            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
+        launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, 1, kDownTiling.unroll, 1>, (h + kSkinnyWarps - 1) / kSkinnyWarps,
+            kThreads, 0, stream, one, act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
     }
 }
 
@@ -992,6 +1005,11 @@ HX_EXPORT long long higgs_dual_ffn_calls(int method) {
 HX_EXPORT long long higgs_dual_ffn_live_plugins() { return gLivePlugins.load(); }
 
 HX_EXPORT int higgs_dual_ffn_small_tokens() { return kSmallTokens; }
+
+// Sets which decode kernels of the library's plugins are launched dependently (plugin_common.cuh's
+// bits: 1 linear, 2 dual FFN, 4 attention) for the launches that follow; returns the previous mask.
+// HIGGS_TRT_PDL=MASK sets the mask a process starts with.
+HX_EXPORT int higgs_set_dependent_launch(int mask) { return higgs::dependentLaunches().exchange(mask & higgs::kDependentAll); }
 
 // Deletes a plugin that the Java side created through the creator (TensorRT deletes its own clones).
 HX_EXPORT void higgs_dual_ffn_destroy(IPluginV3* plugin) { delete plugin; }

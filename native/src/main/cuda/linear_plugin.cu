@@ -75,17 +75,15 @@ struct Weights {
 // out_w[t, r] = residual[t, r] + (w_r . n_t) for the C rows r of each group of S warps (the rows of
 // all weights in turn; C divides each weight's rows), where n_t is token t's input (norm 0) or its
 // RMSNorm times the norm weight of its path (norm 1: textNorm for all; norm 2: audioNorm where the
-// mask is set). The S partial sums meet in shared memory.
+// mask is set). The S partial sums meet in shared memory, and so do the S slices' sums of squares
+// that the norm's 1/rms comes from. May be launched as a dependent launch.
 template <typename T, typename NW, bool VEC, int NT, int C, int S, int NORM>
 __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, int tokens, Weights<T> weights,
     NW const* textNorm, NW const* audioNorm, void const* mask, bool maskIsInt, float eps, T const* residual, int cols) {
     static_assert(C * NT <= 32, "one lane per row and token sums the partials");
     static_assert(kWarps % S == 0, "whole warp groups a block");
     __shared__ float partial[kWarps][C][NT];
-    __shared__ float inv[NT];
-    if constexpr (NORM != 0) {
-        blockInverseRmsWide(x, tokens, cols, eps, inv);
-    }
+    __shared__ float partialSquares[kWarps][NT];
     int warp = threadIdx.x >> 5;
     int r0 = (blockIdx.x * (kWarps / S) + warp / S) * C;
     int seg = 0;
@@ -99,7 +97,10 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
     int from = cols / S * part;
     int to = part == S - 1 ? cols : from + cols / S;
     float acc[C][NT];
+    float squares[1][NT];
     zero(acc);
+    zero(squares);
+    gridDependencyWait();
     if (active) {
         T const* ws[C];
 #pragma unroll
@@ -108,17 +109,20 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
         }
         unsigned all = (1u << tokens) - 1;
         if constexpr (NORM == 0) {
-            dotRows<T, VEC, NT, C, 1>(ws, PlainRows<T>{x}, acc, cols, from, to, all);
+            dotRows<T, VEC, NT, C, 1>(ws, PlainRows<T>{x}, acc, squares[0], cols, from, to, all);
         } else {
             unsigned audio = NORM == 2 ? audioSet(mask, maskIsInt, tokens) : 0u;
             if ((all & ~audio) != 0) {
-                dotRows<T, VEC, NT, C, 1>(ws, NormWeightedRows<T, NW>{x, textNorm}, acc, cols, from, to, all & ~audio);
+                dotRows<T, VEC, NT, C, 1>(ws, NormWeightedRows<T, NW>{x, textNorm}, acc, squares[0], cols, from, to,
+                    all & ~audio);
             }
             if (audio != 0) {
-                dotRows<T, VEC, NT, C, 1>(ws, NormWeightedRows<T, NW>{x, audioNorm}, acc, cols, from, to, audio);
+                dotRows<T, VEC, NT, C, 1>(ws, NormWeightedRows<T, NW>{x, audioNorm}, acc, squares[0], cols, from, to,
+                    audio);
             }
         }
     }
+    allowDependents();
 #pragma unroll
     for (int t = 0; t < NT; t++) {
 #pragma unroll
@@ -128,9 +132,17 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
                 partial[warp][c][t] = v;
             }
         }
+        if constexpr (NORM != 0) {
+            float s = warpSum(squares[0][t]);
+            if ((threadIdx.x & 31) == 0) {
+                partialSquares[warp][t] = s;
+            }
+        }
     }
     if (S > 1) {
         __syncthreads();
+    } else {
+        __syncwarp();   // lane 0's partials to the lanes that read them
     }
     int lane = threadIdx.x & 31;
     if (!active || part != 0 || lane >= C * NT) {
@@ -142,12 +154,16 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
         return;
     }
     float sum = 0.f;
+    float sumSquares = 0.f;
 #pragma unroll
     for (int p = 0; p < S; p++) {
         sum += partial[warp + p][c][t];
+        if constexpr (NORM != 0) {
+            sumSquares += partialSquares[warp + p][t];
+        }
     }
     if constexpr (NORM != 0) {
-        sum *= inv[t];
+        sum *= rsqrtf(sumSquares / cols + eps);
     }
     long long i = static_cast<long long>(t) * rows + r0 + c;
     weights.out[seg][i] = fromFloat<T>((residual != nullptr ? toFloat(residual[i]) : 0.f) + sum);
@@ -202,10 +218,10 @@ struct Call {
 template <typename T, typename NW, bool VEC, int NT, int C, int S>
 void launchSkinny(Call const& c, cudaStream_t stream) {
     unsigned groups = static_cast<unsigned>((c.totalRows() / C + kWarps / S - 1) / (kWarps / S));
-    auto go = [&](auto kernel) {
-        kernel<<<groups, kWarps * 32, 0, stream>>>(static_cast<T const*>(c.x), c.tokens, c.segments<T>(),
-            static_cast<NW const*>(c.textNorm), static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt, c.eps,
-            static_cast<T const*>(c.residual), c.cols);
+    auto go = [&](auto kernel) {   // launch errors are left for the caller's cudaGetLastError
+        launchDependent(kDependentLinear, kernel, groups, kWarps * 32, 0, stream, dim3(1, 1, 1), static_cast<T const*>(c.x), c.tokens,
+            c.segments<T>(), static_cast<NW const*>(c.textNorm), static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt,
+            c.eps, static_cast<T const*>(c.residual), c.cols);
     };
     switch (c.norm) {
     case 0: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 0>); break;

@@ -34,11 +34,14 @@
 //             style (see attendMmaKernel), writing the output; attend skips the tokens it takes.
 //   combine   (more than one split) one block per (token, head): merges the splits' partials
 //             into the output.
-// A decode call (as many tokens as block-table rows: each sequence's one new token) launches attend
-// alone (see attendKernel): the token's own K/V written by the block whose keys hold its position,
-// the splits (up to 8) of a token one thread-block cluster that merges its partials in distributed
-// shared memory. HIGGS_TRT_FUSED_DECODE=0 or higgs_paged_attention_set_fused_decode(0) turns it
-// off (writeKv, attend and combine, as for other calls).
+// A decode call (as many tokens as block-table rows: each sequence's one new token) launches one
+// kernel: the token's own K/V written by the block whose keys hold its position, the splits (up to
+// 8) of a token one thread-block cluster that merges its partials in distributed shared memory.
+// With few tokens (at least kDecodeRowsSplits splits each) that kernel is decodeKernel, lanes over
+// the head dimension, one memory trip for a round of keys; otherwise attend in its decode mode.
+// HIGGS_TRT_FUSED_DECODE=0 or higgs_paged_attention_set_fused_decode(0) turns both off (writeKv,
+// attend and combine, as for other calls); HIGGS_TRT_DECODE_KERNEL=0 leaves every decode call to
+// attend. Both decode kernels may be launched as dependent launches (plugin_common.cuh).
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
 
@@ -85,6 +88,13 @@ std::atomic<bool> gTiledPrefill{[] {
 // decode calls in one kernel (attendKernel's decode mode): on unless HIGGS_TRT_FUSED_DECODE=0, or set from the C entry point
 std::atomic<bool> gFusedDecode{[] {
     char const* v = std::getenv("HIGGS_TRT_FUSED_DECODE");
+    return v == nullptr || v[0] != '0';
+}()};
+
+// decode calls with lanes over the head dimension (decodeKernel): on unless HIGGS_TRT_DECODE_KERNEL=0, or set
+// from the C entry point; head sizes it does not take go to attendKernel's decode mode
+std::atomic<bool> gDecodeKernel{[] {
+    char const* v = std::getenv("HIGGS_TRT_DECODE_KERNEL");
     return v == nullptr || v[0] != '0';
 }()};
 
@@ -270,6 +280,57 @@ __device__ inline void mergeCluster(float* values, float* blockMax, float* block
     cluster.sync();   // no block leaves while another still reads its shared memory
 }
 
+// Token t's query heads of kv head kvHead (group of them), rotated to pos and scaled, into qs
+// [group][d]; the block's threads take pairs of elements in turn.
+template <typename T>
+__device__ inline void rotateQuery(T const* q, Geometry g, int t, int kvHead, int group, int pos, float const* invFreq,
+    float scale, float* qs) {
+    int d = g.headDim;
+    int half = d / 2;
+    T const* qt = q + static_cast<long long>(t) * g.heads * d + static_cast<long long>(kvHead) * group * d;
+    for (int e = threadIdx.x; e < group * half; e += blockDim.x) {
+        int gi = e / half;
+        int i = e % half;
+        float s;
+        float c;
+        sincosf(static_cast<float>(pos) * invFreq[i], &s, &c);
+        float x1 = toFloat(qt[gi * d + i]);
+        float x2 = toFloat(qt[gi * d + i + half]);
+        qs[gi * d + i] = (x1 * c - x2 * s) * scale;
+        qs[gi * d + i + half] = (x2 * c + x1 * s) * scale;
+    }
+}
+
+// Split split's share [start, end) of a context of positions: the splits in use are as many as
+// there are units of unit keys (so none is shorter than one), at most splits; the rest get none.
+struct KeyRange {
+    int start;
+    int end;
+};
+
+__device__ inline KeyRange splitRange(int context, int splits, int split, int unit) {
+    int used = min(splits, (context + unit - 1) / unit);
+    int chunk = (context + used - 1) / used;
+    int start = split * chunk;
+    return {start, split < used ? min(context, start + chunk) : start};
+}
+
+// In a decode call, the block whose range holds the token's own position writes its rotated K and V
+// there (no other token of the call reads that position); the caller's barrier then shows them to
+// the block's loads.
+template <typename T>
+__device__ inline void writeOwnKv(T const* kv, int t, int kvHead, int pos, int slot, KeyRange keys, int const* tables,
+    float const* invFreq, T* cache, Geometry g) {
+    if (keys.start <= pos && pos < keys.end) {
+        int block = physicalBlock(tables, g, slot, pos);
+        if (block >= 0) {
+            writeRotatedKv(kv, t, kvHead, pos, invFreq, cache + cacheRow(g, block, 0, kvHead, pos % g.blockSize),
+                cache + cacheRow(g, block, 1, kvHead, pos % g.blockSize), g, static_cast<int>(threadIdx.x),
+                static_cast<int>(blockDim.x));
+        }
+    }
+}
+
 // Keys in tiles of kThreads: each thread scores one key against the group's heads, the tile's
 // softmax weights go to shared memory, then each thread accumulates the weighted values of its
 // output elements over the tile's keys (reading each value row once, coalesced).
@@ -278,7 +339,8 @@ __device__ inline void mergeCluster(float* values, float* blockMax, float* block
 // kernel alone, with decode != 0: the block whose keys hold the token's own position rotates and
 // writes its K and V first (no other token of a decode call reads that position, so writeKv is not
 // launched), and the splits of a token are one thread-block cluster that merges their partials in
-// distributed shared memory (mergeCluster; no partials in the workspace, no combine kernel).
+// distributed shared memory (mergeCluster; no partials in the workspace, no combine kernel). That
+// launch may be a dependent launch (plugin_common.cuh): everything here reads the q/k/v just written.
 template <typename T, int GROUP>
 __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv, int const* positions, int const* slots,
     int const* tables, float const* invFreq, T* cache, Geometry g, float scale, int splits, Partials out,
@@ -291,12 +353,12 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
     __shared__ float inverseSums[kMaxGroup];
     __shared__ float blockMax[kMaxGroup];   // the block's softmax max and sum a head, for the cluster's merge
     __shared__ float blockSum[kMaxGroup];
+    higgs::gridDependencyWait();
 
     int t = blockIdx.x;
     int kvHead = blockIdx.y;
     int split = blockIdx.z;
     int d = g.headDim;
-    int half = d / 2;
     constexpr int group = GROUP;   // query heads per kv head, fixed per instantiation
     int pos = positions[t];
     int slot = slots[t];
@@ -308,32 +370,15 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
         }
     }
 
-    T const* qt = q + static_cast<long long>(t) * g.heads * d + static_cast<long long>(kvHead) * group * d;
-    for (int e = tid; e < group * half; e += kThreads) {
-        int gi = e / half;
-        int i = e % half;
-        float s;
-        float c;
-        sincosf(static_cast<float>(pos) * invFreq[i], &s, &c);
-        float x1 = toFloat(qt[gi * d + i]);
-        float x2 = toFloat(qt[gi * d + i + half]);
-        qs[gi * d + i] = (x1 * c - x2 * s) * scale;
-        qs[gi * d + i + half] = (x2 * c + x1 * s) * scale;
-    }
+    rotateQuery(q, g, t, kvHead, group, pos, invFreq, scale, qs);
     __syncthreads();
 
     // this block's share of the token's keys: no split shorter than a tile
-    int context = pos + 1;
-    int used = min(splits, (context + kThreads - 1) / kThreads);
-    int chunk = (context + used - 1) / used;
-    int start = split * chunk;
-    int end = split < used ? min(context, start + chunk) : start;
-    if (decode && start <= pos && pos < end) {
-        int block = physicalBlock(tables, g, slot, pos);
-        if (block >= 0) {
-            writeRotatedKv(kv, t, kvHead, pos, invFreq, cache + cacheRow(g, block, 0, kvHead, pos % g.blockSize),
-                cache + cacheRow(g, block, 1, kvHead, pos % g.blockSize), g, tid, kThreads);
-        }
+    KeyRange keys = splitRange(pos + 1, splits, split, kThreads);
+    int start = keys.start;
+    int end = keys.end;
+    if (decode) {
+        writeOwnKv(kv, t, kvHead, pos, slot, keys, tables, invFreq, cache, g);
         __syncthreads();   // the block's own writes are then visible to its loads below
     }
 
@@ -473,6 +518,7 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
         }
         __syncthreads();
     }
+    higgs::allowDependents();
     // with one split the block writes the attention itself (no combine): the sums are the whole softmax's
     bool direct = splits == 1;
     bool clustered = decode && !direct;
@@ -545,6 +591,218 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
                 out.sum[row] = l[gi];
             }
         }
+    }
+}
+
+// A decode call's attention with lanes over the head dimension (decodeKernel; HIGGS_TRT_DECODE_KERNEL=0
+// or higgs_paged_attention_set_decode_kernel(0) leaves decode calls to attendKernel's decode mode).
+// One block per (token, kv head, split), the splits of a token one cluster as there. A group of
+// d / 8 lanes takes a key row, 8 elements a lane, and the block's groups take decodeKeys() keys a
+// round: every lane issues the loads of its keys' K and V chunks at once (no load waits on a score),
+// so a round costs one trip to memory, where attendKernel's thread walks a whole key row in turn.
+// The group's lanes sum their part of each score by shuffles, and each group keeps its own online
+// softmax over its keys in registers (no block-wide reduction a round); the groups' partials meet
+// in shared memory at the end, then the cluster's in distributed shared memory (mergeCluster).
+// Calls whose tokens get at least this many splits (few tokens: the GPU is filled by the splits) take
+// decodeKernel; others attendKernel's decode mode. On the H200 (paged_attention_check.py, BF16, 24/8
+// heads of 128, L2 cold as in an engine's step) decodeKernel took 15.8 us a layer at batch 1 and 512
+// positions against 23.0, 36.9 against 38.0 at 2,048, 60.4 against 64.4 at batch 8 (4 splits), but
+// 402 against 232 at batch 64 (one split, 24 rounds a block: a round's loads wait on nothing, but
+// the next round's wait on this one's arithmetic).
+constexpr int kDecodeRowsSplits = 4;
+
+// Keys a group takes a round: 8 where registers allow (16-bit types, up to 4 query heads a kv head).
+template <typename T, int GROUP>
+__host__ __device__ constexpr int decodeKeys() { return sizeof(T) == 2 && GROUP <= 4 ? 8 : 4; }
+
+// The raw 16-byte chunks of 8 elements of T.
+template <typename T>
+struct Chunk8 {
+    uint4 raw[sizeof(T) / 2];
+};
+
+template <typename T>
+__device__ inline Chunk8<T> loadChunk8(T const* p) {
+    Chunk8<T> c;
+#pragma unroll
+    for (int i = 0; i < static_cast<int>(sizeof(T)) / 2; i++) {
+        c.raw[i] = reinterpret_cast<uint4 const*>(p)[i];
+    }
+    return c;
+}
+
+template <typename T>
+__device__ inline float chunkAt(Chunk8<T> const& c, int i) {
+    return toFloat(reinterpret_cast<T const*>(c.raw)[i]);
+}
+
+// Whether decodeKernel takes head size d: 8 elements a lane, a power-of-two group of 2 to 32 lanes a row.
+__host__ __device__ constexpr bool decodeKernelTakes(int d) {
+    return d % 8 == 0 && d >= 16 && d <= kMaxHeadDim && ((d / 8) & (d / 8 - 1)) == 0;
+}
+
+template <typename T, int GROUP>
+__global__ void __launch_bounds__(kThreads) decodeKernel(T const* q, T const* kv, int const* positions,
+    int const* slots, int const* tables, float const* invFreq, T* cache, Geometry g, float scale, int splits,
+    T* output) {
+    constexpr int kMaxRows = kThreads / 2;   // key groups a block at most (d = 16)
+    constexpr int kDecodeKeys = decodeKeys<T, GROUP>();
+    __shared__ __align__(16) float qs[GROUP * kMaxHeadDim];   // the rotated query; after the keys, the block's values
+    __shared__ float groupMax[kMaxRows][GROUP];
+    __shared__ float groupSum[kMaxRows][GROUP];
+    __shared__ float groupValues[kThreads * 8 * GROUP];   // [key group][GROUP][d]
+    __shared__ float blockMax[GROUP];
+    __shared__ float blockSum[GROUP];
+    higgs::gridDependencyWait();
+
+    int t = blockIdx.x;
+    int kvHead = blockIdx.y;
+    int split = blockIdx.z;
+    int d = g.headDim;
+    int pos = positions[t];
+    int slot = slots[t];
+    int tid = threadIdx.x;
+    int rowLanes = d / 8;   // a power of two up to 32: a group never straddles a warp
+    int groups = kThreads / rowLanes;
+    int group = tid / rowLanes;
+    int part = tid % rowLanes;
+
+    rotateQuery(q, g, t, kvHead, GROUP, pos, invFreq, scale, qs);
+    // this block's share of the token's keys, no split shorter than a round
+    int roundKeys = groups * kDecodeKeys;
+    KeyRange keys = splitRange(pos + 1, splits, split, roundKeys);
+    int start = keys.start;
+    int end = keys.end;
+    writeOwnKv(kv, t, kvHead, pos, slot, keys, tables, invFreq, cache, g);
+    __syncthreads();   // the query, and the block's own K/V writes, visible to every thread
+
+    float qr[GROUP][8];
+#pragma unroll
+    for (int gi = 0; gi < GROUP; gi++) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            qr[gi][i] = qs[gi * d + part * 8 + i];
+        }
+    }
+    float m[GROUP];
+    float l[GROUP];
+    float acc[GROUP][8];
+#pragma unroll
+    for (int gi = 0; gi < GROUP; gi++) {
+        m[gi] = -INFINITY;
+        l[gi] = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            acc[gi][i] = 0.f;
+        }
+    }
+    for (int round = start; round < end; round += roundKeys) {
+        Chunk8<T> keys[kDecodeKeys];
+        Chunk8<T> values[kDecodeKeys];
+        bool valid[kDecodeKeys];
+#pragma unroll
+        for (int k = 0; k < kDecodeKeys; k++) {
+            int j = round + k * groups + group;   // the block's groups on consecutive keys
+            int block = j < end ? physicalBlock(tables, g, slot, j) : -1;
+            valid[k] = block >= 0;
+            if (valid[k]) {
+                keys[k] = loadChunk8(cache + cacheRow(g, block, 0, kvHead, j % g.blockSize) + part * 8);
+                values[k] = loadChunk8(cache + cacheRow(g, block, 1, kvHead, j % g.blockSize) + part * 8);
+            } else {
+                keys[k] = Chunk8<T>{};
+                values[k] = Chunk8<T>{};   // zeros: a skipped key's weight is 0, and 0 * garbage may be NaN
+            }
+        }
+        float score[kDecodeKeys][GROUP];
+#pragma unroll
+        for (int k = 0; k < kDecodeKeys; k++) {
+#pragma unroll
+            for (int gi = 0; gi < GROUP; gi++) {
+                float s = 0.f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    s += qr[gi][i] * chunkAt(keys[k], i);
+                }
+                for (int offset = rowLanes / 2; offset > 0; offset >>= 1) {
+                    s += __shfl_xor_sync(0xffffffffu, s, offset);
+                }
+                score[k][gi] = valid[k] ? s : -INFINITY;
+            }
+        }
+#pragma unroll
+        for (int gi = 0; gi < GROUP; gi++) {
+            float best = m[gi];
+#pragma unroll
+            for (int k = 0; k < kDecodeKeys; k++) {
+                best = fmaxf(best, score[k][gi]);
+            }
+            if (best == -INFINITY) {
+                continue;   // no key of this group yet
+            }
+            float correction = m[gi] == -INFINITY ? 0.f : expf(m[gi] - best);
+            l[gi] *= correction;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                acc[gi][i] *= correction;
+            }
+#pragma unroll
+            for (int k = 0; k < kDecodeKeys; k++) {
+                float w = valid[k] ? expf(score[k][gi] - best) : 0.f;
+                l[gi] += w;
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    acc[gi][i] += w * chunkAt(values[k], i);
+                }
+            }
+            m[gi] = best;
+        }
+    }
+    higgs::allowDependents();
+
+    // the groups' partials into one for the block: each group's max, sum and weighted values
+#pragma unroll
+    for (int gi = 0; gi < GROUP; gi++) {
+        if (part == 0) {
+            groupMax[group][gi] = m[gi];
+            groupSum[group][gi] = l[gi];
+        }
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            groupValues[(group * GROUP + gi) * d + part * 8 + i] = acc[gi][i];
+        }
+    }
+    __syncthreads();
+    if (tid < GROUP) {
+        float best = -INFINITY;
+        for (int r = 0; r < groups; r++) {
+            best = fmaxf(best, groupMax[r][tid]);
+        }
+        float total = 0.f;
+        for (int r = 0; r < groups; r++) {
+            float w = groupMax[r][tid] == -INFINITY ? 0.f : expf(groupMax[r][tid] - best);
+            groupMax[r][tid] = w;   // from here on the group's weight in the block's sums
+            total += groupSum[r][tid] * w;
+        }
+        blockMax[tid] = best;
+        blockSum[tid] = total;
+    }
+    __syncthreads();
+    long long firstHead = static_cast<long long>(t) * g.heads + kvHead * GROUP;
+    bool direct = splits == 1;
+    for (int e = tid; e < GROUP * d; e += kThreads) {
+        int gi = e / d;
+        float v = 0.f;
+        for (int r = 0; r < groups; r++) {
+            v += groupValues[(r * GROUP + gi) * d + e % d] * groupMax[r][gi];
+        }
+        if (direct) {
+            output[firstHead * d + e] = fromFloat<T>(v * inverseSum(blockSum[gi]));
+        } else {
+            qs[e] = v;   // qs was last read before the key rounds (qr), behind two barriers
+        }
+    }
+    if (!direct) {
+        mergeCluster(qs, blockMax, blockSum, GROUP, d, output + firstHead * d);
     }
 }
 
@@ -970,20 +1228,20 @@ void launchMma(T const* q, Call const& c, T const* cache, float scale, cudaStrea
 // A decode call's attention in one launch of attendKernel: the splits of each token and kv head one cluster.
 template <typename T, int G>
 cudaError_t launchDecode(Call const& c, int splits, float scale, cudaStream_t stream) {
-    cudaLaunchConfig_t config{};
-    config.gridDim = dim3(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
-    config.blockDim = dim3(kThreads);
-    config.stream = stream;
-    cudaLaunchAttribute cluster{};
-    cluster.id = cudaLaunchAttributeClusterDimension;
-    cluster.val.clusterDim.x = 1;
-    cluster.val.clusterDim.y = 1;
-    cluster.val.clusterDim.z = static_cast<unsigned>(splits);
-    config.attrs = &cluster;
-    config.numAttrs = splits > 1 ? 1 : 0;
-    return cudaLaunchKernelEx(&config, attendKernel<T, G>, static_cast<T const*>(c.q), static_cast<T const*>(c.kv),
-        c.positions, c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g, scale, splits, Partials{}, 0,
-        static_cast<T*>(c.out), 1);
+    dim3 grid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
+    return higgs::launchDependent(higgs::kDependentAttention, attendKernel<T, G>, grid, dim3(kThreads), 0, stream,
+        dim3(1, 1, static_cast<unsigned>(splits)), static_cast<T const*>(c.q), static_cast<T const*>(c.kv), c.positions,
+        c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g, scale, splits, Partials{}, 0, static_cast<T*>(c.out),
+        1);
+}
+
+// The same with decodeKernel.
+template <typename T, int G>
+cudaError_t launchDecodeRows(Call const& c, int splits, float scale, cudaStream_t stream) {
+    dim3 grid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
+    return higgs::launchDependent(higgs::kDependentAttention, decodeKernel<T, G>, grid, dim3(kThreads), 0, stream,
+        dim3(1, 1, static_cast<unsigned>(splits)), static_cast<T const*>(c.q), static_cast<T const*>(c.kv), c.positions,
+        c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g, scale, splits, static_cast<T*>(c.out));
 }
 
 // Splits of a decode call's tokens: as splitsFor gives, down to a power of two that is a portable cluster.
@@ -1008,9 +1266,11 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     float scale = 1.f / sqrtf(static_cast<float>(c.g.headDim));
     if (gFusedDecode.load() && c.sequences == c.tokens) {
         int splits = decodeSplits(c.tokens, c.g.kvHeads);
+        bool rows = gDecodeKernel.load() && decodeKernelTakes(c.g.headDim) && splitsFor(c.tokens, c.g.kvHeads) >= kDecodeRowsSplits;
         cudaError_t e = cudaSuccess;
         switch (group) {
-#define HX_DECODE(G) case G: e = launchDecode<T, G>(c, splits, scale, stream); break;
+#define HX_DECODE(G) case G: \
+        e = rows ? launchDecodeRows<T, G>(c, splits, scale, stream) : launchDecode<T, G>(c, splits, scale, stream); break;
         HX_DECODE(1) HX_DECODE(2) HX_DECODE(3) HX_DECODE(4) HX_DECODE(5) HX_DECODE(6) HX_DECODE(7) HX_DECODE(8)
 #undef HX_DECODE
         }
@@ -1320,5 +1580,9 @@ HX_EXPORT int higgs_paged_attention_set_tiled(int on) { return gTiledPrefill.exc
 
 // Turns the one-kernel decode path on (1) or off (0) for the calls that follow; returns the previous setting.
 HX_EXPORT int higgs_paged_attention_set_fused_decode(int on) { return gFusedDecode.exchange(on != 0) ? 1 : 0; }
+
+// Turns decodeKernel (lanes over the head dimension) on (1) or off (0) for the one-kernel decode calls that follow;
+// returns the previous setting.
+HX_EXPORT int higgs_paged_attention_set_decode_kernel(int on) { return gDecodeKernel.exchange(on != 0) ? 1 : 0; }
 
 HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }

@@ -8,8 +8,12 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cuda_runtime.h>
+
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -64,6 +68,66 @@ inline long long volume(nvinfer1::Dims const& d) {
         n *= d.d[i];
     }
     return n;
+}
+
+// Programmatic dependent launch (Hopper). A kernel launched with launchDependent may start while
+// the kernel before it in the stream still runs, so that its launch overlaps that kernel's last
+// blocks. Such a kernel calls gridDependencyWait() before it reads what
+// the kernel before wrote and before it writes anything, and allowDependents() once its main loop
+// is done (after its wait): the next kernel starts only then, so what that one reads before its own
+// wait was finished at least two kernels back, and its blocks, waiting, hold no SM that this
+// kernel's loop still needs (with the trigger right after the wait, a batch-1 step took 3.12 ms
+// against 2.66 without dependent launches). Both are no-ops in a kernel
+// launched without the attribute.
+__device__ inline void gridDependencyWait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ inline void allowDependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+
+// The decode kernels that may be launched dependently, a bit each.
+constexpr int kDependentLinear = 1;      // the linear plugin's skinny kernel
+constexpr int kDependentFfn = 2;         // the dual-FFN plugin's skinny gate/up and down kernels
+constexpr int kDependentAttention = 4;   // the paged attention's one-kernel decode
+constexpr int kDependentAll = kDependentLinear | kDependentFfn | kDependentAttention;
+
+// Which kernels launchDependent launches dependently: HIGGS_TRT_PDL's bits where it is set, else
+// kDependentDefault (one mask for the whole library: an inline function's static is one object
+// across its translation units).
+constexpr int kDependentDefault = 0;   // on the H200 they saved nothing measurable (docs/performance.md)
+inline std::atomic<int>& dependentLaunches() {
+    static std::atomic<int> mask{[] {
+        char const* v = std::getenv("HIGGS_TRT_PDL");
+        return v == nullptr ? kDependentDefault : static_cast<int>(std::strtol(v, nullptr, 0)) & kDependentAll;
+    }()};
+    return mask;
+}
+
+// kernel<<<grid, block, sharedBytes, stream>>>(args...), with programmatic stream serialisation
+// where dependentLaunches() has the kernel's bit (kind), and a thread-block cluster of cluster.z
+// blocks along z where cluster.z > 1. The kernel must follow the gridDependencyWait() contract above.
+template <typename... Params, typename... Args>
+cudaError_t launchDependent(int kind, void (*kernel)(Params...), dim3 grid, dim3 block, size_t sharedBytes,
+    cudaStream_t stream, dim3 cluster, Args&&... args) {
+    cudaLaunchConfig_t config{};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.dynamicSmemBytes = sharedBytes;
+    config.stream = stream;
+    cudaLaunchAttribute attributes[2]{};
+    unsigned n = 0;
+    if ((dependentLaunches().load(std::memory_order_relaxed) & kind) != 0) {
+        attributes[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attributes[n].val.programmaticStreamSerializationAllowed = 1;
+        n++;
+    }
+    if (cluster.x * cluster.y * cluster.z > 1) {
+        attributes[n].id = cudaLaunchAttributeClusterDimension;
+        attributes[n].val.clusterDim.x = cluster.x;
+        attributes[n].val.clusterDim.y = cluster.y;
+        attributes[n].val.clusterDim.z = cluster.z;
+        n++;
+    }
+    config.attrs = attributes;
+    config.numAttrs = n;
+    return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 
 __device__ inline float toFloat(float v) { return v; }

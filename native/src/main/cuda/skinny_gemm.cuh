@@ -1,7 +1,8 @@
 // The skinny (few-token) GEMM primitives and the RMSNorm kernel that the dual-FFN and linear plugins
 // share: warp and block sums, 16-byte weight loads past L1, the input-row readers (plain rows, or
 // hidden states times an RMSNorm weight whose 1/rms is applied afterwards), the dot products of
-// several weight rows with the tokens' rows, and the per-token path mask.
+// several weight rows with the tokens' rows (which also sum the squares of the hidden states that
+// an RMSNorm needs), and the per-token path mask.
 //
 // The kernel here is static: each plugin's translation unit gets its own copy (the library is
 // compiled without relocatable device code, and each unit registers the kernels it launches).
@@ -188,7 +189,8 @@ __device__ inline Vec<T> loadStreaming(T const* p) {
 // FP32: the activations act [tokens, n] as they are (in the weights' type), or the hidden states
 // [tokens, n] times the path's RMSNorm weight (the norm's 1/rms is applied to the dot products
 // afterwards, so the normalised input is never written out). prepare() reads what all tokens share
-// at a chunk, load() one token's chunk.
+// at a chunk, load() one token's chunk and adds the squares of its hidden states to squares (the
+// norm's sum, found on the way: a warp that reads a whole row has it whole), at() one element.
 template <typename T>
 struct PlainRows {
     T const* x;
@@ -201,7 +203,7 @@ struct PlainRows {
     }
 
     template <int N>
-    __device__ inline void load(Shared, int t, int n, int i, float (&v)[N]) const {
+    __device__ inline void load(Shared, int t, int n, int i, float (&v)[N], float&) const {
         static_assert(N == Vec<T>::N, "one input chunk per weight chunk");
         Vec<T> xv = *reinterpret_cast<Vec<T> const*>(x + static_cast<long long>(t) * n + i);
 #pragma unroll
@@ -210,7 +212,7 @@ struct PlainRows {
         }
     }
 
-    __device__ inline float at(int t, int n, int i) const { return toFloat(x[static_cast<long long>(t) * n + i]); }
+    __device__ inline float at(int t, int n, int i, float&) const { return toFloat(x[static_cast<long long>(t) * n + i]); }
 };
 
 template <typename T, typename NW>
@@ -248,27 +250,32 @@ struct NormWeightedRows {
     }
 
     template <int N>
-    __device__ inline void load(Shared const& s, int t, int n, int i, float (&v)[N]) const {
+    __device__ inline void load(Shared const& s, int t, int n, int i, float (&v)[N], float& squares) const {
         static_assert(N == Vec<T>::N, "one hidden chunk per weight chunk");
         Vec<T> hv = *reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(t) * n + i);
 #pragma unroll
         for (int e = 0; e < N; e++) {
-            v[e] = toFloat(hv.v[e]) * s.w[e];
+            float h = toFloat(hv.v[e]);
+            squares += h * h;
+            v[e] = h * s.w[e];
         }
     }
 
-    __device__ inline float at(int t, int n, int i) const {
-        return toFloat(hidden[static_cast<long long>(t) * n + i]) * toFloat(norm[i]);
+    __device__ inline float at(int t, int n, int i, float& squares) const {
+        float h = toFloat(hidden[static_cast<long long>(t) * n + i]);
+        squares += h * h;
+        return h * toFloat(norm[i]);
     }
 };
 
 // acc_r[t] += w_r[from, to) . x_t[from, to) for the R weight rows w_r and the tokens t < NT in
-// tokenSet; every row of x has n elements. Each lane first issues its next U chunks of every row
-// (U * R loads of 16 bytes in flight), then multiplies them; each input chunk it loads serves all R
-// rows.
+// tokenSet; every row of x has n elements; squares[t] gathers what X adds (the lane's share of the
+// sum of squares of x_t[from, to) for an RMSNorm). Each lane first issues its next U chunks of every
+// row (U * R loads of 16 bytes in flight), then multiplies them; each input chunk it loads serves all
+// R rows.
 template <typename T, int NT, int R, int U, typename X>
-__device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
-    unsigned tokenSet) {
+__device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT], int n,
+    int from, int to, unsigned tokenSet) {
     constexpr int N = Vec<T>::N;
     int lane = threadIdx.x & 31;
     for (int base = from + lane * N; base < to; base += 32 * N * U) {
@@ -294,7 +301,7 @@ __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&ac
             for (int t = 0; t < NT; t++) {
                 if (tokenSet & (1u << t)) {
                     float xv[N];
-                    x.template load<N>(shared, t, n, i, xv);
+                    x.template load<N>(shared, t, n, i, xv, squares[t]);
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         float s = 0.f;
@@ -312,15 +319,15 @@ __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&ac
 
 // The same for rows that are not 16-byte aligned: element loads.
 template <typename T, int NT, int R, typename X>
-__device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
-    unsigned tokenSet) {
+__device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT],
+    int n, int from, int to, unsigned tokenSet) {
     int lane = threadIdx.x & 31;
 #pragma unroll 4
     for (int i = from + lane; i < to; i += 32) {
 #pragma unroll
         for (int t = 0; t < NT; t++) {
             if (tokenSet & (1u << t)) {
-                float xv = x.at(t, n, i);
+                float xv = x.at(t, n, i, squares[t]);
 #pragma unroll
                 for (int r = 0; r < R; r++) {
                     acc[r][t] += toFloat(w[r][i]) * xv;
@@ -331,12 +338,12 @@ __device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (
 }
 
 template <typename T, bool VEC, int NT, int R, int U, typename X>
-__device__ inline void dotRows(T const* const (&w)[R], X const& x, float (&acc)[R][NT], int n, int from, int to,
-    unsigned tokenSet) {
+__device__ inline void dotRows(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT], int n,
+    int from, int to, unsigned tokenSet) {
     if (VEC) {
-        dotRowsVec<T, NT, R, U>(w, x, acc, n, from, to, tokenSet);
+        dotRowsVec<T, NT, R, U>(w, x, acc, squares, n, from, to, tokenSet);
     } else {
-        dotRowsScalar<T, NT, R>(w, x, acc, n, from, to, tokenSet);
+        dotRowsScalar<T, NT, R>(w, x, acc, squares, n, from, to, tokenSet);
     }
 }
 
@@ -348,72 +355,6 @@ __device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens
         }
     }
     return set;
-}
-
-
-// 1/rms of each of the block's tokens, one warp a token, into inv[t] (shared).
-template <typename T>
-__device__ inline void blockInverseRms(T const* hidden, int tokens, int h, float eps, float* inv) {
-    int warp = threadIdx.x >> 5;
-    int lane = threadIdx.x & 31;
-    for (int t = warp; t < tokens; t += blockDim.x >> 5) {
-        T const* x = hidden + static_cast<long long>(t) * h;
-        float sum = 0.f;
-        for (int i = lane; i < h; i += 32) {
-            float v = toFloat(x[i]);
-            sum += v * v;
-        }
-        sum = warpSum(sum);
-        if (lane == 0) {
-            inv[t] = rsqrtf(sum / h + eps);
-        }
-    }
-    __syncthreads();
-}
-
-// The same with every warp of the block on a slice of each row, in 16-byte loads where the rows
-// allow: one or two loads a thread instead of a warp's walk along the row, so the block waits about
-// one memory round trip before its dot products start.
-template <typename T, int NT>
-__device__ inline void blockInverseRmsWide(T const* hidden, int tokens, int h, float eps, float (&inv)[NT]) {
-    __shared__ float partial[NT][32];
-    int warp = threadIdx.x >> 5;
-    int lane = threadIdx.x & 31;
-    int warps = blockDim.x >> 5;
-    constexpr int N = Vec<T>::N;
-    bool vec = h % N == 0 && reinterpret_cast<unsigned long long>(hidden) % 16 == 0;
-    for (int t = 0; t < tokens; t++) {
-        T const* x = hidden + static_cast<long long>(t) * h;
-        float sum = 0.f;
-        if (vec) {
-            for (int c = threadIdx.x; c < h / N; c += blockDim.x) {
-                Vec<T> v = *reinterpret_cast<Vec<T> const*>(x + static_cast<long long>(c) * N);
-#pragma unroll
-                for (int e = 0; e < N; e++) {
-                    float f = toFloat(v.v[e]);
-                    sum += f * f;
-                }
-            }
-        } else {
-            for (int i = threadIdx.x; i < h; i += blockDim.x) {
-                float f = toFloat(x[i]);
-                sum += f * f;
-            }
-        }
-        sum = warpSum(sum);
-        if (lane == 0) {
-            partial[t][warp] = sum;
-        }
-    }
-    __syncthreads();
-    if (threadIdx.x < tokens) {
-        float s = 0.f;
-        for (int w = 0; w < warps; w++) {
-            s += partial[threadIdx.x][w];
-        }
-        inv[threadIdx.x] = rsqrtf(s / h + eps);
-    }
-    __syncthreads();
 }
 
 } // namespace higgs

@@ -7,11 +7,14 @@ with a float64 reference: RoPE (rotate-half) at each token's position, GQA, caus
 the sequence's positions so far. Each case runs four calls, as a runtime would: the prompts'
 prefill, a mixed call (one sequence decoding one token, one continuing its prefill by a chunk, one
 new sequence), one sequence decoding, then every sequence decoding one token in one call, with the
-blocks of each sequence scattered over the cache. Every case runs three ways: CUDA-core kernels with
-decode calls in three kernels, the same with decode calls in one (higgs_paged_attention_set_fused_decode),
-and with the tensor-core prefill kernel as well (higgs_paged_attention_set_tiled; it takes 16-bit
-types and head sizes 64 and 128, and leaves the other cases to the CUDA-core kernel).
-Then times decode calls against the bytes of K/V they must read, and a 512-position prefill.
+blocks of each sequence scattered over the cache. Every case runs four ways: CUDA-core kernels with
+decode calls in three kernels; the same with decode calls in one (higgs_paged_attention_set_fused_decode),
+attendKernel's decode mode, then decodeKernel (higgs_paged_attention_set_decode_kernel; lanes over the
+head dimension); and that with the tensor-core prefill kernel as well (higgs_paged_attention_set_tiled;
+it takes 16-bit types and head sizes 64 and 128, and leaves the other cases to the CUDA-core kernel).
+Then times decode calls against the bytes of K/V they must read, with L2 warm (the calls back to back)
+and cold (a 256 MB memset before each, its own time subtracted: in an engine's step the layer's
+weights pass through L2 between two attention calls), and a 512-position prefill.
 
   python3 paged_attention_check.py [--timing]      (prints one line per case, exits 1 on a failure)
   python3 paged_attention_check.py --prefill       (the prefill timings alone, for a profiler)
@@ -40,6 +43,7 @@ def build():
     lib.higgs_paged_attention_last_error.argtypes = [ctypes.c_char_p, ctypes.c_int]
     lib.higgs_paged_attention_set_tiled.argtypes = [ctypes.c_int]
     lib.higgs_paged_attention_set_fused_decode.argtypes = [ctypes.c_int]
+    lib.higgs_paged_attention_set_decode_kernel.argtypes = [ctypes.c_int]
     return lib
 
 
@@ -121,9 +125,13 @@ class Case:
         return worst
 
 
-def check(lib, tiled, fused):
+DECODE_MODES = {(0, 0): "split", (1, 0): "fused", (1, 1): "rows "}
+
+
+def check(lib, tiled, fused, rows):
     lib.higgs_paged_attention_set_tiled(tiled)
     lib.higgs_paged_attention_set_fused_decode(fused)
+    lib.higgs_paged_attention_set_decode_kernel(rows)
     gen = torch.Generator().manual_seed(3)
     failures = 0
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
@@ -148,14 +156,15 @@ def check(lib, tiled, fused):
             worst = max(w1, w2, w3, w4)
             ok = worst <= BOUND[dtype]
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {'fused' if fused else 'split'} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
+            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {DECODE_MODES[(fused, rows)]} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
                   f"worst {worst:.2e} of the peak (bound {BOUND[dtype]:.0e})")
     return failures
 
 
-def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps, sequences):
+def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps, sequences, cold=False):
     """Microseconds of GPU time a call of the plugin's kernels takes on these tensors: reps calls captured in one CUDA
-    graph (as the engine's decode steps are replayed), the graph replayed after a warm-up, timed by CUDA events."""
+    graph (as the engine's decode steps are replayed), the graph replayed after a warm-up, timed by CUDA events. Cold:
+    each call after a memset of 256 MB, the memsets' own graph timed alike and subtracted."""
     tokens, m, n = q.shape[0], tables.shape[1], cache.shape[0]
     ws = torch.empty(lib.higgs_paged_attention_workspace(tokens, heads, kv_heads, d) // 4 + 64, dtype=torch.float32,
                      device="cuda")
@@ -163,21 +172,32 @@ def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_hea
     args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
             cache.data_ptr(), out.data_ptr(), tokens, sequences, heads, kv_heads, d, block, m, n, ws.data_ptr())
     stream = torch.cuda.Stream()
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            lib.higgs_paged_attention_run(*args, stream.cuda_stream)
-        stream.synchronize()
+    flush = torch.empty(64 << 20, dtype=torch.float32, device="cuda") if cold else None
+
+    def graph_us(with_call):
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, stream=stream, capture_error_mode="relaxed"):
             for _ in range(reps):
-                lib.higgs_paged_attention_run(*args, stream.cuda_stream)
+                if cold:
+                    flush.zero_()
+                if with_call:
+                    lib.higgs_paged_attention_run(*args, stream.cuda_stream)
         graph.replay()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record(stream)
         graph.replay()
         end.record(stream)
         end.synchronize()
-    return start.elapsed_time(end) / reps * 1e3
+        return start.elapsed_time(end) / reps * 1e3
+
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            lib.higgs_paged_attention_run(*args, stream.cuda_stream)
+        stream.synchronize()
+        us = graph_us(True)
+        if cold:
+            us -= graph_us(False)
+    return us
 
 
 def timing(lib, prefill_only=False):
@@ -194,12 +214,15 @@ def timing(lib, prefill_only=False):
         slots = torch.arange(batch, dtype=torch.int32, device="cuda")
         out = torch.empty(batch, h * d, dtype=dtype, device="cuda")
         kv_bytes = batch * ctx * kvh * d * 2 * 2
-        for fused in (0, 1):
+        for fused, rows in ((0, 0), (1, 0), (1, 1)):
             lib.higgs_paged_attention_set_fused_decode(fused)
-            us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 50, batch)
-            print(f"decode attention{' (one kernel)' if fused else ' (three kernels)'}, batch {batch}, context {ctx}: "
-                  f"{us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
-                  f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
+            lib.higgs_paged_attention_set_decode_kernel(rows)
+            name = (" (decodeKernel where it applies)" if rows else " (attendKernel alone)") if fused else " (three kernels)"
+            for cold in (False, True):
+                us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 50, batch, cold)
+                print(f"decode attention{name}, batch {batch}, context {ctx}, L2 {'cold' if cold else 'warm'}: "
+                      f"{us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
+                      f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
     # prefill of 512 positions: a block a token, in tiles, and torch's SDPA on the same shapes
     t = 512
     m = t // block + 1
@@ -234,7 +257,7 @@ if __name__ == "__main__":
     if "--prefill" in sys.argv:   # the prefill timing alone (e.g. under ncu)
         timing(lib, prefill_only=True)
         sys.exit(0)
-    failures = check(lib, 0, 0) + check(lib, 0, 1) + check(lib, 1, 1)
+    failures = check(lib, 0, 0, 0) + check(lib, 0, 1, 0) + check(lib, 0, 1, 1) + check(lib, 1, 1, 1)
     lib.higgs_paged_attention_set_tiled(0)
     if "--timing" in sys.argv:
         timing(lib)

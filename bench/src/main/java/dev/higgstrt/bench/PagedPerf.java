@@ -9,6 +9,7 @@ import dev.higgstrt.trt.cuda.DeviceMemory;
 import dev.higgstrt.trt.engine.FfnMode;
 import dev.higgstrt.trt.engine.PagedDecoder;
 import dev.higgstrt.trt.engine.PagedEngine;
+import dev.higgstrt.trt.plugin.DualFfnPlugin;
 import dev.higgstrt.trt.smoke.SmokeRun;
 
 import java.nio.file.Path;
@@ -27,7 +28,9 @@ import java.util.List;
  * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine;
  * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range
  * (with {@code -Dhiggs.bench.profilePrefill=true}, N prefills of the prompt);
- * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out.
+ * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out. Batches of up to 8 run again with the
+ * plugins' dependent launches of each kind and of all ({@code -Dhiggs.bench.dependentLaunches=false}
+ * leaves that out).
  */
 public final class PagedPerf {
     private static final int BLOCK = 32;
@@ -83,17 +86,40 @@ public final class PagedPerf {
             System.out.println("|---|---|---|---|---|---|");
             List<int[]> runs = new ArrayList<>();
             boolean graphs = Boolean.parseBoolean(System.getProperty("higgs.bench.graphs", "true"));
+            // {batch, CUDA graphs, dependent-launch mask}
+            int dependentDefault = DualFfnPlugin.get().setDependentLaunches(0);
             for (int batch : batches) {
                 if (graphs) {
-                    runs.add(new int[]{batch, 1});
+                    runs.add(new int[]{batch, 1, dependentDefault});
                 }
                 if (batch <= 8 || !graphs) {
-                    runs.add(new int[]{batch, 0});   // the baseline: the same steps enqueued without CUDA graphs
+                    runs.add(new int[]{batch, 0, dependentDefault});   // the baseline: the same steps enqueued without CUDA graphs
+                }
+            }
+            if (Boolean.parseBoolean(System.getProperty("higgs.bench.dependentLaunches", "true"))) {
+                int[] masks = {DualFfnPlugin.DEPENDENT_LINEAR, DualFfnPlugin.DEPENDENT_FFN, DualFfnPlugin.DEPENDENT_ATTENTION,
+                        DualFfnPlugin.DEPENDENT_ALL, 0};
+                for (int batch : batches) {
+                    for (int mask : masks) {
+                        if (batch <= 8 && mask != dependentDefault) {
+                            runs.add(new int[]{batch, graphs ? 1 : 0, mask});
+                        }
+                    }
+                }
+            }
+            // untimed: in three runs of the table on the H200 its first row took about 0.1 ms a step more than the
+            // same row run later (clocks, the JIT), so a batch-1 decode runs first
+            try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
+                prefill(d, promptTokens, 1, blocksPerSequence);
+                TokenInput audio = TokenInput.audio(new int[c.numCodebooks()]);
+                for (int f = 0; f < Math.min(frames, 300); f++) {
+                    d.step(List.of(new BatchDecoder.Work(0, audio, prompt + f, table(0, blocksPerSequence))));
                 }
             }
             for (int[] run : runs) {
                 int batch = run[0];
                 System.setProperty(PagedDecoder.GRAPHS_PROPERTY, Boolean.toString(run[1] == 1));
+                DualFfnPlugin.get().setDependentLaunches(run[2]);
                 long freeBefore = DeviceMemory.free();
                 try (PagedDecoder d = engine.newDecoder(batch * blocksPerSequence + (batch == 64 ? blocksPerSequence : 0))) {
                     long p0 = System.nanoTime();
@@ -113,11 +139,13 @@ public final class PagedPerf {
                     double seconds = (System.nanoTime() - s0) / 1e9;
                     double floor = batch == 1
                             ? (weightsRead + kvPerPosition * (prompt + frames / 2.0)) / bandwidth * 1e3 : Double.NaN;
-                    System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f |%n", batch + (run[1] == 1 ? "" : " (no CUDA graphs)"),
+                    System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f |%n",
+                            batch + (run[1] == 1 ? "" : " (no CUDA graphs)")
+                                    + (run[2] == dependentDefault ? "" : " (dependent launches " + run[2] + ")"),
                             batch * frames / seconds, seconds / frames * 1e3,
                             batch == 1 ? String.format("%.2f (%.2fx)", floor, seconds / frames * 1e3 / floor) : "",
                             (double) d.kvBytes() / 1e9, prefillS);
-                    if (batch == 64 && (run[1] == 1 || !graphs)) {
+                    if (batch == 64 && run[2] == dependentDefault && (run[1] == 1 || !graphs)) {
                         step.clear();
                         for (int s = 0; s < batch; s++) {
                             step.add(new BatchDecoder.Work(s, audio, prompt + frames, table(s * blocksPerSequence, blocksPerSequence)));

@@ -16,11 +16,25 @@ public interface BatchDecoder extends AutoCloseable {
      * One sequence's part of a step.
      *
      * @param sequence   the sequence's id, stable over its steps
-     * @param tokens     its new positions
-     * @param past       positions it has in the KV cache before this step
-     * @param blockTable its KV blocks, in position order
+     * @param tokens     its new positions, at least one (a step's logits are those of its last)
+     * @param past       positions it has in the KV cache before this step, not negative
+     * @param blockTable its KV blocks, in position order (read during the step, not copied)
      */
     record Work(long sequence, TokenInput tokens, int past, int[] blockTable) {
+        /**
+         * Checks the positions: a step of none would have no last position to return.
+         *
+         * @throws IllegalArgumentException when there are no new positions or {@code past} is negative
+         */
+        public Work {
+            java.util.Objects.requireNonNull(tokens, "tokens");
+            if (tokens.length() == 0) {
+                throw new IllegalArgumentException("sequence " + sequence + ": a step needs at least one new position");
+            }
+            if (past < 0) {
+                throw new IllegalArgumentException("sequence " + sequence + ": " + past + " past positions");
+            }
+        }
     }
 
     /**

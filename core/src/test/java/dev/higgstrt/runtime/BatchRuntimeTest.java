@@ -2,6 +2,7 @@ package dev.higgstrt.runtime;
 
 import dev.higgstrt.decoding.DecoderSession;
 import dev.higgstrt.decoding.ForwardingSession;
+import dev.higgstrt.decoding.TokenInput;
 import dev.higgstrt.generation.FinishReason;
 import dev.higgstrt.generation.GenerationRequest;
 import dev.higgstrt.generation.GenerationResult;
@@ -282,5 +283,18 @@ class BatchRuntimeTest {
         pool.release(a);
         assertThat(pool.free()).isEqualTo(4);
         assertThatThrownBy(() -> pool.release(new int[]{0})).hasMessage("more KV blocks released than allocated");
+    }
+
+    @Test
+    void aStepEntryWithoutNewPositionsOrWithNegativePastIsRefusedNamingItsSequence() {
+        assertThatThrownBy(() -> new BatchDecoder.Work(42, TokenInput.text(), 0, new int[]{0}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sequence 42: a step needs at least one new position");
+        assertThatThrownBy(() -> new BatchDecoder.Work(7, TokenInput.text(5), -1, new int[]{0}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sequence 7: -1 past positions");
+        BatchDecoder.Work ok = new BatchDecoder.Work(7, TokenInput.text(5, 6), 3, new int[]{0});
+        assertThat(ok.tokens().length()).isEqualTo(2);
+        assertThat(ok.past()).isEqualTo(3);
     }
 }

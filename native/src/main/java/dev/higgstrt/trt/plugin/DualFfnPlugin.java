@@ -66,6 +66,8 @@ public final class DualFfnPlugin {
 
         int higgs_dual_ffn_small_tokens();
 
+        int higgs_set_dependent_launch(int mask);
+
         void higgs_dual_ffn_destroy(com.sun.jna.Pointer plugin);
     }
 
@@ -303,6 +305,29 @@ public final class DualFfnPlugin {
      */
     public int smallTokens() {
         return lib.higgs_dual_ffn_small_tokens();
+    }
+
+    /** {@link #setDependentLaunches} bit: the linear plugin's one-token kernel. */
+    public static final int DEPENDENT_LINEAR = 1;
+    /** {@link #setDependentLaunches} bit: the dual-FFN plugin's few-token gate/up and down kernels. */
+    public static final int DEPENDENT_FFN = 2;
+    /** {@link #setDependentLaunches} bit: the paged attention's one-kernel decode. */
+    public static final int DEPENDENT_ATTENTION = 4;
+    /** {@link #setDependentLaunches} bits: all of them. */
+    public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION;
+
+    /**
+     * Chooses which decode kernels of the library's plugins are launched as programmatic dependent
+     * launches (Hopper) from the next enqueue on: such a kernel may be scheduled while the one before
+     * it still runs, and waits on the device for its results. None by default: on the H200 they
+     * saved nothing measurable ({@code docs/performance.md}); {@code HIGGS_TRT_PDL=MASK} sets the mask
+     * a process starts with. A CUDA graph keeps the launches it was captured with.
+     *
+     * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN} and {@link #DEPENDENT_ATTENTION}, or'd
+     * @return the previous mask
+     */
+    public int setDependentLaunches(int mask) {
+        return lib.higgs_set_dependent_launch(mask);
     }
 
 }

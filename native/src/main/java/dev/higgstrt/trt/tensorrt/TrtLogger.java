@@ -8,8 +8,9 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 
 /**
- * TensorRT's logger bridged to SLF4J ({@code dev.higgstrt.trt.TensorRT}). It remembers the last
- * errors so that a failed call can throw an exception carrying TensorRT's own message.
+ * TensorRT's logger bridged to SLF4J ({@code dev.higgstrt.trt.TensorRT}), at the levels {@link
+ * TrtMessages} gives. It remembers the last errors so that a failed call can throw an exception
+ * carrying TensorRT's own message.
  */
 public final class TrtLogger extends ILogger {
     /** A logger with no errors remembered yet. */
@@ -21,9 +22,9 @@ public final class TrtLogger extends ILogger {
 
     @Override
     public void log(Severity severity, String msg) {
-        // compare by value: the enum instance JavaCPP hands a callback is not always the constant
-        switch (severity.value) {
-            case 0, 1 -> {
+        // by value: the enum instance JavaCPP hands a callback is not always the constant
+        switch (TrtMessages.level(severity.value, msg)) {
+            case ERROR -> {
                 LOG.error(msg);
                 synchronized (errors) {
                     errors.addLast(msg);
@@ -32,9 +33,9 @@ public final class TrtLogger extends ILogger {
                     }
                 }
             }
-            case 2 -> LOG.warn(msg);
-            case 3 -> LOG.debug(msg);
-            default -> LOG.trace(msg);
+            case WARN -> LOG.warn(msg);
+            case DEBUG -> LOG.debug(msg);
+            case TRACE -> LOG.trace(msg);
         }
     }
 

@@ -16,6 +16,7 @@ import dev.higgstrt.runtime.BatchRuntime;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.cuda.DeviceMemory;
 import dev.higgstrt.trt.cuda.GpuTests;
+import dev.higgstrt.trt.plugin.DualFfnPlugin;
 import dev.higgstrt.trt.plugin.LinearPlugin;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -142,6 +143,34 @@ class PagedEngineGpuTest {
             assertThat(LinearPlugin.get().enqueues() - linearBefore).isGreaterThanOrEqualTo(8L * (2L * c.numLayers() + 1));
             references.forEach(DecoderSession::close);
 
+            // dependent launches change when a plugin kernel starts, not what it computes: one sequence's
+            // prefill and decode steps give the same logits with them off, on, and on in replayed CUDA graphs
+            int[] table = free.subList(0, 8).stream().mapToInt(Integer::intValue).toArray();
+            List<TokenInput> frames = new ArrayList<>();
+            for (int f = 0; f < 3; f++) {
+                int[] frame = new int[c.numCodebooks()];
+                for (int k = 0; k < frame.length; k++) {
+                    frame[k] = r.nextInt(c.codebookSize());
+                }
+                frames.add(TokenInput.audio(frame));
+            }
+            DualFfnPlugin plugin = DualFfnPlugin.get();
+            int dependentBefore = plugin.setDependentLaunches(0);
+            try {
+                List<float[]> off = prefillAndDecode(together, mixed, frames, table);
+                plugin.setDependentLaunches(DualFfnPlugin.DEPENDENT_ALL);
+                List<float[]> on = prefillAndDecode(together, mixed, frames, table);
+                long graphsBefore = alone.graphLaunches();
+                List<float[]> graphed = prefillAndDecode(alone, mixed, frames, table);
+                assertThat(alone.graphLaunches()).isGreaterThan(graphsBefore);
+                for (int i = 0; i < off.size(); i++) {
+                    assertThat(on.get(i)).as("step %d, dependent launches on", i).containsExactly(off.get(i));
+                    assertThat(graphed.get(i)).as("step %d, on, CUDA graph", i).containsExactly(off.get(i));
+                }
+            } finally {
+                plugin.setDependentLaunches(dependentBefore);
+            }
+
             // an entry with a block outside the cache fails alone; the other entry of the step completes
             BatchDecoder.Work good = new BatchDecoder.Work(10, mixed, 0, new int[]{0, 1, 2, 3, 4});
             BatchDecoder.Work bad = new BatchDecoder.Work(11, mixed, 0, new int[]{0, 1, 999, 3});
@@ -163,6 +192,18 @@ class PagedEngineGpuTest {
                 assertThat(maxAbsDiff(fromLoaded, fromBuilt)).isZero();
             }
         }
+    }
+
+    /** Sequence 20's prompt in one step, then one step a frame; the logits of each step. */
+    private static List<float[]> prefillAndDecode(PagedDecoder d, TokenInput prompt, List<TokenInput> frames, int[] table) {
+        List<float[]> logits = new ArrayList<>();
+        logits.add(d.step(List.of(new BatchDecoder.Work(20, prompt, 0, table))).getFirst());
+        int past = prompt.length();
+        for (TokenInput frame : frames) {
+            logits.add(d.step(List.of(new BatchDecoder.Work(20, frame, past, table))).getFirst());
+            past++;
+        }
+        return logits;
     }
 
     /** {@code model} converted to FP32 (tp 1, pp 1) under the test folder as {@code name}. */
