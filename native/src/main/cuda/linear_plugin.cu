@@ -219,9 +219,9 @@ template <typename T, typename NW, bool VEC, int NT, int C, int S>
 void launchSkinny(Call const& c, cudaStream_t stream) {
     unsigned groups = static_cast<unsigned>((c.totalRows() / C + kWarps / S - 1) / (kWarps / S));
     auto go = [&](auto kernel) {   // launch errors are left for the caller's cudaGetLastError
-        launchDependent(kDependentLinear, kernel, groups, kWarps * 32, 0, stream, dim3(1, 1, 1), static_cast<T const*>(c.x), c.tokens,
-            c.segments<T>(), static_cast<NW const*>(c.textNorm), static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt,
-            c.eps, static_cast<T const*>(c.residual), c.cols);
+        launchDependent(kDependentLinear, kernel, groups, kWarps * 32, 0, stream, dim3(1, 1, 1),
+            static_cast<T const*>(c.x), c.tokens, c.segments<T>(), static_cast<NW const*>(c.textNorm),
+            static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt, c.eps, static_cast<T const*>(c.residual), c.cols);
     };
     switch (c.norm) {
     case 0: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 0>); break;
