@@ -1,5 +1,6 @@
-// What both plugins of the library share: the export macro and plugin namespace, a last-error
-// slot for the Java side, the element count of a shape, and float conversions in device code.
+// What the plugins of the library share: the export macro and plugin namespace, a last-error
+// slot for the Java side, the element count of a shape, float conversions in device code, and
+// dependent (programmatically serialised) kernel launches.
 // Each plugin keeps its own error slot, so each reports its own errors.
 #pragma once
 

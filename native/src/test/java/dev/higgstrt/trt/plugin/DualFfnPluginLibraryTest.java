@@ -34,6 +34,23 @@ class DualFfnPluginLibraryTest {
     }
 
     @Test
+    void theDependentLaunchMaskStartsOffKeepsItsBitsAndReturnsThePrevious() throws Exception {
+        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
+        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
+        assumeTrue(System.getenv("HIGGS_TRT_PDL") == null, "HIGGS_TRT_PDL sets the starting mask");
+        DualFfnPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), DualFfnPlugin.Lib.class);
+        int start = lib.higgs_set_dependent_launch(DualFfnPlugin.DEPENDENT_ATTENTION);
+        try {
+            assertThat(start).isZero();
+            assertThat(lib.higgs_set_dependent_launch(0xff)).isEqualTo(DualFfnPlugin.DEPENDENT_ATTENTION);
+            assertThat(lib.higgs_set_dependent_launch(0)).as("bits beyond the three kinds dropped")
+                    .isEqualTo(DualFfnPlugin.DEPENDENT_ALL);
+        } finally {
+            lib.higgs_set_dependent_launch(start);
+        }
+    }
+
+    @Test
     void theLinearPluginsEntryPointsAnswerWithoutAGpu() throws Exception {
         URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
         assumeTrue(url != null, "the plugin was not built here (no nvcc)");
