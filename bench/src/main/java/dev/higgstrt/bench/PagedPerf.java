@@ -10,6 +10,7 @@ import dev.higgstrt.trt.engine.FfnMode;
 import dev.higgstrt.trt.engine.PagedDecoder;
 import dev.higgstrt.trt.engine.PagedEngine;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.PagedAttentionPlugin;
 import dev.higgstrt.trt.smoke.SmokeRun;
 
 import java.nio.file.Path;
@@ -29,8 +30,8 @@ import java.util.List;
  * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range
  * (with {@code -Dhiggs.bench.profilePrefill=true}, N prefills of the prompt);
  * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out. Batches of up to 8 run again with the
- * plugins' dependent launches of each kind and of all ({@code -Dhiggs.bench.dependentLaunches=false}
- * leaves that out).
+ * plugins' dependent launches of each kind and of all, then with the per-token kernel for decode
+ * attention in place of decodeKernel ({@code -Dhiggs.bench.decodeBaselines=false} leaves those out).
  */
 public final class PagedPerf {
     private static final int BLOCK = 32;
@@ -86,25 +87,31 @@ public final class PagedPerf {
             System.out.println("|---|---|---|---|---|---|");
             List<int[]> runs = new ArrayList<>();
             boolean graphs = Boolean.parseBoolean(System.getProperty("higgs.bench.graphs", "true"));
-            // {batch, CUDA graphs, dependent-launch mask}
+            // {batch, CUDA graphs, dependent-launch mask, decodeKernel}
             int dependentDefault = DualFfnPlugin.get().setDependentLaunches(0);
+            int decodeDefault = PagedAttentionPlugin.get().setDecodeKernel(true) ? 1 : 0;
             for (int batch : batches) {
                 if (graphs) {
-                    runs.add(new int[]{batch, 1, dependentDefault});
+                    runs.add(new int[]{batch, 1, dependentDefault, decodeDefault});
                 }
-                if (batch <= 8 || !graphs) {
-                    runs.add(new int[]{batch, 0, dependentDefault});   // the baseline: the same steps enqueued without CUDA graphs
+                if (batch <= 8 || !graphs) {   // the baseline: the same steps enqueued without CUDA graphs
+                    runs.add(new int[]{batch, 0, dependentDefault, decodeDefault});
                 }
             }
-            if (Boolean.parseBoolean(System.getProperty("higgs.bench.dependentLaunches", "true"))) {
+            if (Boolean.parseBoolean(System.getProperty("higgs.bench.decodeBaselines", "true"))) {
                 int[] masks = {DualFfnPlugin.DEPENDENT_LINEAR, DualFfnPlugin.DEPENDENT_FFN, DualFfnPlugin.DEPENDENT_ATTENTION,
                         DualFfnPlugin.DEPENDENT_ALL, 0};
                 for (int batch : batches) {
+                    if (batch > 8) {
+                        continue;
+                    }
                     for (int mask : masks) {
-                        if (batch <= 8 && mask != dependentDefault) {
-                            runs.add(new int[]{batch, graphs ? 1 : 0, mask});
+                        if (mask != dependentDefault) {
+                            runs.add(new int[]{batch, graphs ? 1 : 0, mask, decodeDefault});
                         }
                     }
+                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault, 1 - decodeDefault});
+                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault, decodeDefault});   // the default again, last
                 }
             }
             // untimed: in three runs of the table on the H200 its first row took about 0.1 ms a step more than the
@@ -120,6 +127,7 @@ public final class PagedPerf {
                 int batch = run[0];
                 System.setProperty(PagedDecoder.GRAPHS_PROPERTY, Boolean.toString(run[1] == 1));
                 DualFfnPlugin.get().setDependentLaunches(run[2]);
+                PagedAttentionPlugin.get().setDecodeKernel(run[3] == 1);
                 long freeBefore = DeviceMemory.free();
                 try (PagedDecoder d = engine.newDecoder(batch * blocksPerSequence + (batch == 64 ? blocksPerSequence : 0))) {
                     long p0 = System.nanoTime();
@@ -141,11 +149,12 @@ public final class PagedPerf {
                             ? (weightsRead + kvPerPosition * (prompt + frames / 2.0)) / bandwidth * 1e3 : Double.NaN;
                     System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f |%n",
                             batch + (run[1] == 1 ? "" : " (no CUDA graphs)")
-                                    + (run[2] == dependentDefault ? "" : " (dependent launches " + run[2] + ")"),
+                                    + (run[2] == dependentDefault ? "" : " (dependent launches " + run[2] + ")")
+                                    + (run[3] == decodeDefault ? "" : run[3] == 1 ? " (decodeKernel)" : " (per-token decode kernel)"),
                             batch * frames / seconds, seconds / frames * 1e3,
                             batch == 1 ? String.format("%.2f (%.2fx)", floor, seconds / frames * 1e3 / floor) : "",
                             (double) d.kvBytes() / 1e9, prefillS);
-                    if (batch == 64 && run[2] == dependentDefault && (run[1] == 1 || !graphs)) {
+                    if (batch == 64 && run[2] == dependentDefault && run[3] == decodeDefault && (run[1] == 1 || !graphs)) {
                         step.clear();
                         for (int s = 0; s < batch; s++) {
                             step.add(new BatchDecoder.Work(s, audio, prompt + frames, table(s * blocksPerSequence, blocksPerSequence)));

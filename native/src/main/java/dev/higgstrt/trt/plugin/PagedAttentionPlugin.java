@@ -41,6 +41,8 @@ public final class PagedAttentionPlugin {
         int higgs_paged_attention_max_group();
 
         int higgs_paged_attention_max_head_dim();
+
+        int higgs_paged_attention_set_decode_kernel(int on);
     }
 
     private static PagedAttentionPlugin instance;
@@ -145,5 +147,18 @@ public final class PagedAttentionPlugin {
      */
     public long enqueues() {
         return lib.higgs_paged_attention_enqueues();
+    }
+
+    /**
+     * Whether decode calls of few tokens (every sequence of the call decoding one token, each
+     * token's keys over at least 4 blocks) take the kernel with lanes over the head dimension (on
+     * by default; {@code HIGGS_TRT_DECODE_KERNEL=0} starts it off) or the per-token kernel, for the
+     * enqueues that follow. A CUDA graph keeps the kernel it was captured with.
+     *
+     * @param on whether to take it
+     * @return the previous setting
+     */
+    public boolean setDecodeKernel(boolean on) {
+        return lib.higgs_paged_attention_set_decode_kernel(on ? 1 : 0) != 0;
     }
 }

@@ -51,6 +51,17 @@ class DualFfnPluginLibraryTest {
     }
 
     @Test
+    void theDecodeKernelSwitchStartsOnAndReturnsThePrevious() throws Exception {
+        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
+        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
+        assumeTrue(System.getenv("HIGGS_TRT_DECODE_KERNEL") == null, "HIGGS_TRT_DECODE_KERNEL sets the start");
+        PagedAttentionPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), PagedAttentionPlugin.Lib.class);
+        assertThat(lib.higgs_paged_attention_set_decode_kernel(0)).isEqualTo(1);
+        assertThat(lib.higgs_paged_attention_set_decode_kernel(1)).isZero();
+        assertThat(lib.higgs_paged_attention_set_decode_kernel(1)).isEqualTo(1);
+    }
+
+    @Test
     void theLinearPluginsEntryPointsAnswerWithoutAGpu() throws Exception {
         URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
         assumeTrue(url != null, "the plugin was not built here (no nvcc)");
