@@ -18,9 +18,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class DualFfnPluginLibraryTest {
     @Test
     void theBuiltLibraryLoadsAndExportsItsEntryPoints() throws Exception {
-        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
-        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
-        DualFfnPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), DualFfnPlugin.Lib.class);
+        DualFfnPlugin.Lib lib = builtLibrary(DualFfnPlugin.Lib.class);
         assertThat(lib.higgs_dual_ffn_method_count()).isEqualTo(26);
         assertThat(lib.higgs_dual_ffn_method_name(0)).isEqualTo("IPluginCreatorV3One::createPlugin");
         assertThat(lib.higgs_dual_ffn_method_name(26)).isNull();
@@ -35,10 +33,8 @@ class DualFfnPluginLibraryTest {
 
     @Test
     void theDependentLaunchMaskStartsOffKeepsItsBitsAndReturnsThePrevious() throws Exception {
-        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
-        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
         assumeTrue(System.getenv("HIGGS_TRT_PDL") == null, "HIGGS_TRT_PDL sets the starting mask");
-        DualFfnPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), DualFfnPlugin.Lib.class);
+        DualFfnPlugin.Lib lib = builtLibrary(DualFfnPlugin.Lib.class);
         int start = lib.higgs_set_dependent_launch(DualFfnPlugin.DEPENDENT_ATTENTION);
         try {
             assertThat(start).isZero();
@@ -52,10 +48,8 @@ class DualFfnPluginLibraryTest {
 
     @Test
     void theDecodeKernelSwitchStartsOnAndReturnsThePrevious() throws Exception {
-        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
-        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
         assumeTrue(System.getenv("HIGGS_TRT_DECODE_KERNEL") == null, "HIGGS_TRT_DECODE_KERNEL sets the start");
-        PagedAttentionPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), PagedAttentionPlugin.Lib.class);
+        PagedAttentionPlugin.Lib lib = builtLibrary(PagedAttentionPlugin.Lib.class);
         assertThat(lib.higgs_paged_attention_set_decode_kernel(0)).isEqualTo(1);
         assertThat(lib.higgs_paged_attention_set_decode_kernel(1)).isZero();
         assertThat(lib.higgs_paged_attention_set_decode_kernel(1)).isEqualTo(1);
@@ -63,9 +57,7 @@ class DualFfnPluginLibraryTest {
 
     @Test
     void theLinearPluginsEntryPointsAnswerWithoutAGpu() throws Exception {
-        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
-        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
-        LinearPlugin.Lib lib = Native.load(Path.of(url.toURI()).toString(), LinearPlugin.Lib.class);
+        LinearPlugin.Lib lib = builtLibrary(LinearPlugin.Lib.class);
         assertThat(lib.higgs_linear_creator()).isNotNull();
         assertThat(lib.higgs_linear_small_tokens()).isEqualTo(1);
         assertThat(lib.higgs_linear_live_plugins()).isZero();
@@ -94,5 +86,12 @@ class DualFfnPluginLibraryTest {
         }
         assertThat(FfnMode.COMPUTE_BOTH.id()).isEqualTo("compute-both");
         assertThatThrownBy(() -> FfnMode.parse("both")).hasMessageContaining("unknown FFN mode 'both'");
+    }
+
+    /** The plugin library the build made, bound as {@code type}; the test is skipped where none was built. */
+    private static <L extends com.sun.jna.Library> L builtLibrary(Class<L> type) throws Exception {
+        URL url = DualFfnPlugin.class.getResource(DualFfnPlugin.RESOURCE);
+        assumeTrue(url != null, "the plugin was not built here (no nvcc)");
+        return Native.load(Path.of(url.toURI()).toString(), type);
     }
 }
