@@ -603,6 +603,7 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
 // The group's lanes sum their part of each score by shuffles, and each group keeps its own online
 // softmax over its keys in registers (no block-wide reduction a round); the groups' partials meet
 // in shared memory at the end, then the cluster's in distributed shared memory (mergeCluster).
+
 // Calls whose tokens get at least this many splits (few tokens: the GPU is filled by the splits) take
 // decodeKernel; others attendKernel's decode mode. On the H200 (paged_attention_check.py, BF16, 24/8
 // heads of 128, L2 cold as in an engine's step) decodeKernel took 15.8 us a layer at batch 1 and 512
