@@ -58,6 +58,7 @@
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 using namespace nvinfer1;
 namespace cg = cooperative_groups;
@@ -80,23 +81,19 @@ constexpr size_t kAlign = 256;
 higgs::ErrorSlot gErrors;
 std::atomic<long long> gLivePlugins{0};
 std::atomic<long long> gEnqueues{0};
-// the tensor-core prefill kernel (attendMmaKernel): on unless HIGGS_TRT_TILED_PREFILL=0, or set from the C entry point
-std::atomic<bool> gTiledPrefill{[] {
-    char const* v = std::getenv("HIGGS_TRT_TILED_PREFILL");
+// A kernel choice that is on unless the environment variable name is set to 0.
+bool onUnlessZero(char const* name) {
+    char const* v = std::getenv(name);
     return v == nullptr || v[0] != '0';
-}()};
-// decode calls in one kernel (attendKernel's decode mode): on unless HIGGS_TRT_FUSED_DECODE=0, or set from the C entry point
-std::atomic<bool> gFusedDecode{[] {
-    char const* v = std::getenv("HIGGS_TRT_FUSED_DECODE");
-    return v == nullptr || v[0] != '0';
-}()};
+}
 
-// decode calls with lanes over the head dimension (decodeKernel): on unless HIGGS_TRT_DECODE_KERNEL=0, or set
-// from the C entry point; head sizes it does not take go to attendKernel's decode mode
-std::atomic<bool> gDecodeKernel{[] {
-    char const* v = std::getenv("HIGGS_TRT_DECODE_KERNEL");
-    return v == nullptr || v[0] != '0';
-}()};
+// the choices below are also set from the C entry points
+// the tensor-core prefill kernel (attendMmaKernel)
+std::atomic<bool> gTiledPrefill{onUnlessZero("HIGGS_TRT_TILED_PREFILL")};
+// decode calls in one kernel (attendKernel's decode mode, or decodeKernel)
+std::atomic<bool> gFusedDecode{onUnlessZero("HIGGS_TRT_FUSED_DECODE")};
+// those calls with lanes over the head dimension (decodeKernel) where it takes the head size and the tokens are few
+std::atomic<bool> gDecodeKernel{onUnlessZero("HIGGS_TRT_DECODE_KERNEL")};
 
 using higgs::fromFloat;
 using higgs::toFloat;
@@ -1226,23 +1223,29 @@ void launchMma(T const* q, Call const& c, T const* cache, float scale, cudaStrea
     }
 }
 
-// A decode call's attention in one launch of attendKernel: the splits of each token and kv head one cluster.
-template <typename T, int G>
-cudaError_t launchDecode(Call const& c, int splits, float scale, cudaStream_t stream) {
+// A decode call's attention in one launch of a decode kernel: a block per (token, kv head, split),
+// the splits of each token and kv head one cluster.
+template <typename... Params, typename... Args>
+cudaError_t launchDecodeClusters(void (*kernel)(Params...), Call const& c, int splits, cudaStream_t stream,
+    Args&&... args) {
     dim3 grid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
-    return higgs::launchDependent(higgs::kDependentAttention, attendKernel<T, G>, grid, dim3(kThreads), 0, stream,
-        dim3(1, 1, static_cast<unsigned>(splits)), static_cast<T const*>(c.q), static_cast<T const*>(c.kv), c.positions,
-        c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g, scale, splits, Partials{}, 0, static_cast<T*>(c.out),
-        1);
+    return higgs::launchDependent(higgs::kDependentAttention, kernel, grid, dim3(kThreads), 0, stream,
+        dim3(1, 1, static_cast<unsigned>(splits)), std::forward<Args>(args)...);
 }
 
-// The same with decodeKernel.
+// attendKernel in its decode mode, or decodeKernel (rows).
 template <typename T, int G>
-cudaError_t launchDecodeRows(Call const& c, int splits, float scale, cudaStream_t stream) {
-    dim3 grid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
-    return higgs::launchDependent(higgs::kDependentAttention, decodeKernel<T, G>, grid, dim3(kThreads), 0, stream,
-        dim3(1, 1, static_cast<unsigned>(splits)), static_cast<T const*>(c.q), static_cast<T const*>(c.kv), c.positions,
-        c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g, scale, splits, static_cast<T*>(c.out));
+cudaError_t launchDecode(Call const& c, int splits, float scale, bool rows, cudaStream_t stream) {
+    T const* q = static_cast<T const*>(c.q);
+    T const* kv = static_cast<T const*>(c.kv);
+    T* cache = static_cast<T*>(c.cache);
+    T* out = static_cast<T*>(c.out);
+    if (rows) {
+        return launchDecodeClusters(decodeKernel<T, G>, c, splits, stream, q, kv, c.positions, c.slots, c.tables,
+            c.invFreq, cache, c.g, scale, splits, out);
+    }
+    return launchDecodeClusters(attendKernel<T, G>, c, splits, stream, q, kv, c.positions, c.slots, c.tables,
+        c.invFreq, cache, c.g, scale, splits, Partials{}, 0, out, 1);
 }
 
 // Splits of a decode call's tokens: as splitsFor gives, down to a power of two that is a portable cluster.
@@ -1270,8 +1273,7 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
         bool rows = gDecodeKernel.load() && decodeKernelTakes(c.g.headDim) && splitsFor(c.tokens, c.g.kvHeads) >= kDecodeRowsSplits;
         cudaError_t e = cudaSuccess;
         switch (group) {
-#define HX_DECODE(G) case G: \
-        e = rows ? launchDecodeRows<T, G>(c, splits, scale, stream) : launchDecode<T, G>(c, splits, scale, stream); break;
+#define HX_DECODE(G) case G: e = launchDecode<T, G>(c, splits, scale, rows, stream); break;
         HX_DECODE(1) HX_DECODE(2) HX_DECODE(3) HX_DECODE(4) HX_DECODE(5) HX_DECODE(6) HX_DECODE(7) HX_DECODE(8)
 #undef HX_DECODE
         }

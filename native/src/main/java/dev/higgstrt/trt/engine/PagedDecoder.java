@@ -228,7 +228,7 @@ public final class PagedDecoder implements BatchDecoder {
         w.tokens().validate(c);
         int t = w.tokens().length();
         int end = w.past() + t;
-        if (w.past() < 0 || end > shape.maxSequence()) {
+        if (end > shape.maxSequence()) {   // Work itself refuses a negative past
             throw new IllegalArgumentException("sequence " + w.sequence() + ": positions up to " + end + " exceed the engine's "
                     + shape.maxSequence());
         }
