@@ -398,14 +398,34 @@ __global__ void siluMulKernel(T const* gateUp, T* act, long long rows, int inter
     }
 }
 
-template <typename T>
+// out[token of compacted row r] = residual + down[r], W elements a thread (4 where the rows allow
+// 16-byte loads of down: ncu timed the element loop at 9.7 us a layer of a 512-position prefill).
+template <typename T, int W>
 __global__ void scatterResidualKernel(float const* down, int const* textIdx, int const* audioIdx, int textCount,
     T const* residual, T* out, int h) {
     int r = blockIdx.x;
     long long dst = static_cast<long long>(sourceRow(r, textCount, textIdx, audioIdx)) * h;
     float const* d = down + static_cast<long long>(r) * h;
-    for (int i = threadIdx.x; i < h; i += blockDim.x) {
-        out[dst + i] = fromFloat<T>((residual != nullptr ? toFloat(residual[dst + i]) : 0.f) + d[i]);
+    for (int i = threadIdx.x * W; i < h; i += blockDim.x * W) {
+        float v[W];
+        T res[W];
+        if constexpr (W == 4) {
+            float4 q = *reinterpret_cast<float4 const*>(d + i);
+            v[0] = q.x;
+            v[1] = q.y;
+            v[2] = q.z;
+            v[3] = q.w;
+        } else {
+            v[0] = d[i];
+        }
+#pragma unroll
+        for (int e = 0; e < W; e++) {
+            res[e] = residual != nullptr ? residual[dst + i + e] : fromFloat<T>(0.f);
+        }
+#pragma unroll
+        for (int e = 0; e < W; e++) {
+            out[dst + i + e] = fromFloat<T>(toFloat(res[e]) + v[e]);
+        }
     }
 }
 
@@ -874,7 +894,11 @@ private:
         if (!ok) {
             return -1;
         }
-        scatterResidualKernel<T><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, residual, out, h);
+        if (h % 4 == 0) {   // the workspace's down rows are 256-byte aligned, so h % 4 == 0 makes every row 16-byte aligned
+            scatterResidualKernel<T, 4><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, residual, out, h);
+        } else {
+            scatterResidualKernel<T, 1><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, residual, out, h);
+        }
         return launched();
     }
 

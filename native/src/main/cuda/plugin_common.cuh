@@ -92,7 +92,9 @@ constexpr int kDependentAll = kDependentLinear | kDependentFfn | kDependentAtten
 // Which kernels launchDependent launches dependently: HIGGS_TRT_PDL's bits where it is set, else
 // kDependentDefault (one mask for the whole library: an inline function's static is one object
 // across its translation units).
-constexpr int kDependentDefault = 0;   // on the H200 they saved nothing measurable (docs/performance.md)
+// all three: on the H200 a batch-1 step with CUDA graphs took 2.56-2.64 ms with them against 2.74-2.84
+// without, batch 8 the same within the spread (docs/performance.md, session 16)
+constexpr int kDependentDefault = kDependentAll;
 inline std::atomic<int>& dependentLaunches() {
     static std::atomic<int> mask{[] {
         char const* v = std::getenv("HIGGS_TRT_PDL");

@@ -29,9 +29,9 @@ import java.util.List;
  * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine;
  * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range
  * (with {@code -Dhiggs.bench.profilePrefill=true}, N prefills of the prompt);
- * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out. Batches of up to 8 run again with the
- * plugins' dependent launches of each kind and of all, then with the per-token kernel for decode
- * attention in place of decodeKernel ({@code -Dhiggs.bench.decodeBaselines=false} leaves those out).
+ * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out. Batches of up to 8 run again, twice
+ * over, with each of decode attention's two kernels (decodeKernel, the per-token kernel) without and
+ * with the plugins' dependent launches ({@code -Dhiggs.bench.decodeBaselines=false} leaves those out).
  */
 public final class PagedPerf {
     private static final int BLOCK = 32;
@@ -99,19 +99,19 @@ public final class PagedPerf {
                 }
             }
             if (Boolean.parseBoolean(System.getProperty("higgs.bench.decodeBaselines", "true"))) {
-                int[] masks = {DualFfnPlugin.DEPENDENT_LINEAR, DualFfnPlugin.DEPENDENT_FFN, DualFfnPlugin.DEPENDENT_ATTENTION,
-                        DualFfnPlugin.DEPENDENT_ALL, 0};
+                // decode attention's two kernels, each without and with every dependent launch, twice over, so
+                // that a drift within the run shows as a difference between the two rounds
                 for (int batch : batches) {
                     if (batch > 8) {
                         continue;
                     }
-                    for (int mask : masks) {
-                        if (mask != dependentDefault) {
-                            runs.add(new int[]{batch, graphs ? 1 : 0, mask, decodeDefault});
+                    for (int round = 0; round < 2; round++) {
+                        for (int decodeKernel : new int[]{decodeDefault, 1 - decodeDefault}) {
+                            for (int mask : new int[]{dependentDefault, dependentDefault == 0 ? DualFfnPlugin.DEPENDENT_ALL : 0}) {
+                                runs.add(new int[]{batch, graphs ? 1 : 0, mask, decodeKernel});
+                            }
                         }
                     }
-                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault, 1 - decodeDefault});
-                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault, decodeDefault});   // the default again, last
                 }
             }
             // untimed: in three runs of the table on the H200 its first row took about 0.1 ms a step more than the
