@@ -39,8 +39,9 @@ public final class PagedDecoder implements BatchDecoder {
      * synchronous copy of another thread on the legacy stream broke a capture through one of
      * TensorRT's auxiliary streams and aborted the process. Engines are now built without
      * auxiliary streams (every kernel on the decoder's non-blocking stream): with them, graphs ran
-     * on the full model (a batch-1 step 3.82 to 3.54 ms), not yet under the server; an engine file
-     * with auxiliary streams runs without graphs.
+     * on the full model (a batch-1 step 3.82 to 3.54 ms), and under the runtime while another
+     * thread copied on the legacy stream ({@code PagedEngineGpuTest}), not yet under the server; an
+     * engine file with auxiliary streams runs without graphs.
      */
     public static final String GRAPHS_PROPERTY = "higgs.trt.cudaGraphs";
     private static final int MAX_GRAPHS = 64;

@@ -39,7 +39,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * The packed, paged engine (the attention plugin over a runtime-owned KV cache, in-flight
  * batches): every sequence of a mixed batch gets the logits it gets alone and the CPU
  * reference's; 16 concurrent greedy requests through the runtime get the frames each gets
- * alone; bad entries fail alone; nothing leaks. Skipped without a GPU.
+ * alone, and with CUDA graphs beside another thread's legacy-stream copies the frames of the
+ * runtime without them; bad entries fail alone; nothing leaks. Skipped without a GPU.
  */
 @Tag("gpu")
 class PagedEngineGpuTest {
@@ -223,6 +224,25 @@ class PagedEngineGpuTest {
         return generationModel;
     }
 
+    /** n greedy requests for the fixture's prompt, request i with i random text tokens before it, of up to frames frames each. */
+    private static List<GenerationRequest> greedyRequests(GenerationFixtures.Case fixture, HiggsAudioConfig c, int n, int frames) {
+        Random r = new Random(9);
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] prompt = new int[fixture.inputIds().length + i];
+            for (int j = 0; j < i; j++) {
+                int id;
+                do {
+                    id = r.nextInt(Math.min(c.vocabSize(), 100));
+                } while (c.audioTokenIds().contains(id));
+                prompt[j] = id;
+            }
+            System.arraycopy(fixture.inputIds(), 0, prompt, i, fixture.inputIds().length);
+            requests.add(GenerationRequest.of(prompt, fixture.promptFrames(), Sampling.GREEDY, frames));
+        }
+        return requests;
+    }
+
     /** A decoder made with CUDA-graph replay on (off by default). */
     private static PagedDecoder withGraphs(java.util.function.Supplier<PagedDecoder> make) {
         String before = System.getProperty(PagedDecoder.GRAPHS_PROPERTY);
@@ -300,25 +320,71 @@ class PagedEngineGpuTest {
     }
 
     @Test
+    void cudaGraphsUnderTheRuntimeSurviveAnotherThreadsLegacyStreamCopies() throws Exception {
+        // what a server does: the runtime's thread captures and replays decode steps while another thread
+        // (the codec's, a client's upload) copies synchronously on the legacy stream, the pattern that once
+        // broke a capture through one of TensorRT's auxiliary streams
+        GenerationFixtures.Case fixture = GenerationFixtures.all().getFirst();
+        Path ckpt = generationModel(fixture);
+        SpeechTokens ids = SpeechTokens.read(ckpt);
+        int blockSize = 8;
+        List<GenerationRequest> requests = greedyRequests(fixture, HiggsAudioConfig.readFolder(ckpt), 8, 24);
+        try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, new PagedEngine.Shape(160, 256, 8, blockSize), FfnMode.PLUGIN)) {
+            BatchRuntime.Options options = new BatchRuntime.Options(8, 16, 32, 256, blockSize, 200);
+            List<List<int[]>> plain = new ArrayList<>();
+            try (BatchRuntime runtime = new BatchRuntime(ids, engine.newDecoder(200), options)) {
+                for (GenerationRequest q : requests) {
+                    plain.add(runtime.submit(q, f -> { }).result().get(60, TimeUnit.SECONDS).frames());
+                }
+            }
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicLong copies = new java.util.concurrent.atomic.AtomicLong();
+            PagedDecoder graphed = withGraphs(() -> engine.newDecoder(200));
+            Thread copier = new Thread(() -> {
+                try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+                     dev.higgstrt.trt.cuda.Cuda.DeviceBuffer buffer = new dev.higgstrt.trt.cuda.Cuda.DeviceBuffer(1 << 20)) {
+                    java.lang.foreign.MemorySegment host = arena.allocate(1 << 20);
+                    while (!stop.get()) {
+                        buffer.upload(host);
+                        buffer.download(host);
+                        copies.incrementAndGet();
+                    }
+                }
+            });
+            copier.start();
+            try (BatchRuntime runtime = new BatchRuntime(ids, graphed, options)) {
+                // twice over, so that the repeated step shapes are captured during the first round and replayed
+                for (int round = 0; round < 2; round++) {
+                    List<BatchRuntime.Handle> handles = new ArrayList<>();
+                    for (GenerationRequest q : requests) {
+                        handles.add(runtime.submit(q, f -> { }));
+                    }
+                    for (int i = 0; i < handles.size(); i++) {
+                        List<int[]> frames = handles.get(i).result().get(60, TimeUnit.SECONDS).frames();
+                        assertThat(frames).as("round %d request %d", round, i).hasSameSizeAs(plain.get(i));
+                        for (int f = 0; f < frames.size(); f++) {
+                            assertThat(frames.get(f)).as("round %d request %d frame %d", round, i, f).containsExactly(plain.get(i).get(f));
+                        }
+                    }
+                }
+                assertThat(graphed.graphLaunches()).as("decode steps replayed as CUDA graphs").isPositive();
+            } finally {
+                stop.set(true);
+                copier.join();
+            }
+            System.out.printf("paged runtime with CUDA graphs: 2 x 8 greedy requests equal to the runtime without graphs, %d steps"
+                    + " replayed, while another thread made %d synchronous legacy-stream copies%n", graphed.graphLaunches(),
+                    copies.get());
+            assertThat(copies.get()).as("the copies ran beside the steps").isPositive();
+        }
+    }
+
+    @Test
     void sixteenConcurrentGreedyRequestsGetTheFramesTheyGetAlone() throws Exception {
         GenerationFixtures.Case fixture = GenerationFixtures.all().getFirst();
         Path ckpt = generationModel(fixture);
         SpeechTokens ids = SpeechTokens.read(ckpt);
-        HiggsAudioConfig c = HiggsAudioConfig.readFolder(ckpt);
-        Random r = new Random(9);
-        List<GenerationRequest> requests = new ArrayList<>();
-        for (int i = 0; i < 16; i++) {
-            int[] prompt = new int[fixture.inputIds().length + i];
-            for (int j = 0; j < i; j++) {
-                int id;
-                do {
-                    id = r.nextInt(Math.min(c.vocabSize(), 100));
-                } while (c.audioTokenIds().contains(id));
-                prompt[j] = id;
-            }
-            System.arraycopy(fixture.inputIds(), 0, prompt, i, fixture.inputIds().length);
-            requests.add(GenerationRequest.of(prompt, fixture.promptFrames(), Sampling.GREEDY, 24));
-        }
+        List<GenerationRequest> requests = greedyRequests(fixture, HiggsAudioConfig.readFolder(ckpt), 16, 24);
         int blockSize = 8;
         PagedEngine.Shape shape = new PagedEngine.Shape(160, 256, 16, blockSize);
         try (PagedEngine engine = PagedEngine.build(ckpt, DType.F32, shape, FfnMode.PLUGIN)) {
