@@ -408,7 +408,6 @@ __global__ void scatterResidualKernel(float const* down, int const* textIdx, int
     float const* d = down + static_cast<long long>(r) * h;
     for (int i = threadIdx.x * W; i < h; i += blockDim.x * W) {
         float v[W];
-        T res[W];
         if constexpr (W == 4) {
             float4 q = *reinterpret_cast<float4 const*>(d + i);
             v[0] = q.x;
@@ -420,11 +419,7 @@ __global__ void scatterResidualKernel(float const* down, int const* textIdx, int
         }
 #pragma unroll
         for (int e = 0; e < W; e++) {
-            res[e] = residual != nullptr ? residual[dst + i + e] : fromFloat<T>(0.f);
-        }
-#pragma unroll
-        for (int e = 0; e < W; e++) {
-            out[dst + i + e] = fromFloat<T>(toFloat(res[e]) + v[e]);
+            out[dst + i + e] = fromFloat<T>((residual != nullptr ? toFloat(residual[dst + i + e]) : 0.f) + v[e]);
         }
     }
 }

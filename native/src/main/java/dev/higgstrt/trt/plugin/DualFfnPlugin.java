@@ -321,7 +321,8 @@ public final class DualFfnPlugin {
      * launches (Hopper) from the next enqueue on: such a kernel may be scheduled while the one before
      * it still runs, and waits on the device for its results. All of them by default: on the H200
      * they took about 0.2 ms off a batch-1 decode step of 2.8 ms ({@code docs/performance.md});
-     * {@code HIGGS_TRT_PDL=MASK} sets the mask a process starts with ({@code 0}: none). A CUDA graph keeps the launches it was captured with.
+     * {@code HIGGS_TRT_PDL=MASK} sets the mask a process starts with ({@code 0}: none). A CUDA
+     * graph keeps the launches it was captured with.
      *
      * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN} and {@link #DEPENDENT_ATTENTION}, or'd
      * @return the previous mask

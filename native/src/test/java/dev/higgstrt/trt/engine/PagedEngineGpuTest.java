@@ -81,11 +81,7 @@ class PagedEngineGpuTest {
                 chunks.add(prompt);
             }
             for (int step = 0; step < 6; step++) {
-                int[] frame = new int[c.numCodebooks()];
-                for (int k = 0; k < frame.length; k++) {
-                    frame[k] = r.nextInt(c.codebookSize());
-                }
-                chunks.add(TokenInput.audio(frame));
+                chunks.add(randomFrame(c, r));
             }
             int[] blocks = new int[(mixed.length() + 8 + blockSize - 1) / blockSize];
             for (int b = 0; b < blocks.length; b++) {
@@ -149,11 +145,7 @@ class PagedEngineGpuTest {
             int[] table = free.subList(0, 8).stream().mapToInt(Integer::intValue).toArray();
             List<TokenInput> frames = new ArrayList<>();
             for (int f = 0; f < 3; f++) {
-                int[] frame = new int[c.numCodebooks()];
-                for (int k = 0; k < frame.length; k++) {
-                    frame[k] = r.nextInt(c.codebookSize());
-                }
-                frames.add(TokenInput.audio(frame));
+                frames.add(randomFrame(c, r));
             }
             DualFfnPlugin plugin = DualFfnPlugin.get();
             int dependentBefore = plugin.setDependentLaunches(0);
@@ -222,6 +214,15 @@ class PagedEngineGpuTest {
             generationModel = fp32(fixture.model(), "generation-f32");
         }
         return generationModel;
+    }
+
+    /** One audio frame of random codes, a position of an audio token. */
+    static TokenInput randomFrame(HiggsAudioConfig c, Random r) {
+        int[] frame = new int[c.numCodebooks()];
+        for (int k = 0; k < frame.length; k++) {
+            frame[k] = r.nextInt(c.codebookSize());
+        }
+        return TokenInput.audio(frame);
     }
 
     /** n greedy requests for the fixture's prompt, request i with i random text tokens before it, of up to frames frames each. */

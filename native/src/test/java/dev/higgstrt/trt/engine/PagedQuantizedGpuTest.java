@@ -82,8 +82,9 @@ class PagedQuantizedGpuTest {
                 Random r = new Random(11);
                 float decodeError = 0;
                 for (int step = 0; step < 6; step++) {
-                    TokenInput a = frame(c, r);
-                    TokenInput b = step % 2 == 0 ? TokenInput.text(3 + r.nextInt(Math.max(1, c.vocabSize() - 10))) : frame(c, r);
+                    TokenInput a = PagedEngineGpuTest.randomFrame(c, r);
+                    TokenInput b = step % 2 == 0 ? TokenInput.text(3 + r.nextInt(Math.max(1, c.vocabSize() - 10)))
+                            : PagedEngineGpuTest.randomFrame(c, r);
                     List<float[]> got = decoder.step(List.of(new BatchDecoder.Work(0, a, pastA, tableA),
                             new BatchDecoder.Work(1, b, pastB, tableB)));
                     decodeError = Math.max(decodeError, Logits.maxAbsDiff(got.get(0), refA.forwardLast(a)));
@@ -97,14 +98,6 @@ class PagedQuantizedGpuTest {
                 assertThat(decodeError).as("%s %s decode", f, mode).isLessThanOrEqualTo(bound);
             }
         }
-    }
-
-    private static TokenInput frame(HiggsAudioConfig c, Random r) {
-        int[] frame = new int[c.numCodebooks()];
-        for (int k = 0; k < frame.length; k++) {
-            frame[k] = r.nextInt(c.codebookSize());
-        }
-        return TokenInput.audio(frame);
     }
 
     private static int[] range(int from, int to) {
