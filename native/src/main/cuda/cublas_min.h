@@ -31,4 +31,8 @@ struct CublasApi {
         void const*, cudaDataType, int, void const*, cudaDataType, int, void const*, void*, cudaDataType, int,
         cublasComputeType_t, cublasGemmAlgo_t);
     char const* (*statusString)(cublasStatus_t);
+    // optional (null where the library lacks it): cublasGemmStridedBatchedEx
+    cublasStatus_t (*gemmStridedBatchedEx)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+        void const*, void const*, cudaDataType, int, long long, void const*, cudaDataType, int, long long, void const*,
+        void*, cudaDataType, int, long long, int, cublasComputeType_t, cublasGemmAlgo_t);
 };

@@ -51,6 +51,7 @@ bool loadLocked() {
             dlclose(lib);
             continue;
         }
+        resolve(lib, "cublasGemmStridedBatchedEx", api.gemmStridedBatchedEx);   // optional
         gApi = api;
         gLoaded = true;
         return true;
@@ -111,6 +112,27 @@ bool gemmRowMajor(cublasHandle_t handle, int m, int n, int k, void const* w, int
     if (status != kCublasSuccess) {
         char buffer[160];
         std::snprintf(buffer, sizeof buffer, "cublasGemmEx (%d x %d x %d) failed: %s", m, n, k, gApi.statusString(status));
+        *error = buffer;
+        return false;
+    }
+    return true;
+}
+
+bool gemmStridedRowMajor(cublasHandle_t handle, int m, int n, int k, void const* w, int ldw, long long strideW,
+    void const* x, int ldx, long long strideX, void* c, cudaDataType cType, int ldc, long long strideC, int batch,
+    cudaDataType abType, std::string* error) {
+    if (gApi.gemmStridedBatchedEx == nullptr) {
+        *error = "this cuBLAS has no cublasGemmStridedBatchedEx";
+        return false;
+    }
+    float one = 1.f;
+    float zero = 0.f;
+    cublasStatus_t status = gApi.gemmStridedBatchedEx(handle, kCublasOpT, kCublasOpN, m, n, k, &one, w, abType, ldw,
+        strideW, x, abType, ldx, strideX, &zero, c, cType, ldc, strideC, batch, kCublasCompute32F, kCublasGemmDefault);
+    if (status != kCublasSuccess) {
+        char buffer[192];
+        std::snprintf(buffer, sizeof buffer, "cublasGemmStridedBatchedEx (%d x %d x %d, %d of them) failed: %s", m, n, k,
+            batch, gApi.statusString(status));
         *error = buffer;
         return false;
     }

@@ -30,4 +30,13 @@ std::mutex& cublasMutex();
 bool gemmRowMajor(cublasHandle_t handle, int m, int n, int k, void const* w, int ldw, void const* x, int ldx, float beta,
     void* c, cudaDataType cType, int ldc, cudaDataType abType, std::string* error);
 
+// Whether gemmStridedRowMajor can run (the loaded cuBLAS has cublasGemmStridedBatchedEx).
+inline bool hasStridedGemm() { return cublas().gemmStridedBatchedEx != nullptr; }
+
+// batch GEMMs as gemmRowMajor's (beta 0), the i-th with w + i * strideW, x + i * strideX and
+// c + i * strideC (strides in elements); false with the reason in *error.
+bool gemmStridedRowMajor(cublasHandle_t handle, int m, int n, int k, void const* w, int ldw, long long strideW,
+    void const* x, int ldx, long long strideX, void* c, cudaDataType cType, int ldc, long long strideC, int batch,
+    cudaDataType abType, std::string* error);
+
 } // namespace higgs

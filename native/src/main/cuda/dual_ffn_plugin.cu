@@ -19,7 +19,8 @@
 //     host round trip.
 //   more tokens: compact the token indices of each path on the device, copy the two counts to
 //     the host (one stream synchronisation per layer, none where input 9 gives them), gather + RMSNorm, cuBLAS GEMMs with the
-//     exact row counts, SiLU(gate) * up, down GEMM, scatter-add onto the residual.
+//     exact row counts (the audio path's gate and up in one strided-batched call), SiLU(gate) * up, the down GEMMs (K in
+//     parts for fewer than 321 rows of a path), scatter-add of the parts onto the residual.
 #include "trt_plugin_abi.h"
 #include "plugin_common.cuh"
 #include "cublas_runtime.h"
@@ -29,6 +30,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdarg>
@@ -82,6 +84,7 @@ char const* const kMethodNames[kMethodCount] = {"IPluginCreatorV3One::createPlug
 
 std::atomic<long long> gCalls[kMethodCount];
 std::atomic<long long> gLivePlugins{0};
+std::atomic<long long> gBatchedGemms{0};   // strided-batched cuBLAS calls: audio gate/up, and downs split in K
 
 inline void count(Method m) { gCalls[m].fetch_add(1, std::memory_order_relaxed); }
 
@@ -371,57 +374,140 @@ __global__ void compactKernel(void const* mask, bool maskIsInt, int tokens, int*
     }
 }
 
-// Rows in y and columns in x (no division per element: a 64-bit one per element made this kernel a
-// twentieth of a 512-position prefill's FFN time on the H200). W elements a thread: one 16-byte
-// chunk where rows are aligned, else one.
-template <typename T, int W>
-__global__ void siluMulKernel(T const* gateUp, T* act, long long rows, int inter) {
+// act[r] = silu(gate_r) * up_r over all rows' chunks in one flat grid, U chunks a thread in flight
+// (2 chunks a thread and 8 blocks an SM: 11.3-13.7 us for 512 rows of the full model on H200s, 14.1-14.6
+// with a block per row and a chunk a thread; prefill_ffn_bench.cu). Rows from upFirstFrom on hold
+// [up, gate] (the audio path's batched GEMM writes them so where up lies below gate). W elements a
+// chunk: 16 bytes where rows are aligned, else one. The index is 32-bit where it fits: a 64-bit
+// division per element once made this kernel a twentieth of a prefill's FFN time.
+template <typename T, int W, int U, typename Index>
+__global__ void siluMulKernel(T const* gateUp, T* act, Index rows, int inter, Index upFirstFrom) {
     using Chunk = std::conditional_t<W == 1, T, higgs::Vec<T>>;
     static_assert(sizeof(Chunk) == W * sizeof(T), "W elements a chunk");
-    int chunks = inter / W;
-    for (long long r = blockIdx.y; r < rows; r += gridDim.y) {
-        auto row = reinterpret_cast<Chunk const*>(gateUp + r * 2 * inter);
-        auto out = reinterpret_cast<Chunk*>(act + r * inter);
-        for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < chunks; j += gridDim.x * blockDim.x) {
-            Chunk g = row[j];
-            Chunk u = row[chunks + j];
-            Chunk y;
-            T const* ge = reinterpret_cast<T const*>(&g);
-            T const* ue = reinterpret_cast<T const*>(&u);
-            T* ye = reinterpret_cast<T*>(&y);
+    Index perRow = static_cast<Index>(inter / W);
+    Index chunks = rows * perRow;
+    Index step = static_cast<Index>(gridDim.x) * blockDim.x * U;
+    for (Index base = static_cast<Index>(blockIdx.x) * blockDim.x * U + threadIdx.x; base < chunks; base += step) {
+        Chunk g[U];
+        Chunk u[U];
 #pragma unroll
-            for (int e = 0; e < W; e++) {
-                ye[e] = fromFloat<T>(silu(toFloat(ge[e])) * toFloat(ue[e]));
+        for (int k = 0; k < U; k++) {
+            Index i = base + static_cast<Index>(k) * blockDim.x;
+            if (i < chunks) {
+                Index r = i / perRow;
+                Index j = i - r * perRow;
+                auto row = reinterpret_cast<Chunk const*>(gateUp + static_cast<long long>(r) * 2 * inter);
+                bool upFirst = r >= upFirstFrom;
+                g[k] = row[upFirst ? perRow + j : j];
+                u[k] = row[upFirst ? j : perRow + j];
             }
-            out[j] = y;
+        }
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            Index i = base + static_cast<Index>(k) * blockDim.x;
+            if (i < chunks) {
+                Index r = i / perRow;
+                Index j = i - r * perRow;
+                T const* ge = reinterpret_cast<T const*>(&g[k]);
+                T const* ue = reinterpret_cast<T const*>(&u[k]);
+                Chunk y;
+                T* ye = reinterpret_cast<T*>(&y);
+#pragma unroll
+                for (int e = 0; e < W; e++) {
+                    ye[e] = fromFloat<T>(silu(toFloat(ge[e])) * toFloat(ue[e]));
+                }
+                reinterpret_cast<Chunk*>(act + static_cast<long long>(r) * inter)[j] = y;
+            }
         }
     }
 }
 
-// out[token of compacted row r] = residual + down[r], W elements a thread (4 where the rows allow
-// 16-byte loads of down: ncu timed the element loop at 9.7 us a layer of a 512-position prefill).
+// siluMulKernel over rows of gate/up, as many blocks as 8 an SM at most.
+template <typename T>
+void launchSiluMul(T const* gateUp, T* act, int rows, int inter, int upFirstFrom, cudaStream_t stream) {
+    constexpr int kChunk = higgs::Vec<T>::N;
+    constexpr int kInFlight = 2;
+    bool chunked = inter % kChunk == 0
+        && (reinterpret_cast<uintptr_t>(gateUp) | reinterpret_cast<uintptr_t>(act)) % 16 == 0;
+    long long chunks = static_cast<long long>(rows) * (chunked ? inter / kChunk : inter);
+    int device = 0;
+    int sms = 132;
+    if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+        sms = 132;
+    }
+    long long wanted = (chunks + 256 * kInFlight - 1) / (256 * kInFlight);
+    unsigned blocks = static_cast<unsigned>(std::max(1LL, std::min(wanted, 8LL * sms)));
+    bool narrow = chunks + 256LL * kInFlight * blocks < (1LL << 31);
+    if (chunked && narrow) {
+        siluMulKernel<T, kChunk, kInFlight, unsigned><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+    } else if (chunked) {
+        siluMulKernel<T, kChunk, kInFlight, long long><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+    } else if (narrow) {
+        siluMulKernel<T, 1, kInFlight, unsigned><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+    } else {
+        siluMulKernel<T, 1, kInFlight, long long><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+    }
+}
+
+// Where the down GEMMs leave their FP32 sums: a path's rows in `splits` planes of its rows each (the
+// GEMM's K in that many parts, added here), the text path's planes first.
+struct DownSums {
+    float const* sums;
+    int textCount, audioCount;
+    int textSplits, audioSplits;
+};
+
+// out[token of compacted row r] = residual + the sum of down's planes at r, W elements a thread (4
+// where the rows allow 16-byte loads of down: ncu timed the element loop at 9.7 us a layer of a
+// 512-position prefill).
 template <typename T, int W>
-__global__ void scatterResidualKernel(float const* down, int const* textIdx, int const* audioIdx, int textCount,
-    T const* residual, T* out, int h) {
+__global__ void scatterResidualKernel(DownSums down, int const* textIdx, int const* audioIdx, T const* residual, T* out,
+    int h) {
     int r = blockIdx.x;
-    long long dst = static_cast<long long>(sourceRow(r, textCount, textIdx, audioIdx)) * h;
-    float const* d = down + static_cast<long long>(r) * h;
+    bool audio = r >= down.textCount;
+    long long dst = static_cast<long long>(sourceRow(r, down.textCount, textIdx, audioIdx)) * h;
+    int splits = audio ? down.audioSplits : down.textSplits;
+    long long plane = static_cast<long long>(audio ? down.audioCount : down.textCount) * h;
+    float const* d = down.sums + (audio ? down.textSplits * static_cast<long long>(down.textCount) * h : 0)
+        + static_cast<long long>(audio ? r - down.textCount : r) * h;
     for (int i = threadIdx.x * W; i < h; i += blockDim.x * W) {
-        float v[W];
-        if constexpr (W == 4) {
-            float4 q = *reinterpret_cast<float4 const*>(d + i);
-            v[0] = q.x;
-            v[1] = q.y;
-            v[2] = q.z;
-            v[3] = q.w;
-        } else {
-            v[0] = d[i];
+        float v[W] = {};
+        for (int p = 0; p < splits; p++) {
+            if constexpr (W == 4) {
+                float4 q = *reinterpret_cast<float4 const*>(d + p * plane + i);
+                v[0] += q.x;
+                v[1] += q.y;
+                v[2] += q.z;
+                v[3] += q.w;
+            } else {
+                v[0] += d[p * plane + i];
+            }
         }
 #pragma unroll
         for (int e = 0; e < W; e++) {
             out[dst + i + e] = fromFloat<T>((residual != nullptr ? toFloat(residual[dst + i + e]) : 0.f) + v[e]);
         }
     }
+}
+
+// The parts a path's down GEMM splits its K (the intermediate size) into, for n tokens: on the H200
+// (prefill_ffn_bench.cu sweep, BF16, full model) 4 parts took 16.1-17.7 us against 18.2-19.6 for up to
+// 64 tokens, 2 parts 22.7 against 27.2 at 256, none was best from 384 on. A part must start on a
+// 16-byte boundary, and cuBLAS must have the strided-batched GEMM.
+constexpr int kDownSplit4Below = 96;
+constexpr int kDownSplit2UpTo = 320;
+// rows the split adds to a path at most (95 x 3 or 320 x 1): the workspace's bound
+constexpr int kDownSplitExtraRows = 3 * (kDownSplit4Below - 1) > kDownSplit2UpTo ? 3 * (kDownSplit4Below - 1) : kDownSplit2UpTo;
+
+int downSplits(int n, int inter, size_t elementBytes) {
+    if (!higgs::hasStridedGemm()) {
+        return 1;
+    }
+    int s = n < kDownSplit4Below ? 4 : n <= kDownSplit2UpTo ? 2 : 1;
+    while (s > 1 && (inter % s != 0 || (inter / s) * elementBytes % 16 != 0)) {
+        s /= 2;
+    }
+    return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,7 +537,9 @@ Workspace layout(long long tokens, int h, int inter, DataType type) {
     w.normed = take(t * h * es);
     w.gateUp = take(t * 2 * inter * es);
     w.act = take(t * inter * es);
-    w.down = take(t * h * 4);
+    // each path's down sums in up to 4 planes (downSplits): at most 4 x tokens rows, and at most
+    // kDownSplitExtraRows more than its rows a path
+    w.down = take(std::min(4 * t, t + 2 * static_cast<size_t>(kDownSplitExtraRows)) * h * 4);
     w.smallAct = take(static_cast<size_t>(kSmallTokens) * inter * 4);
     w.cublas = take(kCublasWorkspace);
     w.total = at;
@@ -785,6 +873,52 @@ private:
         return true;
     }
 
+    // The audio path's gate and up rows of its n tokens into ga (rows of 2 x inter): one strided-batched
+    // GEMM over the two weights where cuBLAS has it and they lie a whole number of 16-byte chunks apart
+    // (37.4 us against 42.5 for two GEMMs at 256 tokens, 26.9 against 31.7 at 8, on the H200). The batch
+    // starts at the lower address, so where up lies below gate the rows come out [up, gate] and
+    // *upFirst says so; otherwise the two GEMMs of before.
+    bool audioGateUp(int n, void const* gate, void const* up, void const* xa, char* ga, bool* upFirst, cudaDataType ab,
+        size_t es) {
+        int const h = hidden_;
+        int const inter = inter_;
+        long long distance = static_cast<long long>(reinterpret_cast<uintptr_t>(up) - reinterpret_cast<uintptr_t>(gate));
+        if (higgs::hasStridedGemm() && distance != 0 && distance % 16 == 0) {
+            *upFirst = distance < 0;
+            void const* low = distance < 0 ? up : gate;
+            long long stride = (distance < 0 ? -distance : distance) / static_cast<long long>(es);
+            std::string error;
+            if (!higgs::gemmStridedRowMajor(cublas_, inter, n, h, low, h, stride, xa, h, 0, ga, ab, 2 * inter, inter, 2, ab,
+                    &error)) {
+                gErrors.set("dual FFN: %s", error.c_str());
+                return false;
+            }
+            gBatchedGemms.fetch_add(1, std::memory_order_relaxed);
+            return true;
+        }
+        *upFirst = false;
+        return gemm(inter, n, h, gate, h, xa, h, ga, ab, 2 * inter, ab)
+            && gemm(inter, n, h, up, h, xa, h, ga + inter * es, ab, 2 * inter, ab);
+    }
+
+    // A path's down GEMM of its n rows of act into `splits` FP32 planes of n rows at sums (downSplits).
+    bool downGemm(int n, int splits, void const* w, void const* x, float* sums, cudaDataType ab) {
+        int const h = hidden_;
+        int const inter = inter_;
+        if (splits == 1) {
+            return gemm(h, n, inter, w, inter, x, inter, sums, CUDA_R_32F, h, ab);
+        }
+        int part = inter / splits;
+        std::string error;
+        if (!higgs::gemmStridedRowMajor(cublas_, h, n, part, w, inter, part, x, inter, part, sums, CUDA_R_32F, h,
+                static_cast<long long>(n) * h, splits, ab, &error)) {
+            gErrors.set("dual FFN: %s", error.c_str());
+            return false;
+        }
+        gBatchedGemms.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+
     template <typename T, typename NW>
     int run(PluginTensorDesc const* desc, void const* const* inputs, void* const* outputs, void* workspace,
         cudaStream_t stream) {
@@ -859,40 +993,32 @@ private:
         if (nText > 0) {
             ok = ok && gemm(2 * inter, nText, h, textGateUp, h, normed, h, gateUp, ab, 2 * inter, ab);
         }
+        bool audioUpFirst = false;
         if (nAudio > 0) {
             char const* xa = reinterpret_cast<char const*>(normed) + static_cast<size_t>(nText) * h * es;
             char* ga = reinterpret_cast<char*>(gateUp) + static_cast<size_t>(nText) * 2 * inter * es;
-            ok = ok && gemm(inter, nAudio, h, audioGate, h, xa, h, ga, ab, 2 * inter, ab);
-            ok = ok && gemm(inter, nAudio, h, audioUp, h, xa, h, ga + inter * es, ab, 2 * inter, ab);
+            ok = ok && audioGateUp(nAudio, audioGate, audioUp, xa, ga, &audioUpFirst, ab, es);
         }
         if (!ok) {
             return -1;
         }
-        constexpr int kChunk = higgs::Vec<T>::N;
-        bool chunked = inter % kChunk == 0
-            && (reinterpret_cast<uintptr_t>(gateUp) | reinterpret_cast<uintptr_t>(act)) % 16 == 0;
-        int siluWidth = chunked ? inter / kChunk : inter;
-        dim3 siluGrid(static_cast<unsigned>((siluWidth + 255) / 256), static_cast<unsigned>(tokens < 65535 ? tokens : 65535));
-        if (chunked) {
-            siluMulKernel<T, kChunk><<<siluGrid, 256, 0, stream>>>(gateUp, act, tokens, inter);
-        } else {
-            siluMulKernel<T, 1><<<siluGrid, 256, 0, stream>>>(gateUp, act, tokens, inter);
-        }
+        launchSiluMul(gateUp, act, tokens, inter, audioUpFirst ? nText : tokens, stream);
+        DownSums sums{down, nText, nAudio, downSplits(nText, inter, es), downSplits(nAudio, inter, es)};
         if (nText > 0) {
-            ok = ok && gemm(h, nText, inter, textDown, inter, act, inter, down, CUDA_R_32F, h, ab);
+            ok = ok && downGemm(nText, sums.textSplits, textDown, act, down, ab);
         }
         if (nAudio > 0) {
             char const* aa = reinterpret_cast<char const*>(act) + static_cast<size_t>(nText) * inter * es;
-            ok = ok && gemm(h, nAudio, inter, audioDown, inter, aa, inter, down + static_cast<size_t>(nText) * h,
-                CUDA_R_32F, h, ab);
+            ok = ok && downGemm(nAudio, sums.audioSplits, audioDown, aa,
+                down + static_cast<size_t>(sums.textSplits) * nText * h, ab);
         }
         if (!ok) {
             return -1;
         }
         if (h % 4 == 0) {   // the workspace's down rows are 256-byte aligned, so h % 4 == 0 makes every row 16-byte aligned
-            scatterResidualKernel<T, 4><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, residual, out, h);
+            scatterResidualKernel<T, 4><<<tokens, 256, 0, stream>>>(sums, textIdx, audioIdx, residual, out, h);
         } else {
-            scatterResidualKernel<T, 1><<<tokens, 256, 0, stream>>>(down, textIdx, audioIdx, nText, residual, out, h);
+            scatterResidualKernel<T, 1><<<tokens, 256, 0, stream>>>(sums, textIdx, audioIdx, residual, out, h);
         }
         return launched();
     }
@@ -1024,6 +1150,9 @@ HX_EXPORT long long higgs_dual_ffn_calls(int method) {
 HX_EXPORT long long higgs_dual_ffn_live_plugins() { return gLivePlugins.load(); }
 
 HX_EXPORT int higgs_dual_ffn_small_tokens() { return kSmallTokens; }
+
+// How many strided-batched GEMMs the many-token path has made (0 where cuBLAS lacks them).
+HX_EXPORT long long higgs_dual_ffn_batched_gemms() { return gBatchedGemms.load(); }
 
 // Sets which decode kernels of the library's plugins are launched dependently (plugin_common.cuh's
 // bits: 1 linear, 2 dual FFN, 4 attention) for the launches that follow; returns the previous mask.

@@ -66,6 +66,8 @@ public final class DualFfnPlugin {
 
         int higgs_dual_ffn_small_tokens();
 
+        long higgs_dual_ffn_batched_gemms();
+
         int higgs_set_dependent_launch(int mask);
 
         void higgs_dual_ffn_destroy(com.sun.jna.Pointer plugin);
@@ -305,6 +307,18 @@ public final class DualFfnPlugin {
      */
     public int smallTokens() {
         return lib.higgs_dual_ffn_small_tokens();
+    }
+
+    /**
+     * How many strided-batched cuBLAS GEMMs the many-token path has made in this process: the audio
+     * path's gate and up in one call, and a path's down GEMM with its inner dimension in parts. Zero
+     * where the loaded cuBLAS lacks {@code cublasGemmStridedBatchedEx} (the path then makes one GEMM
+     * a matrix).
+     *
+     * @return the number of strided-batched GEMM calls so far
+     */
+    public long batchedGemms() {
+        return lib.higgs_dual_ffn_batched_gemms();
     }
 
     /** {@link #setDependentLaunches} bit: the linear plugin's one-token kernel. */

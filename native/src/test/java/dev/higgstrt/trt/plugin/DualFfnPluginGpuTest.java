@@ -159,6 +159,7 @@ class DualFfnPluginGpuTest {
         HiggsAudioConfig c = geometry(256, 704);
         WeightMap w = SyntheticCheckpoint.weights(SyntheticCheckpoint.Spec.of(c).withSeed(11).withDtype(DType.F32));
         List<String> failures = new ArrayList<>();
+        long batchedBefore = plugin.batchedGemms();
         try (FfnBlockEngine block = FfnBlockEngine.build(c, w, 0, dtype, 2048, FfnBlockEngine.Variant.PLUGIN, false)) {
             long seed = 1;
             for (var e : patterns().entrySet()) {
@@ -175,6 +176,9 @@ class DualFfnPluginGpuTest {
             }
         }
         assertThat(failures).isEmpty();
+        // the many-token patterns went through the strided-batched GEMMs (audio gate/up, downs in parts)
+        System.out.printf("GPU plugin %s strided-batched GEMMs: %d%n", dtype.torchName(), plugin.batchedGemms() - batchedBefore);
+        assertThat(plugin.batchedGemms()).isGreaterThan(batchedBefore);
     }
 
     @Order(2)

@@ -25,6 +25,7 @@ class DualFfnPluginLibraryTest {
         assertThat(lib.higgs_dual_ffn_creator()).isNotNull();
         assertThat(lib.higgs_dual_ffn_live_plugins()).isZero();
         assertThat(lib.higgs_dual_ffn_small_tokens()).isEqualTo(2);
+        assertThat(lib.higgs_dual_ffn_batched_gemms()).as("no GEMM without a GPU").isZero();
         byte[] message = new byte[1024];
         if (lib.higgs_dual_ffn_init(message, message.length) != 0) {
             assertThat(new String(message, StandardCharsets.UTF_8)).startsWith("cuBLAS 12 or 13 could not be loaded");
