@@ -13,6 +13,7 @@
 // calls; median of 7 runs of 200 calls, timed with CUDA events; every variant's y is compared with
 // a double-precision sum on the host for one copy.
 #include "../../main/cuda/skinny_gemm.cuh"
+#include "bench_check.cuh"
 
 #include <algorithm>
 #include <cstdio>
@@ -22,14 +23,6 @@
 using B16 = __nv_bfloat16;
 using namespace higgs;
 
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                          \
-        }                                                                                          \
-    } while (0)
 
 // ---- baselines
 

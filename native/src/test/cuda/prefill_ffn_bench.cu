@@ -14,6 +14,7 @@
 // with the FLOP rate of the GEMMs (each token's own path only). Beside them: the rate of one large
 // square GEMM, the GPU's BF16 matrix rate that the tensor-core floor of docs/performance.md divides by.
 #include "../../main/cuda/dual_ffn_plugin.cu"
+#include "bench_check.cuh"
 
 #include <dlfcn.h>
 
@@ -30,14 +31,6 @@ constexpr int kQ = 3072;
 constexpr int kKv = 2048;
 constexpr int kLayers = 4;
 
-#define CHECK(x)                                                                                                    \
-    do {                                                                                                            \
-        cudaError_t e_ = (x);                                                                                       \
-        if (e_ != cudaSuccess) {                                                                                    \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));                \
-            std::exit(1);                                                                                           \
-        }                                                                                                           \
-    } while (0)
 
 typedef cublasStatus_t (*StridedBatched)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
     void const*, void const*, cudaDataType, int, long long, void const*, cudaDataType, int, long long, void const*,

@@ -14,6 +14,7 @@
 // the attention side's two projections at one and two tokens: cuBLAS against the linear plugin's
 // path (higgs_linear_run), plain and with the fused RMSNorm or residual.
 #include "../../main/cuda/dual_ffn_plugin.cu"
+#include "bench_check.cuh"
 
 #include <algorithm>
 #include <vector>
@@ -152,14 +153,6 @@ __global__ void skinnyDownKernel(float const* act, void const* mask, bool maskIs
 
 namespace {
 
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e = (x);                                                                       \
-        if (e != cudaSuccess) {                                                                    \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
-            std::exit(1);                                                                          \
-        }                                                                                          \
-    } while (0)
 
 using B16 = __nv_bfloat16;
 
