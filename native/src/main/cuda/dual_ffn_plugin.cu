@@ -374,6 +374,18 @@ __global__ void compactKernel(void const* mask, bool maskIsInt, int tokens, int*
     }
 }
 
+template <typename Index>
+struct ChunkPlace {
+    Index row, chunk;
+};
+
+// Where flat chunk i of rows of perRow chunks lies.
+template <typename Index>
+__device__ inline ChunkPlace<Index> placeOf(Index i, Index perRow) {
+    Index r = i / perRow;
+    return {r, i - r * perRow};
+}
+
 // act[r] = silu(gate_r) * up_r over all rows' chunks in one flat grid, U chunks a thread in flight
 // (2 chunks a thread and 8 blocks an SM: 11.3-13.7 us for 512 rows of the full model on H200s, 14.1-14.6
 // with a block per row and a chunk a thread; prefill_ffn_bench.cu). Rows from upFirstFrom on hold
@@ -394,20 +406,18 @@ __global__ void siluMulKernel(T const* gateUp, T* act, Index rows, int inter, In
         for (int k = 0; k < U; k++) {
             Index i = base + static_cast<Index>(k) * blockDim.x;
             if (i < chunks) {
-                Index r = i / perRow;
-                Index j = i - r * perRow;
-                auto row = reinterpret_cast<Chunk const*>(gateUp + static_cast<long long>(r) * 2 * inter);
-                bool upFirst = r >= upFirstFrom;
-                g[k] = row[upFirst ? perRow + j : j];
-                u[k] = row[upFirst ? j : perRow + j];
+                ChunkPlace<Index> at = placeOf(i, perRow);
+                auto row = reinterpret_cast<Chunk const*>(gateUp + static_cast<long long>(at.row) * 2 * inter);
+                bool upFirst = at.row >= upFirstFrom;
+                g[k] = row[upFirst ? perRow + at.chunk : at.chunk];
+                u[k] = row[upFirst ? at.chunk : perRow + at.chunk];
             }
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
             Index i = base + static_cast<Index>(k) * blockDim.x;
             if (i < chunks) {
-                Index r = i / perRow;
-                Index j = i - r * perRow;
+                ChunkPlace<Index> at = placeOf(i, perRow);
                 T const* ge = reinterpret_cast<T const*>(&g[k]);
                 T const* ue = reinterpret_cast<T const*>(&u[k]);
                 Chunk y;
@@ -416,7 +426,7 @@ __global__ void siluMulKernel(T const* gateUp, T* act, Index rows, int inter, In
                 for (int e = 0; e < W; e++) {
                     ye[e] = fromFloat<T>(silu(toFloat(ge[e])) * toFloat(ue[e]));
                 }
-                reinterpret_cast<Chunk*>(act + static_cast<long long>(r) * inter)[j] = y;
+                reinterpret_cast<Chunk*>(act + static_cast<long long>(at.row) * inter)[at.chunk] = y;
             }
         }
     }
