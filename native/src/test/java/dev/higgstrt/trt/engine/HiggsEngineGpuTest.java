@@ -2,6 +2,7 @@ package dev.higgstrt.trt.engine;
 
 import dev.higgstrt.trt.cuda.DeviceMemory;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.PluginTests;
 import dev.higgstrt.trt.cuda.GpuTests;
 import dev.higgstrt.trt.cuda.NativeRelease;
 import dev.higgstrt.trt.smoke.SmokeRun;
@@ -24,7 +25,6 @@ import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The TensorRT engine against the CPU reference, on the GPU. Skipped, with the reason, where no
@@ -119,7 +119,7 @@ public class HiggsEngineGpuTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16"})
     void pluginAndComputeBothEnginesGiveTheSameLogits(DType dtype) throws IOException {
-        assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin engine skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+        PluginTests.requireDualFfnPlugin("plugin engine");
         Path ckpt = converted("modes-" + dtype, dtype);
         ReferenceModel ref = ReferenceModel.load(ckpt);
         TokenInput tokens = TokenInput.read(golden.resolve("mixed.json"));

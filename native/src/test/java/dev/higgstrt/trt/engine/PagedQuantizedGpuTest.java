@@ -13,6 +13,7 @@ import dev.higgstrt.runtime.BatchDecoder;
 import dev.higgstrt.tensor.DType;
 import dev.higgstrt.trt.cuda.GpuTests;
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.PluginTests;
 import dev.higgstrt.trt.smoke.SmokeRun;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -27,7 +28,6 @@ import java.util.List;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The packed, paged engine built from int8_wo and fp8 checkpoints (the weights kept quantized,
@@ -50,7 +50,7 @@ class PagedQuantizedGpuTest {
     @EnumSource(value = FfnMode.class, names = {"PLUGIN", "COMPUTE_BOTH"})
     void quantizedPagedEnginesMatchTheDequantizedReference(FfnMode mode) throws IOException {
         if (mode == FfnMode.PLUGIN) {
-            assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+            PluginTests.requireDualFfnPlugin("plugin");
         }
         TokenInput mixed = TokenInput.read(GpuTests.GOLDEN.resolve("mixed.json"));
         for (QuantFormat f : List.of(QuantFormat.INT8_WO, QuantFormat.FP8)) {

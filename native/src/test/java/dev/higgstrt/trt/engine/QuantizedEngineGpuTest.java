@@ -1,6 +1,7 @@
 package dev.higgstrt.trt.engine;
 
 import dev.higgstrt.trt.plugin.DualFfnPlugin;
+import dev.higgstrt.trt.plugin.PluginTests;
 import dev.higgstrt.trt.cuda.GpuTests;
 import dev.higgstrt.trt.smoke.SmokeRun;
 
@@ -32,7 +33,6 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Engines built from int8_wo and fp8 checkpoints keep the weights quantized (INT8/FP8 constants,
@@ -76,7 +76,7 @@ class QuantizedEngineGpuTest {
     @EnumSource(value = FfnMode.class, names = {"PLUGIN", "COMPUTE_BOTH"})
     void quantizedEnginesMatchTheDequantizedReference(FfnMode mode) throws IOException {
         if (mode == FfnMode.PLUGIN) {
-            assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+            PluginTests.requireDualFfnPlugin("plugin");
         }
         Path plain = tmp.resolve("plain-" + mode);
         Converter.convert(golden, plain, ConversionOptions.of(1, 1).withDtype(DType.BF16), n -> { });
@@ -101,7 +101,7 @@ class QuantizedEngineGpuTest {
     @EnumSource(value = FfnMode.class, names = {"PLUGIN", "COMPUTE_BOTH"})
     void calibratedFp8EnginesRoundActivationsAsTheReferenceDoes(FfnMode mode) throws IOException {
         if (mode == FfnMode.PLUGIN) {
-            assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+            PluginTests.requireDualFfnPlugin("plugin");
         }
         List<TokenInput> calibration = List.of(TokenInput.read(golden.resolve("mixed.json")), TokenInput.read(golden.resolve("audio_only.json")));
         ActivationStats stats = ActivationStats.collect(ReferenceModel.load(golden), calibration);

@@ -33,7 +33,6 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The dual-FFN plugin on the GPU, one feed-forward block at a time, against the CPU reference
@@ -51,7 +50,7 @@ class DualFfnPluginGpuTest {
     @BeforeAll
     static void requirePlugin() {
         GpuTests.requireGpu();
-        assumeTrue(DualFfnPlugin.isAvailable(), () -> "plugin tests skipped: " + DualFfnPlugin.unavailableReason().orElse(""));
+        PluginTests.requireDualFfnPlugin("plugin tests");
         plugin = DualFfnPlugin.get();
     }
 
