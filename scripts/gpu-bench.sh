@@ -12,6 +12,8 @@
 #                                               (HX_JAVA_PROPS=-Dhiggs.trt.linearPlugin=false: TensorRT's GEMMs for the projections)
 #   bash scripts/gpu-bench.sh profile WORK [STEPS] device: the paged engine's batch-1 decode step under Nsight Compute,
 #                                               the GPU time of each kernel (ncu, one pass, clocks left alone)
+#   bash scripts/gpu-bench.sh trace WORK [STEPS [prefill]] device: the same on a CUPTI timeline: each call's span on the GPU,
+#                                               its kernel time, the gaps between kernels, how far ahead the host issued them
 #   bash scripts/gpu-bench.sh eager WORK        device: transformers' eager forward of the same full weights
 #   bash scripts/gpu-bench.sh ttfa WORK [FIRST] device: time to first audio of tts --stream, full model (paged engine) and codec, bf16
 #   bash scripts/gpu-bench.sh serve WORK        device: the speech server on the small preset's paged engine and the full codec engine,
@@ -61,6 +63,20 @@ case "${1:-}" in
     ncu="$(command -v ncu || echo /usr/local/cuda/bin/ncu)"
     HX_LAUNCH="$ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel --target-processes all" \
       HX_JAVA_PROPS="${HX_JAVA_PROPS:-} -Dhiggs.bench.profileSteps=${3:-3}" run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1 ;;
+  trace)
+    # the same profiled calls on a GPU timeline (CUPTI, native/src/test/cuda/cupti_trace.cpp; the GPU machine has
+    # no Nsight Systems): each call's GPU span, kernel time, the idle gaps between kernels and how far ahead the
+    # host issued them (scripts/bench/trace_gaps.py)
+    w="$2"; mkdir -p "$w"
+    full_checkpoint "$w"
+    cuda=/usr/local/cuda
+    g++ -O2 -shared -fPIC -I"$cuda/include" -I"$cuda/extras/CUPTI/include" -o "$w/libhxtrace.so" "$root/native/src/test/cuda/cupti_trace.cpp" \
+        -L"$cuda/lib64" -L"$cuda/extras/CUPTI/lib64" -Wl,-rpath,"$cuda/lib64:$cuda/extras/CUPTI/lib64" -lcupti
+    prefill=false; [ "${4:-decode}" = prefill ] && prefill=true
+    CUDA_INJECTION64_PATH="$w/libhxtrace.so" HX_TRACE_OUT="$w/trace" \
+      HX_JAVA_PROPS="${HX_JAVA_PROPS:-} -Dhiggs.bench.profileSteps=${3:-3} -Dhiggs.bench.profilePrefill=$prefill" \
+      run dev.higgstrt.bench.PagedPerf "$w/full-trt" bfloat16 512 64 1
+    python3 "$root/scripts/bench/trace_gaps.py" "$w/trace.gpu.csv" "$w/trace.api.csv" ;;
   eager)
     python3 "$root/scripts/bench/transformers_eager.py" "$2/full" 512 64 ;;
   ttfa)
