@@ -327,6 +327,7 @@ void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, floa
 __global__ void compactKernel(void const* mask, bool maskIsInt, int tokens, int* textIdx, int* audioIdx, int* counts) {
     __shared__ int warpAudio[32];
     __shared__ int base[2];
+    gridDependencyWait();
     if (threadIdx.x == 0) {
         base[0] = 0;
         base[1] = 0;
@@ -396,6 +397,7 @@ template <typename T, int W, int U, typename Index>
 __global__ void siluMulKernel(T const* gateUp, T* act, Index rows, int inter, Index upFirstFrom) {
     using Chunk = std::conditional_t<W == 1, T, higgs::Vec<T>>;
     static_assert(sizeof(Chunk) == W * sizeof(T), "W elements a chunk");
+    gridDependencyWait();
     Index perRow = static_cast<Index>(inter / W);
     Index chunks = rows * perRow;
     Index step = static_cast<Index>(gridDim.x) * blockDim.x * U;
@@ -448,14 +450,19 @@ void launchSiluMul(T const* gateUp, T* act, int rows, int inter, int upFirstFrom
     long long wanted = (chunks + 256 * kInFlight - 1) / (256 * kInFlight);
     unsigned blocks = static_cast<unsigned>(std::max(1LL, std::min(wanted, 8LL * sms)));
     bool narrow = chunks + 256LL * kInFlight * blocks < (1LL << 31);
+    dim3 one(1, 1, 1);
     if (chunked && narrow) {
-        siluMulKernel<T, kChunk, kInFlight, unsigned><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+        launchDependent(kDependentManyTokens, siluMulKernel<T, kChunk, kInFlight, unsigned>, blocks, 256, 0, stream, one,
+            gateUp, act, static_cast<unsigned>(rows), inter, static_cast<unsigned>(upFirstFrom));
     } else if (chunked) {
-        siluMulKernel<T, kChunk, kInFlight, long long><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+        launchDependent(kDependentManyTokens, siluMulKernel<T, kChunk, kInFlight, long long>, blocks, 256, 0, stream, one,
+            gateUp, act, rows, inter, upFirstFrom);
     } else if (narrow) {
-        siluMulKernel<T, 1, kInFlight, unsigned><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+        launchDependent(kDependentManyTokens, siluMulKernel<T, 1, kInFlight, unsigned>, blocks, 256, 0, stream, one,
+            gateUp, act, static_cast<unsigned>(rows), inter, static_cast<unsigned>(upFirstFrom));
     } else {
-        siluMulKernel<T, 1, kInFlight, long long><<<blocks, 256, 0, stream>>>(gateUp, act, rows, inter, upFirstFrom);
+        launchDependent(kDependentManyTokens, siluMulKernel<T, 1, kInFlight, long long>, blocks, 256, 0, stream, one,
+            gateUp, act, rows, inter, upFirstFrom);
     }
 }
 
@@ -473,6 +480,7 @@ struct DownSums {
 template <typename T, int W>
 __global__ void scatterResidualKernel(DownSums down, int const* textIdx, int const* audioIdx, T const* residual, T* out,
     int h) {
+    gridDependencyWait();
     int r = blockIdx.x;
     bool audio = r >= down.textCount;
     long long dst = static_cast<long long>(sourceRow(r, down.textCount, textIdx, audioIdx)) * h;
@@ -966,7 +974,8 @@ private:
         auto textIdx = reinterpret_cast<int*>(base + ws.textIdx);
         auto audioIdx = reinterpret_cast<int*>(base + ws.audioIdx);
         auto counts = reinterpret_cast<int*>(base + ws.counts);
-        compactKernel<<<1, 1024, 0, stream>>>(mask, maskIsInt, tokens, textIdx, audioIdx, counts);
+        higgs::launchDependent(higgs::kDependentManyTokens, compactKernel, 1, 1024, 0, stream, dim3(1, 1, 1), mask, maskIsInt,
+            tokens, textIdx, audioIdx, counts);
         int pageable[2] = {0, 0};
         int* host = hostCounts_ != nullptr ? hostCounts_ : pageable;
         if (textCountGiven_) {
@@ -1026,9 +1035,11 @@ private:
             return -1;
         }
         if (h % 4 == 0) {   // the workspace's down rows are 256-byte aligned, so h % 4 == 0 makes every row 16-byte aligned
-            scatterResidualKernel<T, 4><<<tokens, 256, 0, stream>>>(sums, textIdx, audioIdx, residual, out, h);
+            higgs::launchDependent(higgs::kDependentManyTokens, scatterResidualKernel<T, 4>, tokens, 256, 0, stream, dim3(1, 1, 1),
+                sums, textIdx, audioIdx, residual, out, h);
         } else {
-            scatterResidualKernel<T, 1><<<tokens, 256, 0, stream>>>(sums, textIdx, audioIdx, residual, out, h);
+            higgs::launchDependent(higgs::kDependentManyTokens, scatterResidualKernel<T, 1>, tokens, 256, 0, stream, dim3(1, 1, 1),
+                sums, textIdx, audioIdx, residual, out, h);
         }
         return launched();
     }

@@ -163,6 +163,7 @@ __device__ inline void writeRotatedKv(T const* kv, int t, int h, int pos, float 
 template <typename T>
 __global__ void writeKvKernel(T const* kv, int const* positions, int const* slots, int const* tables,
     float const* invFreq, T* cache, Geometry g) {
+    higgs::gridDependencyWait();
     int t = blockIdx.x;
     int h = blockIdx.y;
     int pos = positions[t];
@@ -943,6 +944,7 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
     extern __shared__ __align__(16) unsigned char mmaShared[];
     T* stages = reinterpret_cast<T*>(mmaShared);   // [stage][K or V][KT][LD]
     __shared__ long long keyRows[2][KT];           // [tile % 2][key]: the K rows of a tile's keys
+    higgs::gridDependencyWait();
 
     int t0 = (gridDim.x - 1 - blockIdx.x) * QT;
     int n = min(QT, tokens - t0);
@@ -1139,6 +1141,7 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
 
 template <typename T>
 __global__ void combineKernel(Partials in, int splits, int heads, int d, T* out) {
+    higgs::gridDependencyWait();
     int t = blockIdx.x;
     int h = blockIdx.y;
     long long base = (static_cast<long long>(t) * heads + h) * splits;
@@ -1221,8 +1224,9 @@ void launchMmaOf(T const* q, Call const& c, T const* cache, float scale, cudaStr
     }
     dim3 tiles(static_cast<unsigned>((c.tokens + mmaTileTokens<G>() - 1) / mmaTileTokens<G>()),
         static_cast<unsigned>(c.g.kvHeads));
-    attendMmaKernel<T, G, D><<<tiles, 32 * G * mmaRows<G>(), mmaSharedBytes<T, D>(), stream>>>(q, c.positions, c.slots,
-        c.tables, c.invFreq, cache, c.g, scale, static_cast<int>(c.tokens), static_cast<T*>(c.out));
+    higgs::launchDependent(higgs::kDependentManyTokens, attendMmaKernel<T, G, D>, tiles, dim3(32 * G * mmaRows<G>()),
+        mmaSharedBytes<T, D>(), stream, dim3(1, 1, 1), q, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, scale,
+        static_cast<int>(c.tokens), static_cast<T*>(c.out));
 }
 
 template <typename T, int G>
@@ -1307,8 +1311,9 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
         reinterpret_cast<float*>(ws + alignUp(n * c.g.headDim * sizeof(float)) + alignUp(n * sizeof(float)))};
     int half = c.g.headDim / 2;
     dim3 writeGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads));
-    writeKvKernel<T><<<writeGrid, half < 128 ? (half < 32 ? 32 : half) : 128, 0, stream>>>(static_cast<T const*>(c.kv),
-        c.positions, c.slots, c.tables, c.invFreq, static_cast<T*>(c.cache), c.g);
+    higgs::launchDependent(higgs::kDependentManyTokens, writeKvKernel<T>, writeGrid, dim3(half < 128 ? (half < 32 ? 32 : half) : 128),
+        0, stream, dim3(1, 1, 1), static_cast<T const*>(c.kv), c.positions, c.slots, c.tables, c.invFreq,
+        static_cast<T*>(c.cache), c.g);
     dim3 attendGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
     T const* q = static_cast<T const*>(c.q);
     T const* kv = static_cast<T const*>(c.kv);
@@ -1317,8 +1322,8 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     int tiledTokens = tiled ? static_cast<int>(c.tokens) : 0;
     switch (group) {
 #define HX_ATTEND(G) case G: \
-        attendKernel<T, G><<<attendGrid, kThreads, 0, stream>>>(q, kv, c.positions, c.slots, c.tables, c.invFreq, cache, \
-            c.g, scale, splits, p, tiledTokens, out, 0); \
+        higgs::launchDependent(higgs::kDependentManyTokens, attendKernel<T, G>, attendGrid, dim3(kThreads), 0, stream, \
+            dim3(1, 1, 1), q, kv, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, scale, splits, p, tiledTokens, out, 0); \
         if (tiled) { \
             launchMma<T, G>(q, c, cache, scale, stream); \
         } \
@@ -1328,7 +1333,8 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     }
     if (splits > 1) {
         dim3 combineGrid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.heads));
-        combineKernel<T><<<combineGrid, c.g.headDim < 128 ? 64 : 128, 0, stream>>>(p, splits, c.g.heads, c.g.headDim, out);
+        higgs::launchDependent(higgs::kDependentManyTokens, combineKernel<T>, combineGrid, dim3(c.g.headDim < 128 ? 64 : 128), 0,
+            stream, dim3(1, 1, 1), p, splits, c.g.heads, c.g.headDim, out);
     }
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) {

@@ -80,6 +80,7 @@ template <typename T, typename NW, typename Out>
 static __global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
     int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
     __shared__ float shared[32];
+    gridDependencyWait();
     int r = blockIdx.x;
     NormRow row = normRow(r, mask, maskIsInt, textIdx, audioIdx, textCount);
     T const* x = hidden + static_cast<long long>(row.src) * h;
@@ -115,6 +116,7 @@ static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hi
     T* out, int h, float eps) {
     constexpr int N = Vec<T>::N;
     __shared__ float shared[32];
+    gridDependencyWait();
     int r = blockIdx.x;
     NormRow row = normRow(r, mask, maskIsInt, textIdx, audioIdx, textCount);
     int chunks = h / N;
@@ -159,14 +161,15 @@ static void normRows(int rows, T const* hidden, void const* mask, bool maskIsInt
     constexpr int N = Vec<T>::N;
     bool aligned = h % N == 0 && (reinterpret_cast<uintptr_t>(hidden) | reinterpret_cast<uintptr_t>(out)) % 16 == 0;
     int perThread = (h / N + kNormThreads - 1) / kNormThreads;
+    dim3 one(1, 1, 1);
     if (aligned && perThread <= 2) {
-        normVecKernel<T, NW, 2><<<rows, kNormThreads, 0, stream>>>(
+        launchDependent(kDependentManyTokens, normVecKernel<T, NW, 2>, rows, kNormThreads, 0, stream, one,
             hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
     } else if (aligned && perThread <= 4) {
-        normVecKernel<T, NW, 4><<<rows, kNormThreads, 0, stream>>>(
+        launchDependent(kDependentManyTokens, normVecKernel<T, NW, 4>, rows, kNormThreads, 0, stream, one,
             hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
     } else {
-        normKernel<T, NW, T><<<rows, 256, 0, stream>>>(
+        launchDependent(kDependentManyTokens, normKernel<T, NW, T>, rows, 256, 0, stream, one,
             hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
     }
 }

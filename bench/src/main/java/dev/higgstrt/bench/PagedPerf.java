@@ -29,7 +29,7 @@ import java.util.List;
  * {@code PagedPerf CONVERTED_DIR DTYPE PROMPT FRAMES BATCH...}; {@code -Dhiggs.bench.saveEngine=FILE} also saves the engine;
  * {@code -Dhiggs.bench.profileSteps=N} runs instead N batch-1 decode steps in a CUDA profiler range
  * (with {@code -Dhiggs.bench.profilePrefill=true}, N prefills of the prompt);
- * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out. Batches of up to 8 run again, twice
+ * {@code -Dhiggs.bench.graphs=false} leaves CUDA graphs out; {@code -Dhiggs.bench.prefillOnly=true} stops after the prefill. Batches of up to 8 run again, twice
  * over, with each of decode attention's two kernels (decodeKernel, the per-token kernel) without and
  * with the plugins' dependent launches ({@code -Dhiggs.bench.decodeBaselines=false} leaves those out).
  */
@@ -71,23 +71,66 @@ public final class PagedPerf {
                 return;
             }
 
-            // one prompt alone, and its first frame: after 6 untimed prefills (on the H200 the first 6 took
-            // 0.4-1.4 ms a prefill more than the next 6)
+            // untimed: in three runs of the table on the H200 its first row took about 0.1 ms a step more than the
+            // same row run later (clocks, the JIT), and the first prefills' host packing ran before the JIT had
+            // compiled it, so a batch-1 decode runs first
             try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
-                double[] ms = new double[6];
-                for (int round = 0; round < 2; round++) {
-                    for (int run = 0; run < ms.length; run++) {
-                        long a = System.nanoTime();
-                        d.step(List.of(new BatchDecoder.Work(run, promptTokens, 0, table(0, blocksPerSequence))));
-                        ms[run] = (System.nanoTime() - a) / 1e6;
-                    }
+                prefill(d, promptTokens, 1, blocksPerSequence);
+                TokenInput audio = TokenInput.audio(new int[c.numCodebooks()]);
+                for (int f = 0; f < Math.min(frames, 300); f++) {
+                    d.step(List.of(new BatchDecoder.Work(0, audio, prompt + f, table(0, blocksPerSequence))));
                 }
-                Arrays.sort(ms);
-                System.out.printf("prefill of %d positions alone (= time to first frame at batch 1): %.2f ms median of 6 -> %.0f positions/s%n",
-                        prompt, ms[3], prompt / (ms[3] / 1e3));
             }
-            System.out.println("| batch | frames/s | mean step ms | batch-1 floor ms | KV memory GB | prefill of all s |");
-            System.out.println("|---|---|---|---|---|---|");
+            // one prompt alone, and its first frame: after 6 untimed prefills (on the H200 the first 6 took
+            // 0.4-1.4 ms a prefill more than the next 6); then the same prompt's prefill replayed as a CUDA graph,
+            // which leaves out the host's enqueue and most of the gaps between launches
+            // Stream launches with and without the many-token kernels' dependent launches, twice over, then a graph
+            String graphsBefore = System.getProperty(PagedDecoder.GRAPHS_PROPERTY);
+            int masks = DualFfnPlugin.get().setDependentLaunches(0);
+            DualFfnPlugin.get().setDependentLaunches(masks);
+            int manyToggled = masks ^ DualFfnPlugin.DEPENDENT_MANY_TOKENS;   // the other way where the default has them off
+            int[][] prefillRuns = {{0, masks}, {0, manyToggled}, {0, masks}, {0, manyToggled}, {1, masks}, {1, manyToggled}};
+            for (int[] prefillRun : prefillRuns) {
+                boolean replay = prefillRun[0] == 1;
+                System.setProperty(PagedDecoder.GRAPHS_PROPERTY, Boolean.toString(replay));
+                DualFfnPlugin.get().setDependentLaunches(prefillRun[1]);
+                try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
+                    double[] ms = new double[6];
+                    double[][] phases = new double[3][ms.length];
+                    for (int round = 0; round < 2; round++) {
+                        for (int run = 0; run < ms.length; run++) {
+                            long a = System.nanoTime();
+                            d.step(List.of(new BatchDecoder.Work(run, promptTokens, 0, table(0, blocksPerSequence))));
+                            ms[run] = (System.nanoTime() - a) / 1e6;
+                            PagedDecoder.StepTiming timing = d.lastStepTiming();
+                            phases[0][run] = timing.prepareNanos() / 1e6;
+                            phases[1][run] = timing.enqueueNanos() / 1e6;
+                            phases[2][run] = timing.waitNanos() / 1e6;
+                        }
+                    }
+                    if (replay && d.graphLaunches() < ms.length) {
+                        System.out.println("prefill as a CUDA graph: not replayed (" + d.graphLaunches() + " launches)");
+                        continue;
+                    }
+                    System.out.printf("prefill of %d positions alone%s%s: %.2f ms median of 6 -> %.0f positions/s"
+                                    + " (host: prepare %.2f, enqueue %.2f, wait %.2f ms, medians)%n",
+                            prompt, replay ? ", replayed as a CUDA graph" : " (= time to first frame at batch 1)",
+                            prefillRun[1] == masks ? "" : ", dependent launches " + prefillRun[1], median(ms),
+                            prompt / (median(ms) / 1e3), median(phases[0]), median(phases[1]), median(phases[2]));
+                }
+            }
+            DualFfnPlugin.get().setDependentLaunches(masks);
+            if (graphsBefore == null) {
+                System.clearProperty(PagedDecoder.GRAPHS_PROPERTY);
+            } else {
+                System.setProperty(PagedDecoder.GRAPHS_PROPERTY, graphsBefore);
+            }
+            if (Boolean.getBoolean("higgs.bench.prefillOnly")) {
+                return;
+            }
+            System.out.println("| batch | frames/s | mean step ms | batch-1 floor ms | KV memory GB | prefill of all s |"
+                    + " host ms a step: prepare / enqueue / wait |");
+            System.out.println("|---|---|---|---|---|---|---|");
             List<int[]> runs = new ArrayList<>();
             boolean graphs = Boolean.parseBoolean(System.getProperty("higgs.bench.graphs", "true"));
             // {batch, CUDA graphs, dependent-launch mask, decodeKernel}
@@ -99,6 +142,9 @@ public final class PagedPerf {
                 }
                 if (batch <= 8 || !graphs) {   // the baseline: the same steps enqueued without CUDA graphs
                     runs.add(new int[]{batch, 0, dependentDefault, decodeDefault});
+                }
+                if (batch > 1) {   // the many-token kernels' dependent launches toggled (on where the default has them off)
+                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault ^ DualFfnPlugin.DEPENDENT_MANY_TOKENS, decodeDefault});
                 }
             }
             if (Boolean.parseBoolean(System.getProperty("higgs.bench.decodeBaselines", "true"))) {
@@ -117,15 +163,6 @@ public final class PagedPerf {
                     }
                 }
             }
-            // untimed: in three runs of the table on the H200 its first row took about 0.1 ms a step more than the
-            // same row run later (clocks, the JIT), so a batch-1 decode runs first
-            try (PagedDecoder d = engine.newDecoder(blocksPerSequence)) {
-                prefill(d, promptTokens, 1, blocksPerSequence);
-                TokenInput audio = TokenInput.audio(new int[c.numCodebooks()]);
-                for (int f = 0; f < Math.min(frames, 300); f++) {
-                    d.step(List.of(new BatchDecoder.Work(0, audio, prompt + f, table(0, blocksPerSequence))));
-                }
-            }
             for (int[] run : runs) {
                 int batch = run[0];
                 System.setProperty(PagedDecoder.GRAPHS_PROPERTY, Boolean.toString(run[1] == 1));
@@ -139,6 +176,7 @@ public final class PagedPerf {
                     int[] frame = new int[c.numCodebooks()];
                     TokenInput audio = TokenInput.audio(frame);
                     List<BatchDecoder.Work> step = new ArrayList<>(batch);
+                    long[] host = new long[3];
                     long s0 = System.nanoTime();
                     for (int f = 0; f < frames; f++) {
                         step.clear();
@@ -146,17 +184,22 @@ public final class PagedPerf {
                             step.add(new BatchDecoder.Work(s, audio, prompt + f, table(s * blocksPerSequence, blocksPerSequence)));
                         }
                         d.step(step);
+                        PagedDecoder.StepTiming timing = d.lastStepTiming();
+                        host[0] += timing.prepareNanos();
+                        host[1] += timing.enqueueNanos();
+                        host[2] += timing.waitNanos();
                     }
                     double seconds = (System.nanoTime() - s0) / 1e9;
                     double floor = batch == 1
                             ? (weightsRead + kvPerPosition * (prompt + frames / 2.0)) / bandwidth * 1e3 : Double.NaN;
-                    System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f |%n",
+                    System.out.printf("| %s | %.0f | %.2f | %s | %.2f | %.2f | %.3f / %.3f / %.3f |%n",
                             batch + (run[1] == 1 ? "" : " (no CUDA graphs)")
                                     + (run[2] == dependentDefault ? "" : " (dependent launches " + run[2] + ")")
                                     + (run[3] == decodeDefault ? "" : run[3] == 1 ? " (decodeKernel)" : " (per-token decode kernel)"),
                             batch * frames / seconds, seconds / frames * 1e3,
                             batch == 1 ? String.format("%.2f (%.2fx)", floor, seconds / frames * 1e3 / floor) : "",
-                            (double) d.kvBytes() / 1e9, prefillS);
+                            (double) d.kvBytes() / 1e9, prefillS, host[0] / 1e6 / frames, host[1] / 1e6 / frames,
+                            host[2] / 1e6 / frames);
                     if (batch == 64 && run[2] == dependentDefault && run[3] == decodeDefault && (run[1] == 1 || !graphs)) {
                         // three joins: the first is the first call of its shape (TensorRT sets the shape up), so
                         // one sample of it alone once read 45 ms where the next read 32
@@ -228,6 +271,12 @@ public final class PagedPerf {
             }
             d.step(step);
         }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
     }
 
     private static int[] table(int first, int n) {

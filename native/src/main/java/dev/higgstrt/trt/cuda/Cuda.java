@@ -12,6 +12,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
+import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
 import static org.bytedeco.cuda.global.cudart.cudaGetLastError;
 import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaGraphExecDestroy;
@@ -224,6 +226,82 @@ public final class Cuda {
         public void close() {
             if (closed.compareAndSet(false, true)) {
                 check(cudaFree(pointer), "cudaFree");
+            }
+        }
+    }
+
+    /**
+     * Page-locked host memory, freed once by {@link #close()}: a copy between it and the device
+     * runs as one DMA transfer in order on a stream, without the driver's staging copy through its
+     * own pinned buffer (which made each upload of pageable memory wait for the transfer).
+     */
+    public static final class PinnedBuffer implements AutoCloseable {
+        private final Pointer pointer = new Pointer();
+        private final MemorySegment segment;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        /**
+         * Allocates page-locked host memory.
+         *
+         * @param bytes the size (at least 1 is allocated)
+         */
+        public PinnedBuffer(long bytes) {
+            long size = Math.max(bytes, 1);
+            check(cudaMallocHost(pointer, size), "cudaMallocHost(" + size + ")");
+            segment = MemorySegment.ofAddress(pointer.address()).reinterpret(size);
+        }
+
+        /**
+         * The memory, for the host to read and write (not after {@link #close()}).
+         *
+         * @return a segment over the whole allocation
+         * @throws IllegalStateException after close
+         */
+        public MemorySegment segment() {
+            if (closed.get()) {
+                throw new IllegalStateException("pinned buffer already freed");
+            }
+            return segment;
+        }
+
+        /**
+         * Copies the first {@code count} bytes of this buffer to the start of {@code dst} in order on
+         * {@code stream}. Asynchronous: the host must not write those bytes again until the stream
+         * has passed the copy.
+         *
+         * @param dst    the device buffer
+         * @param count  bytes to copy
+         * @param stream the stream
+         */
+        public void uploadTo(DeviceBuffer dst, long count, Stream stream) {
+            if (count > segment().byteSize() || count > dst.bytes()) {
+                throw new IllegalArgumentException(count + " bytes from a pinned buffer of " + segment.byteSize()
+                        + " into a device buffer of " + dst.bytes());
+            }
+            check(cudaMemcpyAsync(dst.pointer(), pointer, count, cudaMemcpyHostToDevice, stream.handle()), "cudaMemcpyAsync to device");
+        }
+
+        /**
+         * Copies the first {@code count} bytes of {@code src} into the start of this buffer after the
+         * work enqueued on {@code stream}, and waits for it.
+         *
+         * @param src    the device buffer
+         * @param count  bytes to copy
+         * @param stream the stream
+         */
+        public void downloadFrom(DeviceBuffer src, long count, Stream stream) {
+            if (count > segment().byteSize() || count > src.bytes()) {
+                throw new IllegalArgumentException(count + " bytes from a device buffer of " + src.bytes()
+                        + " into a pinned buffer of " + segment.byteSize());
+            }
+            check(cudaMemcpyAsync(pointer, src.pointer(), count, cudaMemcpyDeviceToHost, stream.handle()), "cudaMemcpyAsync to host");
+            stream.synchronize();
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                check(cudaFreeHost(pointer), "cudaFreeHost");
             }
         }
     }

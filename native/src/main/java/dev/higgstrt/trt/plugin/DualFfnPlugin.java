@@ -327,18 +327,26 @@ public final class DualFfnPlugin {
     public static final int DEPENDENT_FFN = 2;
     /** {@link #setDependentLaunches} bit: the paged attention's one-kernel decode. */
     public static final int DEPENDENT_ATTENTION = 4;
+    /**
+     * {@link #setDependentLaunches} bit: the kernels between the cuBLAS GEMMs of many-token calls
+     * (prefill, larger decode batches): the RMSNorms, path compaction, SiLU, scatter-add, K/V write
+     * and attention kernels.
+     */
+    public static final int DEPENDENT_MANY_TOKENS = 8;
     /** {@link #setDependentLaunches} bits: all of them. */
-    public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION;
+    public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION | DEPENDENT_MANY_TOKENS;
 
     /**
-     * Chooses which decode kernels of the library's plugins are launched as programmatic dependent
+     * Chooses which kernels of the library's plugins are launched as programmatic dependent
      * launches (Hopper) from the next enqueue on: such a kernel may be scheduled while the one before
      * it still runs, and waits on the device for its results. All of them by default: on the H200
-     * they took about 0.2 ms off a batch-1 decode step of 2.8 ms ({@code docs/performance.md});
+     * they took about 0.2 ms off a batch-1 decode step of 2.8 ms, and the many-token ones 0.2 ms
+     * off a 512-position prefill of 8 ({@code docs/performance.md});
      * {@code HIGGS_TRT_PDL=MASK} sets the mask a process starts with ({@code 0}: none). A CUDA
      * graph keeps the launches it was captured with.
      *
-     * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN} and {@link #DEPENDENT_ATTENTION}, or'd
+     * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN}, {@link #DEPENDENT_ATTENTION} and
+     *             {@link #DEPENDENT_MANY_TOKENS}, or'd
      * @return the previous mask
      */
     public int setDependentLaunches(int mask) {
