@@ -143,8 +143,12 @@ public final class PagedPerf {
                 if (batch <= 8 || !graphs) {   // the baseline: the same steps enqueued without CUDA graphs
                     runs.add(new int[]{batch, 0, dependentDefault, decodeDefault});
                 }
-                if (batch > 1) {   // the many-token kernels' dependent launches toggled (on where the default has them off)
+                if (batch > 1) {
+                    // the many-token kernels' dependent launches toggled, then the default again: in one run a
+                    // second batch-64 row with them off read 10,430 frames/s against 8,995 for the first row with
+                    // them on, where the first rows of four runs, on or off, read 8,736-9,093
                     runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault ^ DualFfnPlugin.DEPENDENT_MANY_TOKENS, decodeDefault});
+                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault, decodeDefault});
                 }
             }
             if (Boolean.parseBoolean(System.getProperty("higgs.bench.decodeBaselines", "true"))) {

@@ -295,50 +295,16 @@ public final class PagedDecoder implements BatchDecoder {
         Layout at = layout(tokens, s);
         long started = System.nanoTime();
         Cuda.setDevice(0);
-        // packed in Java arrays, then one bulk copy each: a long prompt's step may come before the JIT
-        // has compiled this loop, and with a segment write per element the packing of a 512-position
-        // prefill took 0.73 ms on the H200 machine's host (PagedPerf's first calls)
-        int[] ids = new int[tokens];
-        int[] codes = new int[tokens * k];
-        byte[] mask = new byte[tokens];
-        int[] positions = new int[tokens];
-        int[] slots = new int[tokens];
-        int[] tables = new int[s * m];
-        int[] last = new int[s];
-        int token = 0;
-        int textTokens = 0;
-        for (int slot = 0; slot < s; slot++) {
-            Work w = batch.get(run.get(slot));
-            TokenInput in = w.tokens();
-            int n = in.length();
-            int[] inputIds = in.inputIds();
-            int[][] frames = in.audioFrames();
-            if (inputIds != null) {
-                System.arraycopy(inputIds, 0, ids, token, n);
-            }
-            int frame = 0;
-            for (int i = 0; i < n; i++) {
-                if (inputIds == null || isAudioToken(inputIds[i])) {
-                    System.arraycopy(frames[frame++], 0, codes, (token + i) * k, k);
-                    mask[token + i] = 1;
-                } else {
-                    textTokens++;
-                }
-                positions[token + i] = w.past() + i;
-            }
-            Arrays.fill(slots, token, token + n, slot);
-            System.arraycopy(w.blockTable(), 0, tables, slot * m, w.blockTable().length);
-            token += n;
-            last[slot] = token - 1;
-        }
+        StepInputs packed = StepInputs.pack(batch, run, tokens, audioTokenIds, k, m);
+        int textTokens = packed.textTokens();
         MemorySegment host = hostInputs.segment();
-        MemorySegment.copy(ids, 0, host, ValueLayout.JAVA_INT, at.ids(), tokens);
-        MemorySegment.copy(codes, 0, host, ValueLayout.JAVA_INT, at.codes(), codes.length);
-        MemorySegment.copy(mask, 0, host, ValueLayout.JAVA_BYTE, at.mask(), tokens);
-        MemorySegment.copy(positions, 0, host, ValueLayout.JAVA_INT, at.positions(), tokens);
-        MemorySegment.copy(slots, 0, host, ValueLayout.JAVA_INT, at.slots(), tokens);
-        MemorySegment.copy(tables, 0, host, ValueLayout.JAVA_INT, at.tables(), tables.length);
-        MemorySegment.copy(last, 0, host, ValueLayout.JAVA_INT, at.last(), s);
+        MemorySegment.copy(packed.ids(), 0, host, ValueLayout.JAVA_INT, at.ids(), tokens);
+        MemorySegment.copy(packed.codes(), 0, host, ValueLayout.JAVA_INT, at.codes(), packed.codes().length);
+        MemorySegment.copy(packed.mask(), 0, host, ValueLayout.JAVA_BYTE, at.mask(), tokens);
+        MemorySegment.copy(packed.positions(), 0, host, ValueLayout.JAVA_INT, at.positions(), tokens);
+        MemorySegment.copy(packed.slots(), 0, host, ValueLayout.JAVA_INT, at.slots(), tokens);
+        MemorySegment.copy(packed.tables(), 0, host, ValueLayout.JAVA_INT, at.tables(), packed.tables().length);
+        MemorySegment.copy(packed.last(), 0, host, ValueLayout.JAVA_INT, at.last(), s);
         try {
             hostInputs.uploadTo(inputs, at.bytes(), stream);
             long shapeKey = ((long) tokens << 40) | ((long) textTokens << 20) | s;
@@ -375,16 +341,6 @@ public final class PagedDecoder implements BatchDecoder {
             }
             throw e;
         }
-    }
-
-    /** Whether an input id holds an audio frame (as {@link EngineSession#audioMask}). */
-    private boolean isAudioToken(int id) {
-        for (int a : audioTokenIds) {
-            if (a == id) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** The step's input shapes and where in the uploaded inputs each input lies. */
