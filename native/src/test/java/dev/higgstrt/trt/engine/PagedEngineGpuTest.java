@@ -156,6 +156,10 @@ class PagedEngineGpuTest {
                 long graphsBefore = alone.graphLaunches();
                 List<float[]> graphed = prefillAndDecode(alone, mixed, frames, table);
                 assertThat(alone.graphLaunches()).isGreaterThan(graphsBefore);
+                // a one-token step of a shape seen before replays its graph; the decoder without graphs never does
+                assertThat(alone.lastStepTiming().replayed()).isTrue();
+                assertThat(together.lastStepTiming().replayed()).isFalse();
+                assertThat(together.lastStepTiming().waitNanos()).isPositive();
                 for (int i = 0; i < off.size(); i++) {
                     assertThat(on.get(i)).as("step %d, dependent launches on", i).containsExactly(off.get(i));
                     assertThat(graphed.get(i)).as("step %d, on, CUDA graph", i).containsExactly(off.get(i));
