@@ -81,15 +81,15 @@ public final class PagedPerf {
                     d.step(List.of(new BatchDecoder.Work(0, audio, prompt + f, table(0, blocksPerSequence))));
                 }
             }
-            // one prompt alone, and its first frame: after 6 untimed prefills (on the H200 the first 6 took
-            // 0.4-1.4 ms a prefill more than the next 6); then the same prompt's prefill replayed as a CUDA graph,
+            // one prompt alone, and its first frame, each time after 6 untimed prefills (on the H200 the first 6
+            // took 0.4-1.4 ms a prefill more than the next 6): stream launches with the many-token kernels'
+            // dependent launches as by default and toggled, twice over, then the same replayed as a CUDA graph,
             // which leaves out the host's enqueue and most of the gaps between launches
-            // Stream launches with and without the many-token kernels' dependent launches, twice over, then a graph
             String graphsBefore = System.getProperty(PagedDecoder.GRAPHS_PROPERTY);
-            int masks = DualFfnPlugin.get().setDependentLaunches(0);
-            DualFfnPlugin.get().setDependentLaunches(masks);
-            int manyToggled = masks ^ DualFfnPlugin.DEPENDENT_MANY_TOKENS;   // the other way where the default has them off
-            int[][] prefillRuns = {{0, masks}, {0, manyToggled}, {0, masks}, {0, manyToggled}, {1, masks}, {1, manyToggled}};
+            int dependentDefault = DualFfnPlugin.get().setDependentLaunches(0);
+            int manyToggled = dependentDefault ^ DualFfnPlugin.DEPENDENT_MANY_TOKENS;
+            int[][] prefillRuns = {{0, dependentDefault}, {0, manyToggled}, {0, dependentDefault}, {0, manyToggled},
+                {1, dependentDefault}, {1, manyToggled}};
             for (int[] prefillRun : prefillRuns) {
                 boolean replay = prefillRun[0] == 1;
                 System.setProperty(PagedDecoder.GRAPHS_PROPERTY, Boolean.toString(replay));
@@ -115,11 +115,11 @@ public final class PagedPerf {
                     System.out.printf("prefill of %d positions alone%s%s: %.2f ms median of 6 -> %.0f positions/s"
                                     + " (host: prepare %.2f, enqueue %.2f, wait %.2f ms, medians)%n",
                             prompt, replay ? ", replayed as a CUDA graph" : " (= time to first frame at batch 1)",
-                            prefillRun[1] == masks ? "" : ", dependent launches " + prefillRun[1], median(ms),
+                            prefillRun[1] == dependentDefault ? "" : ", dependent launches " + prefillRun[1], median(ms),
                             prompt / (median(ms) / 1e3), median(phases[0]), median(phases[1]), median(phases[2]));
                 }
             }
-            DualFfnPlugin.get().setDependentLaunches(masks);
+            DualFfnPlugin.get().setDependentLaunches(dependentDefault);
             if (graphsBefore == null) {
                 System.clearProperty(PagedDecoder.GRAPHS_PROPERTY);
             } else {
@@ -134,7 +134,6 @@ public final class PagedPerf {
             List<int[]> runs = new ArrayList<>();
             boolean graphs = Boolean.parseBoolean(System.getProperty("higgs.bench.graphs", "true"));
             // {batch, CUDA graphs, dependent-launch mask, decodeKernel}
-            int dependentDefault = DualFfnPlugin.get().setDependentLaunches(0);
             int decodeDefault = PagedAttentionPlugin.get().setDecodeKernel(true) ? 1 : 0;
             for (int batch : batches) {
                 if (graphs) {
@@ -147,7 +146,7 @@ public final class PagedPerf {
                     // the many-token kernels' dependent launches toggled, then the default again: in one run a
                     // second batch-64 row with them off read 10,430 frames/s against 8,995 for the first row with
                     // them on, where the first rows of four runs, on or off, read 8,736-9,093
-                    runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault ^ DualFfnPlugin.DEPENDENT_MANY_TOKENS, decodeDefault});
+                    runs.add(new int[]{batch, graphs ? 1 : 0, manyToggled, decodeDefault});
                     runs.add(new int[]{batch, graphs ? 1 : 0, dependentDefault, decodeDefault});
                 }
             }

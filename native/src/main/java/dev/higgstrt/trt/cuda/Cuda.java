@@ -150,36 +150,6 @@ public final class Cuda {
         }
 
         /**
-         * Copies host memory to the start of this buffer in order on {@code stream} (what the
-         * stream runs next sees it; the host memory may be reused when this returns, since
-         * pageable memory is staged before the call returns).
-         *
-         * @param src    the bytes to copy
-         * @param stream the stream
-         */
-        public void upload(MemorySegment src, Stream stream) {
-            if (src.byteSize() > bytes) {
-                throw new IllegalArgumentException(src.byteSize() + " bytes into a device buffer of " + bytes);
-            }
-            check(cudaMemcpyAsync(pointer(), host(src), src.byteSize(), cudaMemcpyHostToDevice, stream.handle()),
-                    "cudaMemcpyAsync to device");
-        }
-
-        /**
-         * Copies {@code dst.byteSize()} bytes from {@code offset} into host memory after the work
-         * enqueued on {@code stream}, and waits for it.
-         *
-         * @param dst    receives the bytes
-         * @param offset where in this buffer to start
-         * @param stream the stream
-         */
-        public void download(MemorySegment dst, long offset, Stream stream) {
-            Pointer from = at(offset, dst.byteSize());
-            check(cudaMemcpyAsync(host(dst), from, dst.byteSize(), cudaMemcpyDeviceToHost, stream.handle()), "cudaMemcpyAsync to host");
-            stream.synchronize();
-        }
-
-        /**
          * Copies the first {@code count} bytes of {@code src} (device {@code srcDevice}) into this buffer (device {@code device}).
          *
          * @param src       the source memory

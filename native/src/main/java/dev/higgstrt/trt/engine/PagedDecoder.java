@@ -62,7 +62,6 @@ public final class PagedDecoder implements BatchDecoder {
     private final Cuda.PinnedBuffer hostInputs;
     private final Cuda.PinnedBuffer hostLogits;
     private final Bindings bindings;
-    private final int[] audioTokenIds;
     private final NativeRelease release;
     private final Map<Long, Cuda.Graph> graphs = new HashMap<>();
     private final Map<Long, Integer> shapesSeen = new HashMap<>();
@@ -90,7 +89,6 @@ public final class PagedDecoder implements BatchDecoder {
         this.c = engine.config();
         this.shape = engine.shape();
         this.kvBlocks = kvBlocks;
-        this.audioTokenIds = c.audioTokenIds().stream().mapToInt(Integer::intValue).toArray();
         Cuda.setDevice(0);
         this.context = engine.handle().createExecutionContext();
         if (context == null || context.isNull()) {
@@ -290,12 +288,10 @@ public final class PagedDecoder implements BatchDecoder {
 
     private float[][] execute(List<Work> batch, List<Integer> run, int tokens) {
         int s = run.size();
-        int k = c.numCodebooks();
-        int m = shape.blocksPerSequence();
         Layout at = layout(tokens, s);
         long started = System.nanoTime();
         Cuda.setDevice(0);
-        StepInputs packed = StepInputs.pack(batch, run, tokens, audioTokenIds, k, m);
+        StepInputs packed = StepInputs.pack(batch, run, tokens, c, shape.blocksPerSequence());
         int textTokens = packed.textTokens();
         MemorySegment host = hostInputs.segment();
         MemorySegment.copy(packed.ids(), 0, host, ValueLayout.JAVA_INT, at.ids(), tokens);

@@ -1,6 +1,7 @@
 package dev.higgstrt.trt.engine;
 
 import dev.higgstrt.decoding.TokenInput;
+import dev.higgstrt.model.HiggsAudioConfig;
 import dev.higgstrt.runtime.BatchDecoder;
 
 import java.util.Arrays;
@@ -32,15 +33,14 @@ record StepInputs(int[] ids, int[] codes, byte[] mask, int[] positions, int[] sl
      * @param batch             the step's entries
      * @param run               which of them run (already checked), in order
      * @param tokens            their tokens in all
-     * @param audioTokenIds     the ids whose positions hold audio frames
-     * @param numCodebooks      codes a frame
+     * @param c                 the model's config: its audio token ids and codebooks
      * @param blocksPerSequence the width of a block-table row
      * @return the packed inputs
      */
-    static StepInputs pack(List<BatchDecoder.Work> batch, List<Integer> run, int tokens, int[] audioTokenIds,
-                           int numCodebooks, int blocksPerSequence) {
+    static StepInputs pack(List<BatchDecoder.Work> batch, List<Integer> run, int tokens, HiggsAudioConfig c,
+                           int blocksPerSequence) {
         int s = run.size();
-        int k = numCodebooks;
+        int k = c.numCodebooks();
         int m = blocksPerSequence;
         int[] ids = new int[tokens];
         int[] codes = new int[tokens * k];
@@ -60,9 +60,10 @@ record StepInputs(int[] ids, int[] codes, byte[] mask, int[] positions, int[] sl
             if (inputIds != null) {
                 System.arraycopy(inputIds, 0, ids, token, n);
             }
+            boolean[] audio = EngineSession.audioMask(c, in);
             int frame = 0;
             for (int i = 0; i < n; i++) {
-                if (inputIds == null || contains(audioTokenIds, inputIds[i])) {
+                if (audio[i]) {
                     System.arraycopy(frames[frame++], 0, codes, (token + i) * k, k);
                     mask[token + i] = 1;
                 } else {
@@ -79,14 +80,5 @@ record StepInputs(int[] ids, int[] codes, byte[] mask, int[] positions, int[] sl
             throw new IllegalArgumentException(token + " tokens in the entries, " + tokens + " expected");
         }
         return new StepInputs(ids, codes, mask, positions, slots, tables, last, textTokens);
-    }
-
-    private static boolean contains(int[] values, int value) {
-        for (int v : values) {
-            if (v == value) {
-                return true;
-            }
-        }
-        return false;
     }
 }
