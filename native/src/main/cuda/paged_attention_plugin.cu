@@ -7,6 +7,9 @@
 //
 //   inputs   0 q [T, nH * d]             FLOAT, HALF or BF16 (the compute type)
 //            1 kv [T, 2 * nKV * d]        k heads then v heads, the compute type
+//            (with fused_qkv = 1 one input in their place, qkv [T, (nH + 2 * nKV) * d]: each
+//            token's q, k and v heads in one row, as one projection GEMM writes them; the other
+//            inputs then move one index down)
 //            2 positions INT32 [T]
 //            3 slots INT32 [T]            the row of block_tables that holds the token's blocks
 //            4 block_tables INT32 [S, M]  physical block of each logical block of a sequence
@@ -14,7 +17,12 @@
 //            6 kv_cache [N, 2, nKV, B, d] the compute type; block n holds positions of one
 //                                         sequence, keys then values. Written in place.
 //   output   0 attention [T, nH * d]      the compute type, before the output projection
-//   fields   num_heads, num_kv_heads, head_dim, block_size (INT32)
+//   fields   num_heads, num_kv_heads, head_dim, block_size (INT32); consecutive (INT32 0 or 1,
+//            default 0): 1 promises that each sequence's tokens of a call lie together in the
+//            packing at consecutive positions, as the Java runtime packs them. A call with one
+//            sequence then goes to the tensor-core prefill kernel alone: no per-token grid is
+//            launched to find the tiles it leaves (0.13 ms of kernels and 28 launch gaps of a
+//            512-position prefill on the H200). fused_qkv (INT32 0 or 1, default 0), above.
 //
 // The host side (Java) checks positions, slots and block ids before each call; the kernels skip a
 // token whose block lookup falls outside the cache rather than write out of bounds.
@@ -68,6 +76,7 @@ namespace {
 constexpr char kPluginName[] = "HiggsPagedAttention";
 constexpr char kPluginVersion[] = "1";
 constexpr int kInputs = 7;
+constexpr int kFields = 6;
 constexpr int kThreads = 128;
 constexpr int kMaxGroup = 8;
 constexpr int kMaxHeadDim = 256;
@@ -105,7 +114,16 @@ struct Geometry {
     int blockSize;
     int maxBlocks;   // M, the block table's width
     int numBlocks;   // N, the cache's blocks
+    int qStride;     // elements from one token's q row to the next: nH * d, or (nH + 2 nKV) * d fused
+    int kvStride;    // the same for the kv rows
 };
+
+// The geometry of rows apart (fused false) or of q, k and v in one row (fused true).
+inline Geometry geometryOf(int heads, int kvHeads, int headDim, int blockSize, int maxBlocks, int numBlocks, bool fused) {
+    int qkv = (heads + 2 * kvHeads) * headDim;
+    return Geometry{heads, kvHeads, headDim, blockSize, maxBlocks, numBlocks, fused ? qkv : heads * headDim,
+        fused ? qkv : 2 * kvHeads * headDim};
+}
 
 // The physical block of position pos of the sequence in table row slot, or -1 outside the cache.
 __device__ inline int physicalBlock(int const* tables, Geometry g, int slot, int pos) {
@@ -145,7 +163,7 @@ __device__ inline void writeRotatedKv(T const* kv, int t, int h, int pos, float 
     Geometry g, int first, int stride) {
     int d = g.headDim;
     int half = d / 2;
-    T const* k = kv + static_cast<long long>(t) * 2 * g.kvHeads * d + static_cast<long long>(h) * d;
+    T const* k = kv + static_cast<long long>(t) * g.kvStride + static_cast<long long>(h) * d;
     T const* v = k + static_cast<long long>(g.kvHeads) * d;
     for (int i = first; i < half; i += stride) {
         float s;
@@ -298,7 +316,7 @@ __device__ inline void rotateQuery(T const* q, Geometry g, int t, int kvHead, in
     float scale, float* qs) {
     int d = g.headDim;
     int half = d / 2;
-    T const* qt = q + static_cast<long long>(t) * g.heads * d + static_cast<long long>(kvHead) * group * d;
+    T const* qt = q + static_cast<long long>(t) * g.qStride + static_cast<long long>(kvHead) * group * d;
     for (int e = threadIdx.x; e < group * half; e += blockDim.x) {
         int gi = e / half;
         int i = e % half;
@@ -976,7 +994,7 @@ __global__ void __launch_bounds__(32 * GROUP * mmaRows<GROUP>()) attendMmaKernel
             for (int j = 0; j < 4; j++) {
                 int r = j & 1;
                 int dim = 16 * k + (j >= 2 ? 8 : 0) + 2 * t4;
-                T const* src = q + (static_cast<long long>(t0 + rows[r]) * g.heads + head) * D + dim;
+                T const* src = q + static_cast<long long>(t0 + rows[r]) * g.qStride + head * D + dim;
                 qv[k][j][0] = valid[r] ? toFloat(src[0]) : 0.f;
                 qv[k][j][1] = valid[r] ? toFloat(src[1]) : 0.f;
             }
@@ -1204,6 +1222,7 @@ struct Call {
     long long tokens;
     long long sequences;   // S, the block tables' rows: T == S is a decode call (one new token a sequence)
     Geometry g;
+    bool consecutive;      // each sequence's tokens lie together at consecutive positions (the field)
 };
 
 // The tensor-core prefill kernel for the uniform tiles of a call (16-bit types only).
@@ -1320,10 +1339,15 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     T* cache = static_cast<T*>(c.cache);
     T* out = static_cast<T*>(c.out);
     int tiledTokens = tiled ? static_cast<int>(c.tokens) : 0;
+    // one sequence at consecutive positions: every tile is uniform, the tiled kernel takes them all
+    bool perToken = !(tiled && c.consecutive && c.sequences == 1);
     switch (group) {
 #define HX_ATTEND(G) case G: \
-        higgs::launchDependent(higgs::kDependentManyTokens, attendKernel<T, G>, attendGrid, dim3(kThreads), 0, stream, \
-            dim3(1, 1, 1), q, kv, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, scale, splits, p, tiledTokens, out, 0); \
+        if (perToken) { \
+            higgs::launchDependent(higgs::kDependentManyTokens, attendKernel<T, G>, attendGrid, dim3(kThreads), 0, stream, \
+                dim3(1, 1, 1), q, kv, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, scale, splits, p, tiledTokens, \
+                out, 0); \
+        } \
         if (tiled) { \
             launchMma<T, G>(q, c, cache, scale, stream); \
         } \
@@ -1361,19 +1385,22 @@ char const* const kInputNames[kInputs] = {"q", "kv", "positions", "slots", "bloc
 class PagedAttentionPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
                                    public IPluginV3OneRuntime {
 public:
-    PagedAttentionPlugin(int heads, int kvHeads, int headDim, int blockSize)
-        : heads_(heads), kvHeads_(kvHeads), headDim_(headDim), blockSize_(blockSize) {
+    PagedAttentionPlugin(int heads, int kvHeads, int headDim, int blockSize, int consecutive, int fusedQkv)
+        : heads_(heads), kvHeads_(kvHeads), headDim_(headDim), blockSize_(blockSize), consecutive_(consecutive),
+          fusedQkv_(fusedQkv) {
         gLivePlugins.fetch_add(1);
         fields_[0] = PluginField{"num_heads", &heads_, PluginFieldType::kINT32, 1};
         fields_[1] = PluginField{"num_kv_heads", &kvHeads_, PluginFieldType::kINT32, 1};
         fields_[2] = PluginField{"head_dim", &headDim_, PluginFieldType::kINT32, 1};
         fields_[3] = PluginField{"block_size", &blockSize_, PluginFieldType::kINT32, 1};
-        collection_.nbFields = 4;
+        fields_[4] = PluginField{"consecutive", &consecutive_, PluginFieldType::kINT32, 1};
+        fields_[5] = PluginField{"fused_qkv", &fusedQkv_, PluginFieldType::kINT32, 1};
+        collection_.nbFields = kFields;
         collection_.fields = fields_;
     }
 
     PagedAttentionPlugin(PagedAttentionPlugin const& o)
-        : PagedAttentionPlugin(o.heads_, o.kvHeads_, o.headDim_, o.blockSize_) {}
+        : PagedAttentionPlugin(o.heads_, o.kvHeads_, o.headDim_, o.blockSize_, o.consecutive_, o.fusedQkv_) {}
 
     ~PagedAttentionPlugin() override { gLivePlugins.fetch_sub(1); }
 
@@ -1397,7 +1424,7 @@ public:
         if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
-        return check(in[0].desc.dims, in[1].desc.dims, in[6].desc.dims) ? 0 : -1;
+        return check(in[0].desc.dims, fused() ? nullptr : &in[1].desc.dims, in[at(kCache)].desc.dims) ? 0 : -1;
     }
 
     int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
@@ -1410,24 +1437,31 @@ public:
     }
 
     int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const*, int32_t, DimsExprs* outputs,
-        int32_t nbOutputs, IExprBuilder&) noexcept override {
+        int32_t nbOutputs, IExprBuilder& exprBuilder) noexcept override {
         if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
         outputs[0] = inputs[0];
+        if (fused()) {   // the query heads of the qkv rows
+            outputs[0].d[1] = exprBuilder.constant(static_cast<int64_t>(heads_) * headDim_);
+            if (outputs[0].d[1] == nullptr) {
+                gErrors.set("paged attention: TensorRT gave no expression for the output width");
+                return -1;
+            }
+        }
         return 0;
     }
 
     bool supportsFormatCombination(int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
         int32_t nbOutputs) noexcept override {
-        if (nbInputs != kInputs || nbOutputs != 1 || pos < 0 || pos > kInputs) {
+        if (nbInputs != inputCount() || nbOutputs != 1 || pos < 0 || pos > nbInputs) {
             return false;
         }
         PluginTensorDesc const& d = inOut[pos].desc;
         if (d.format != TensorFormat::kLINEAR) {
             return false;
         }
-        switch (pos) {
+        switch (pos == nbInputs ? kInputs : logical(pos)) {
         case 0: return isComputeType(d.type);
         case 2: case 3: case 4: return d.type == DataType::kINT32;
         case 5: return d.type == DataType::kFLOAT;
@@ -1439,7 +1473,7 @@ public:
 
     size_t getWorkspaceSize(DynamicPluginTensorDesc const* inputs, int32_t nbInputs, DynamicPluginTensorDesc const*,
         int32_t) const noexcept override {
-        if (nbInputs != kInputs) {
+        if (nbInputs != inputCount()) {
             return 0;
         }
         return workspaceFor(inputs[0].max.d[0], heads_, kvHeads_, headDim_);
@@ -1454,7 +1488,7 @@ public:
         if (!arity(nbInputs, nbOutputs)) {
             return -1;
         }
-        return check(in[0].dims, in[1].dims, in[6].dims) ? 0 : -1;
+        return check(in[0].dims, fused() ? nullptr : &in[1].dims, in[at(kCache)].dims) ? 0 : -1;
     }
 
     int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const*, void const* const* inputs,
@@ -1462,17 +1496,18 @@ public:
         Call c{};
         c.type = inputDesc[0].type;
         c.q = inputs[0];
-        c.kv = inputs[1];
-        c.positions = static_cast<int const*>(inputs[2]);
-        c.slots = static_cast<int const*>(inputs[3]);
-        c.tables = static_cast<int const*>(inputs[4]);
-        c.invFreq = static_cast<float const*>(inputs[5]);
-        c.cache = const_cast<void*>(inputs[6]);   // the runtime's cache: written in place by design
+        c.kv = fused() ? kvOf(inputs[0], c.type) : inputs[1];
+        c.positions = static_cast<int const*>(inputs[at(2)]);
+        c.slots = static_cast<int const*>(inputs[at(3)]);
+        c.tables = static_cast<int const*>(inputs[at(4)]);
+        c.invFreq = static_cast<float const*>(inputs[at(5)]);
+        c.cache = const_cast<void*>(inputs[at(kCache)]);   // the runtime's cache: written in place by design
         c.out = outputs[0];
         c.tokens = inputDesc[0].dims.d[0];
-        c.sequences = inputDesc[4].dims.d[0];
-        c.g = Geometry{heads_, kvHeads_, headDim_, blockSize_, static_cast<int>(inputDesc[4].dims.d[1]),
-            static_cast<int>(inputDesc[6].dims.d[0])};
+        c.sequences = inputDesc[at(4)].dims.d[0];
+        c.g = geometryOf(heads_, kvHeads_, headDim_, blockSize_, static_cast<int>(inputDesc[at(4)].dims.d[1]),
+            static_cast<int>(inputDesc[at(kCache)].dims.d[0]), fused());
+        c.consecutive = consecutive_ != 0;
         return run(c, workspace, stream);
     }
 
@@ -1481,26 +1516,51 @@ public:
     PluginFieldCollection const* getFieldsToSerialize() noexcept override { return &collection_; }
 
 private:
-    static bool arity(int32_t nbInputs, int32_t nbOutputs) {
-        if (nbInputs == kInputs && nbOutputs == 1) {
+    static constexpr int kCache = 6;   // the cache's index in the unfused order
+
+    bool fused() const { return fusedQkv_ != 0; }
+
+    int inputCount() const { return fused() ? kInputs - 1 : kInputs; }
+
+    // The index of input i of the unfused order (never 1, kv, when fused) among this plugin's inputs.
+    int at(int i) const { return fused() && i > 1 ? i - 1 : i; }
+
+    // The unfused order's index of input pos of this plugin's inputs.
+    int logical(int pos) const { return fused() && pos >= 1 ? pos + 1 : pos; }
+
+    // Where the kv heads start in the fused rows: after the query heads of the first row.
+    void const* kvOf(void const* qkv, DataType type) const {
+        size_t element = type == DataType::kFLOAT ? 4 : 2;
+        return static_cast<char const*>(qkv) + static_cast<size_t>(heads_) * headDim_ * element;
+    }
+
+    bool arity(int32_t nbInputs, int32_t nbOutputs) const {
+        if (nbInputs == inputCount() && nbOutputs == 1) {
             return true;
         }
-        gErrors.set("paged attention: %d inputs and %d outputs, expected %d (%s, ...) and 1", nbInputs, nbOutputs, kInputs,
-            kInputNames[0]);
+        gErrors.set("paged attention: %d inputs and %d outputs, expected %d (%s, ...) and 1", nbInputs, nbOutputs, inputCount(),
+            fused() ? "qkv" : kInputNames[0]);
         return false;
     }
 
-    // Shapes that TensorRT knows at build time (-1 where dynamic) must agree with the fields.
-    bool check(Dims const& q, Dims const& kv, Dims const& cache) const {
-        bool ok = q.nbDims == 2 && kv.nbDims == 2 && cache.nbDims == 5
-            && (q.d[1] == -1 || q.d[1] == static_cast<long long>(heads_) * headDim_)
-            && (kv.d[1] == -1 || kv.d[1] == 2LL * kvHeads_ * headDim_)
+    // Shapes that TensorRT knows at build time (-1 where dynamic) must agree with the fields; kv is null when fused.
+    bool check(Dims const& q, Dims const* kv, Dims const& cache) const {
+        long long qWidth = static_cast<long long>(fused() ? heads_ + 2 * kvHeads_ : heads_) * headDim_;
+        bool ok = q.nbDims == 2 && (kv == nullptr || kv->nbDims == 2) && cache.nbDims == 5
+            && (q.d[1] == -1 || q.d[1] == qWidth)
+            && (kv == nullptr || kv->d[1] == -1 || kv->d[1] == 2LL * kvHeads_ * headDim_)
             && (cache.d[1] == -1 || cache.d[1] == 2) && (cache.d[2] == -1 || cache.d[2] == kvHeads_)
             && (cache.d[3] == -1 || cache.d[3] == blockSize_) && (cache.d[4] == -1 || cache.d[4] == headDim_);
         if (!ok) {
-            gErrors.set("paged attention: q [T, %d], kv [T, %d] and kv_cache [N, 2, %d, %d, %d] expected for %d heads of %d, "
-                        "%d kv heads, blocks of %d", heads_ * headDim_, 2 * kvHeads_ * headDim_, kvHeads_, blockSize_,
-                headDim_, heads_, headDim_, kvHeads_, blockSize_);
+            if (fused()) {
+                gErrors.set("paged attention: qkv [T, %lld] and kv_cache [N, 2, %d, %d, %d] expected for %d heads of %d, "
+                            "%d kv heads, blocks of %d", qWidth, kvHeads_, blockSize_, headDim_, heads_, headDim_, kvHeads_,
+                    blockSize_);
+            } else {
+                gErrors.set("paged attention: q [T, %d], kv [T, %d] and kv_cache [N, 2, %d, %d, %d] expected for %d heads "
+                            "of %d, %d kv heads, blocks of %d", heads_ * headDim_, 2 * kvHeads_ * headDim_, kvHeads_,
+                    blockSize_, headDim_, heads_, headDim_, kvHeads_, blockSize_);
+            }
         }
         return ok;
     }
@@ -1509,7 +1569,9 @@ private:
     int32_t kvHeads_;
     int32_t headDim_;
     int32_t blockSize_;
-    PluginField fields_[4];
+    int32_t consecutive_;
+    int32_t fusedQkv_;
+    PluginField fields_[kFields];
     PluginFieldCollection collection_{};
 };
 
@@ -1520,18 +1582,20 @@ public:
         fields_[1] = PluginField{"num_kv_heads", nullptr, PluginFieldType::kINT32, 1};
         fields_[2] = PluginField{"head_dim", nullptr, PluginFieldType::kINT32, 1};
         fields_[3] = PluginField{"block_size", nullptr, PluginFieldType::kINT32, 1};
-        collection_.nbFields = 4;
+        fields_[4] = PluginField{"consecutive", nullptr, PluginFieldType::kINT32, 1};
+        fields_[5] = PluginField{"fused_qkv", nullptr, PluginFieldType::kINT32, 1};
+        collection_.nbFields = kFields;
         collection_.fields = fields_;
     }
 
     IPluginV3* createPlugin(AsciiChar const*, PluginFieldCollection const* fc, TensorRTPhase) noexcept override {
-        int values[4] = {-1, -1, -1, -1};
+        int values[kFields] = {-1, -1, -1, -1, 0, 0};   // consecutive and fused_qkv are optional
         for (int i = 0; fc != nullptr && i < fc->nbFields; i++) {
             PluginField const& f = fc->fields[i];
             if (f.name == nullptr || f.data == nullptr || f.length != 1 || f.type != PluginFieldType::kINT32) {
                 continue;
             }
-            for (int j = 0; j < 4; j++) {
+            for (int j = 0; j < kFields; j++) {
                 if (std::strcmp(f.name, fields_[j].name) == 0) {
                     values[j] = *static_cast<int32_t const*>(f.data);
                 }
@@ -1541,14 +1605,18 @@ public:
         int kvHeads = values[1];
         int headDim = values[2];
         int blockSize = values[3];
+        int consecutive = values[4];
+        int fusedQkv = values[5];
         if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0 || heads / kvHeads > kMaxGroup || headDim <= 0
-            || headDim % 2 != 0 || headDim > kMaxHeadDim || blockSize <= 0) {
+            || headDim % 2 != 0 || headDim > kMaxHeadDim || blockSize <= 0 || (consecutive != 0 && consecutive != 1)
+            || (fusedQkv != 0 && fusedQkv != 1)) {
             gErrors.set("paged attention: fields num_heads, num_kv_heads (dividing num_heads, at most %d query heads each), "
-                        "head_dim (even, at most %d) and block_size (> 0) are required; got %d, %d, %d, %d",
-                kMaxGroup, kMaxHeadDim, heads, kvHeads, headDim, blockSize);
+                        "head_dim (even, at most %d) and block_size (> 0) are required, consecutive and fused_qkv are 0 or "
+                        "1; got %d, %d, %d, %d, %d, %d",
+                kMaxGroup, kMaxHeadDim, heads, kvHeads, headDim, blockSize, consecutive, fusedQkv);
             return nullptr;
         }
-        return new (std::nothrow) PagedAttentionPlugin(heads, kvHeads, headDim, blockSize);
+        return new (std::nothrow) PagedAttentionPlugin(heads, kvHeads, headDim, blockSize, consecutive, fusedQkv);
     }
 
     PluginFieldCollection const* getFieldNames() noexcept override { return &collection_; }
@@ -1557,7 +1625,7 @@ public:
     AsciiChar const* getPluginNamespace() const noexcept override { return higgs::kPluginNamespace; }
 
 private:
-    PluginField fields_[4];
+    PluginField fields_[kFields];
     PluginFieldCollection collection_{};
 };
 
@@ -1588,12 +1656,19 @@ HX_EXPORT size_t higgs_paged_attention_workspace(long long max_tokens, int heads
 }
 
 // The plugin's kernels on raw device pointers, as enqueue runs them; type 0 FLOAT, 1 HALF, 7 BF16; sequences is the
-// block tables' rows (a call with as many tokens as rows is a decode call: one token a row, in distinct rows).
+// block tables' rows (a call with as many tokens as rows is a decode call: one token a row, in distinct rows);
+// consecutive as the plugin field; fused_qkv 1: q holds the qkv rows, kv is not read.
 HX_EXPORT int higgs_paged_attention_run(int type, void const* q, void const* kv, int const* positions, int const* slots,
     int const* tables, float const* inv_freq, void* cache, void* out, long long tokens, long long sequences, int heads,
-    int kv_heads, int head_dim, int block_size, int max_blocks, int num_blocks, void* workspace, void* stream) {
-    Call c{static_cast<DataType>(type), q, kv, positions, slots, tables, inv_freq, cache, out, tokens, sequences,
-        Geometry{heads, kv_heads, head_dim, block_size, max_blocks, num_blocks}};
+    int kv_heads, int head_dim, int block_size, int max_blocks, int num_blocks, int consecutive, int fused_qkv,
+    void* workspace, void* stream) {
+    bool fused = fused_qkv != 0;
+    void const* kvRows = fused
+        ? static_cast<void const*>(static_cast<char const*>(q)
+            + static_cast<size_t>(heads) * head_dim * (type == 0 ? 4 : 2))
+        : kv;
+    Call c{static_cast<DataType>(type), q, kvRows, positions, slots, tables, inv_freq, cache, out, tokens, sequences,
+        geometryOf(heads, kv_heads, head_dim, block_size, max_blocks, num_blocks, fused), consecutive != 0};
     return run(c, workspace, static_cast<cudaStream_t>(stream));
 }
 

@@ -80,10 +80,28 @@ struct DynamicPluginTensorDesc {
     Dims opt;
 };
 
-// Only ever received by reference and never called into by the plugin: the dual FFN's output
-// shape is its first input's, so no expressions are built. Declared for the vtable signatures.
+// Received by reference. IDimensionExpr is never called into; of IExprBuilder only constant() is
+// used (the paged attention's output width with fused q/k/v), so only the layout that call needs is
+// declared: the builder's pointer to its implementation after its own vtable pointer, and the
+// implementation's vtable of a virtual destructor (two slots) then constant(int64_t).
 class IDimensionExpr;
-class IExprBuilder;
+
+namespace apiv {
+class VExprBuilder {
+public:
+    virtual ~VExprBuilder() noexcept = default;
+    virtual IDimensionExpr const* constant(int64_t value) = 0;
+};
+} // namespace apiv
+
+class IExprBuilder {
+public:
+    IDimensionExpr const* constant(int64_t value) noexcept { return mImpl->constant(value); }
+
+protected:
+    virtual ~IExprBuilder() noexcept = default;
+    apiv::VExprBuilder* mImpl;
+};
 
 class DimsExprs {
 public:

@@ -7,7 +7,8 @@ with a float64 reference: RoPE (rotate-half) at each token's position, GQA, caus
 the sequence's positions so far. Each case runs four calls, as a runtime would: the prompts'
 prefill, a mixed call (one sequence decoding one token, one continuing its prefill by a chunk, one
 new sequence), one sequence decoding, then every sequence decoding one token in one call, with the
-blocks of each sequence scattered over the cache. Every case runs four ways: CUDA-core kernels with
+blocks of each sequence scattered over the cache; the calls alternate between q and kv apart and
+both in one qkv row (fused_qkv). Every case runs four ways: CUDA-core kernels with
 decode calls in three kernels; the same with decode calls in one (higgs_paged_attention_set_fused_decode),
 attendKernel's decode mode, then decodeKernel (higgs_paged_attention_set_decode_kernel; lanes over the
 head dimension); and that with the tensor-core prefill kernel as well (higgs_paged_attention_set_tiled;
@@ -37,7 +38,7 @@ def build():
     lib = ctypes.CDLL(out)
     lib.higgs_paged_attention_run.restype = ctypes.c_int
     lib.higgs_paged_attention_run.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 8 + [ctypes.c_longlong] + \
-        [ctypes.c_longlong] + [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
+        [ctypes.c_longlong] + [ctypes.c_int] * 8 + [ctypes.c_void_p] * 2
     lib.higgs_paged_attention_workspace.restype = ctypes.c_size_t
     lib.higgs_paged_attention_workspace.argtypes = [ctypes.c_longlong, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.higgs_paged_attention_last_error.argtypes = [ctypes.c_char_p, ctypes.c_int]
@@ -60,9 +61,10 @@ def rope(x, pos, freq):   # x [n, heads, d] float64, pos [n]
 
 
 class Case:
-    def __init__(self, lib, dtype, heads, kv_heads, d, block, lengths, chunk_after, gen):
+    def __init__(self, lib, dtype, heads, kv_heads, d, block, lengths, chunk_after, gen, fused_first):
         self.lib, self.dtype, self.h, self.kvh, self.d, self.b = lib, dtype, heads, kv_heads, d, block
         self.gen = gen
+        self.fused_next = fused_first   # calls alternate: q and kv apart, then in one qkv row (fused_qkv)
         max_len = max(lengths) + chunk_after + 8
         self.m = (max_len + block - 1) // block
         self.n = self.m * (len(lengths) + 2) + 3
@@ -87,11 +89,18 @@ class Case:
         positions = torch.tensor(pos, dtype=torch.int32, device="cuda")
         slot_t = torch.tensor(slots, dtype=torch.int32, device="cuda")
         f = self.freq.cuda()
-        rc = self.lib.higgs_paged_attention_run(TYPES[self.dtype], q.data_ptr(), kv.data_ptr(), positions.data_ptr(),
+        # each entry is one sequence's run at consecutive positions: the promise of the consecutive field
+        # holds where no sequence has two entries
+        consecutive = int(len({s for s, _, _ in entries}) == len(entries))
+        fused = self.fused_next
+        self.fused_next = not fused
+        qkv = torch.cat([q, kv], dim=1).contiguous() if fused else None
+        rc = self.lib.higgs_paged_attention_run(TYPES[self.dtype], (qkv if fused else q).data_ptr(),
+                                                None if fused else kv.data_ptr(), positions.data_ptr(),
                                                 slot_t.data_ptr(), self.tables.data_ptr(), f.data_ptr(),
                                                 self.cache.data_ptr(), out.data_ptr(), t, len(set(slots)), self.h,
                                                 self.kvh, self.d,
-                                                self.b, self.m, self.n, ws.data_ptr(), None)
+                                                self.b, self.m, self.n, consecutive, int(fused), ws.data_ptr(), None)
         torch.cuda.synchronize()
         if rc != 0:
             msg = ctypes.create_string_buffer(1024)
@@ -135,11 +144,12 @@ def check(lib, tiled, fused, rows):
     gen = torch.Generator().manual_seed(3)
     failures = 0
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
-        for heads, kvh, d, block, lengths in ((24, 8, 128, 16, (37, 5, 64)), (4, 2, 16, 4, (9, 1, 13)),
+        for index, (heads, kvh, d, block, lengths) in enumerate(((24, 8, 128, 16, (37, 5, 64)), (4, 2, 16, 4, (9, 1, 13)),
                                               (6, 6, 64, 32, (40, 33)), (8, 1, 256, 8, (17,)),
                                               (4, 2, 16, 4, (70, 3, 41)), (40, 8, 128, 32, (66, 1)),
-                                              (8, 2, 64, 16, (520, 3, 300))):
-            c = Case(lib, dtype, heads, kvh, d, block, lengths, 6, gen)
+                                              (8, 2, 64, 16, (520, 3, 300)), (24, 8, 128, 16, (200,)),
+                                              (8, 2, 64, 16, (45,)))):
+            c = Case(lib, dtype, heads, kvh, d, block, lengths, 6, gen, index % 2 == 1)
             w1 = c.call([(s, 0, n) for s, n in enumerate(lengths)])
             mixed = [(0, lengths[0], 1)]
             if len(lengths) > 1:
@@ -161,7 +171,8 @@ def check(lib, tiled, fused, rows):
     return failures
 
 
-def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps, sequences, cold=False):
+def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_heads, d, block, reps, sequences, cold=False,
+                consecutive=1):
     """Microseconds of GPU time a call of the plugin's kernels takes on these tensors: reps calls captured in one CUDA
     graph (as the engine's decode steps are replayed), the graph replayed after a warm-up, timed by CUDA events. Cold:
     each call after a memset of 256 MB, the memsets' own graph timed alike and subtracted."""
@@ -170,7 +181,8 @@ def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_hea
                      device="cuda")
     f = inv_freq(d).cuda()
     args = (TYPES[dtype], q.data_ptr(), kv.data_ptr(), pos.data_ptr(), slots.data_ptr(), tables.data_ptr(), f.data_ptr(),
-            cache.data_ptr(), out.data_ptr(), tokens, sequences, heads, kv_heads, d, block, m, n, ws.data_ptr())
+            cache.data_ptr(), out.data_ptr(), tokens, sequences, heads, kv_heads, d, block, m, n, consecutive, 0,
+            ws.data_ptr())
     stream = torch.cuda.Stream()
     flush = torch.empty(64 << 20, dtype=torch.float32, device="cuda") if cold else None
 
@@ -233,11 +245,12 @@ def timing(lib, prefill_only=False):
     pos = torch.arange(t, dtype=torch.int32, device="cuda")
     slots = torch.zeros(t, dtype=torch.int32, device="cuda")
     out = torch.empty(t, h * d, dtype=dtype, device="cuda")
-    for tiled in (0, 1):
+    for tiled, consecutive in ((0, 1), (1, 0), (1, 1)):
         lib.higgs_paged_attention_set_tiled(tiled)
-        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 20, 1)
-        print(f"prefill attention{' (tiled)' if tiled else ''}, {t} positions: {us:.1f} us a layer "
-              f"({us * layers / 1000:.2f} ms for {layers})")
+        us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 20, 1,
+                         consecutive=consecutive)
+        name = (' (tiled, consecutive)' if consecutive else ' (tiled, per-token grid too)') if tiled else ''
+        print(f"prefill attention{name}, {t} positions: {us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers})")
     lib.higgs_paged_attention_set_tiled(0)
     qh = q.view(t, h, d).transpose(0, 1)
     kh = kv[:, : kvh * d].view(t, kvh, d).transpose(0, 1).repeat_interleave(h // kvh, 0)

@@ -242,29 +242,29 @@ public final class HiggsNetwork {
         boolean dual = c.isDualFfn(layer);
         int hd = c.headDim();
         boolean fused = inComputeType(p.linear(), layer, SourceTensor.Q, SourceTensor.K, SourceTensor.V, SourceTensor.O);
-        ITensor q;
-        ITensor kv;
+        List<ITensor> projected;   // q and kv, or (fused) one qkv tensor: one GEMM of the three weights a prefill
         if (fused) {
             // the input norm inside the projection: each token's path's norm in a dual-FFN layer
             List<ITensor> norm = dual
                     ? List.of(mask, normWeight(SourceTensor.INPUT_LN, layer), normWeight(SourceTensor.AUDIO_INPUT_LN, layer))
                     : List.of(normWeight(SourceTensor.INPUT_LN, layer));
-            ITensor[] qkv = linearPlugin(p.linear(), "qkv_" + layer, x,
-                    List.of(constant(SourceTensor.Q, layer), matrix(List.of(SourceTensor.K, SourceTensor.V), layer)), norm,
-                    dual ? LinearPlugin.Norm.PER_PATH : LinearPlugin.Norm.SHARED, null);
-            q = qkv[0];
-            kv = qkv[1];
+            projected = List.of(linearPlugin(p.linear(), "qkv_" + layer, x,
+                    List.of(matrix(List.of(SourceTensor.Q, SourceTensor.K, SourceTensor.V), layer)), norm,
+                    dual ? LinearPlugin.Norm.PER_PATH : LinearPlugin.Norm.SHARED, null));
         } else {
             ITensor hn = inputNorm(x, mask, layer, dual);
-            q = linear(hn, SourceTensor.Q, layer);
-            kv = net.addMatrixMultiply(activation(hn, SourceTensor.K, layer), MatrixOperation.kNONE,
-                    matrix(List.of(SourceTensor.K, SourceTensor.V), layer), MatrixOperation.kTRANSPOSE).getOutput(0);
+            projected = List.of(linear(hn, SourceTensor.Q, layer),
+                    net.addMatrixMultiply(activation(hn, SourceTensor.K, layer), MatrixOperation.kNONE,
+                            matrix(List.of(SourceTensor.K, SourceTensor.V), layer), MatrixOperation.kTRANSPOSE).getOutput(0));
         }
         ITensor cache = net.addInput(kvCache(layer), trtType, dims(-1, 2, rank.kvHeads(), p.blockSize(), hd));
         IPluginV3 instance = p.attention().create("paged_attention_" + layer,
-                new PagedAttentionPlugin.Geometry(rank.heads(), rank.kvHeads(), hd, p.blockSize()));
+                // PagedDecoder packs each sequence's tokens together at consecutive positions (StepInputs)
+                new PagedAttentionPlugin.Geometry(rank.heads(), rank.kvHeads(), hd, p.blockSize(), true, fused));
         plugins.add(instance);
-        ITensor[] inputs = {q, kv, p.positions(), p.slots(), p.tables(), p.invFreq(), cache};
+        List<ITensor> all = new ArrayList<>(projected);
+        all.addAll(List.of(p.positions(), p.slots(), p.tables(), p.invFreq(), cache));
+        ITensor[] inputs = all.toArray(ITensor[]::new);
         IPluginV3Layer added = net.addPluginV3(new PointerPointer<ITensor>(inputs), inputs.length, (PointerPointer<?>) null, 0, instance);
         if (added == null || added.isNull()) {
             throw new TrtException("adding the paged attention of layer " + layer + " failed: " + p.attention().lastError());

@@ -21,7 +21,8 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Inputs: {@code q} [T, nH*d], {@code kv} [T, 2*nKV*d], positions and block-table rows
  * (INT32 [T] each), the block tables INT32 [S, M], the inverse frequencies FLOAT [d/2], and the
- * layer's cache [N, 2, nKV, B, d]; output [T, nH*d]. Thread-safe.
+ * layer's cache [N, 2, nKV, B, d]; output [T, nH*d]. With {@link Geometry#fusedQkv()} one input
+ * {@code qkv} [T, (nH+2*nKV)*d] takes the place of {@code q} and {@code kv}. Thread-safe.
  */
 public final class PagedAttentionPlugin {
     static final String NAME = "HiggsPagedAttention";
@@ -78,14 +79,33 @@ public final class PagedAttentionPlugin {
     }
 
     /**
-     * The shapes one plugin instance serves.
+     * The shapes one plugin instance serves, and how its callers pack tokens.
      *
-     * @param heads     query heads
-     * @param kvHeads   key/value heads (dividing {@code heads})
-     * @param headDim   the head dimension (even)
-     * @param blockSize positions a KV block holds
+     * @param heads       query heads
+     * @param kvHeads     key/value heads (dividing {@code heads})
+     * @param headDim     the head dimension (even)
+     * @param blockSize   positions a KV block holds
+     * @param consecutive the callers promise that each sequence's tokens of a call lie together in
+     *                    the packing at consecutive positions, as {@code PagedDecoder} packs them: a
+     *                    call of one sequence then runs the tensor-core prefill kernel alone, with no
+     *                    per-token grid to find the tiles it leaves. A call that breaks the promise
+     *                    gets wrong attention, so leave it false for any other packing.
+     * @param fusedQkv    the plugin takes one input {@code qkv} [T, (nH+2*nKV)*d], each token's
+     *                    query, key and value heads in one row as one projection GEMM writes them,
+     *                    in place of {@code q} and {@code kv}: six inputs instead of seven
      */
-    public record Geometry(int heads, int kvHeads, int headDim, int blockSize) {
+    public record Geometry(int heads, int kvHeads, int headDim, int blockSize, boolean consecutive, boolean fusedQkv) {
+        /**
+         * A geometry without the promise of consecutive runs, q and kv apart.
+         *
+         * @param heads     query heads
+         * @param kvHeads   key/value heads
+         * @param headDim   the head dimension
+         * @param blockSize positions a KV block holds
+         */
+        public Geometry(int heads, int kvHeads, int headDim, int blockSize) {
+            this(heads, kvHeads, headDim, blockSize, false, false);
+        }
     }
 
     /**
@@ -107,7 +127,11 @@ public final class PagedAttentionPlugin {
                     PluginFields.field(arena, "num_heads", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.heads()), PluginFields.INT32),
                     PluginFields.field(arena, "num_kv_heads", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.kvHeads()), PluginFields.INT32),
                     PluginFields.field(arena, "head_dim", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.headDim()), PluginFields.INT32),
-                    PluginFields.field(arena, "block_size", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.blockSize()), PluginFields.INT32));
+                    PluginFields.field(arena, "block_size", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.blockSize()), PluginFields.INT32),
+                    PluginFields.field(arena, "consecutive", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.consecutive() ? 1 : 0),
+                            PluginFields.INT32),
+                    PluginFields.field(arena, "fused_qkv", arena.allocateFrom(ValueLayout.JAVA_INT, geometry.fusedQkv() ? 1 : 0),
+                            PluginFields.INT32));
             lib.higgs_paged_attention_clear_error();
             return PluginFields.create(creator, name, fields, "paged-attention", this::lastError);
         }
