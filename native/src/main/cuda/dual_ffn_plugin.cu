@@ -18,7 +18,8 @@
 //     that read each weight row once for all tokens of that path, the RMSNorm inside the first; no
 //     host round trip.
 //   more tokens: compact the token indices of each path on the device, copy the two counts to
-//     the host (one stream synchronisation per layer, none where input 9 gives them), gather + RMSNorm, cuBLAS GEMMs with the
+//     the host (one stream synchronisation per layer), gather + RMSNorm; where input 9 gives the counts, no round trip and
+//     no compaction kernel: the RMSNorm's block of each token finds its compacted row itself. Then cuBLAS GEMMs with the
 //     exact row counts (the audio path's gate and up in one strided-batched call), SiLU(gate) * up, the down GEMMs (K in
 //     parts for fewer than 321 rows of a path), scatter-add of the parts onto the residual.
 #include "trt_plugin_abi.h"
@@ -483,7 +484,11 @@ __global__ void scatterResidualKernel(DownSums down, int const* textIdx, int con
     gridDependencyWait();
     int r = blockIdx.x;
     bool audio = r >= down.textCount;
-    long long dst = static_cast<long long>(sourceRow(r, down.textCount, textIdx, audioIdx)) * h;
+    int token = sourceRow(r, down.textCount, textIdx, audioIdx);
+    if (token < 0 || token >= static_cast<int>(gridDim.x)) {
+        return;   // a list entry the compaction did not write (a text count that disagrees with the mask)
+    }
+    long long dst = static_cast<long long>(token) * h;
     int splits = audio ? down.audioSplits : down.textSplits;
     long long plane = static_cast<long long>(audio ? down.audioCount : down.textCount) * h;
     float const* d = down.sums + (audio ? down.textSplits * static_cast<long long>(down.textCount) * h : 0)
@@ -974,18 +979,21 @@ private:
         auto textIdx = reinterpret_cast<int*>(base + ws.textIdx);
         auto audioIdx = reinterpret_cast<int*>(base + ws.audioIdx);
         auto counts = reinterpret_cast<int*>(base + ws.counts);
-        higgs::launchDependent(higgs::kDependentManyTokens, compactKernel, 1, 1024, 0, stream, dim3(1, 1, 1), mask, maskIsInt,
-            tokens, textIdx, audioIdx, counts);
         int pageable[2] = {0, 0};
         int* host = hostCounts_ != nullptr ? hostCounts_ : pageable;
         if (textCountGiven_) {
-            // the host knows the split: no round trip, so the call can be captured in a CUDA graph
+            // the host knows the split: no round trip, so the call can be captured in a CUDA graph, and the norm
+            // kernel compacts the rows itself
             host[0] = static_cast<int>(desc[kInputs].dims.d[0]);
             host[1] = tokens - host[0];
-        } else if (cudaMemcpyAsync(host, counts, 2 * sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess
-            || cudaStreamSynchronize(stream) != cudaSuccess) {
-            gErrors.set("dual FFN: reading the path counts failed: %s", cudaGetErrorString(cudaGetLastError()));
-            return -1;
+        } else {
+            higgs::launchDependent(higgs::kDependentManyTokens, compactKernel, 1, 1024, 0, stream, dim3(1, 1, 1), mask,
+                maskIsInt, tokens, textIdx, audioIdx, counts);
+            if (cudaMemcpyAsync(host, counts, 2 * sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess
+                || cudaStreamSynchronize(stream) != cudaSuccess) {
+                gErrors.set("dual FFN: reading the path counts failed: %s", cudaGetErrorString(cudaGetLastError()));
+                return -1;
+            }
         }
         int const nText = host[0];
         int const nAudio = host[1];
@@ -998,8 +1006,13 @@ private:
         auto act = reinterpret_cast<T*>(base + ws.act);
         auto down = reinterpret_cast<float*>(base + ws.down);
         size_t es = sizeof(T);
-        higgs::normRows<T, NW>(
-            tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_, stream);
+        if (textCountGiven_) {
+            higgs::normCompacting<T, NW>(
+                tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_, stream);
+        } else {
+            higgs::normRows<T, NW>(
+                tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_, stream);
+        }
 
         std::lock_guard<std::mutex> lock(higgs::cublasMutex());
         if (higgs::cublas().setStream(cublas_, stream) != kCublasSuccess

@@ -58,31 +58,54 @@ __device__ inline int sourceRow(int r, int textCount, int const* textIdx, int co
     return r < textCount ? textIdx[r] : audioIdx[r - textCount];
 }
 
-// Where output row r of an RMSNorm reads its input, and whether it takes the audio path's weight:
-// with idx lists r is the compacted row (large path); without, r is the token (small path), and
-// without a mask every row takes the text weight.
+// Where block b of an RMSNorm reads its input row (src), where it writes its output row (dst), and
+// whether it takes the audio path's weight:
+//   reading idx lists (large path): b is the compacted row, read from the token the lists give;
+//   compacting (large path, COMPACT): b is the token, written to its compacted row, whose place in
+//     its path's list the block also writes, so that no compaction kernel runs before;
+//   neither (small path): b is the token, in place; without a mask every row takes the text weight.
+// The compacted order is the text tokens, then the audio tokens, each in token order.
 struct NormRow {
     int src;
+    int dst;
     bool audio;
+    bool skip;   // compacting with a text count that disagrees with the mask: nothing to write in bounds
 };
 
-__device__ inline NormRow normRow(int r, void const* mask, bool maskIsInt, int const* textIdx, int const* audioIdx,
+template <bool COMPACT>
+__device__ inline NormRow normRow(int b, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
     int textCount) {
-    if (textIdx != nullptr) {
-        return {sourceRow(r, textCount, textIdx, audioIdx), r >= textCount};
+    if constexpr (COMPACT) {
+        int audioBefore = 0;   // one vote a round of blockDim.x tokens before b: every thread gets the count
+        for (int base = 0; base < b; base += blockDim.x) {
+            int j = base + static_cast<int>(threadIdx.x);
+            audioBefore += __syncthreads_count(j < b && isAudio(mask, maskIsInt, j));
+        }
+        bool audio = isAudio(mask, maskIsInt, b);
+        int rank = audio ? audioBefore : b - audioBefore;
+        bool inBounds = audio ? rank < static_cast<int>(gridDim.x) - textCount : rank < textCount;
+        if (inBounds && threadIdx.x == 0) {
+            (audio ? audioIdx : textIdx)[rank] = b;
+        }
+        return {b, audio ? textCount + rank : rank, audio, !inBounds};
+    } else {
+        if (textIdx != nullptr) {
+            return {sourceRow(b, textCount, textIdx, audioIdx), b, b >= textCount, false};
+        }
+        return {b, b, mask != nullptr && isAudio(mask, maskIsInt, b), false};
     }
-    return {r, mask != nullptr && isAudio(mask, maskIsInt, r)};
 }
 
-// RMSNorm of each row with its path's weight (rows and paths as normRow says), one block per output
-// row.
-template <typename T, typename NW, typename Out>
-static __global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
-    int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
+// RMSNorm of each row with its path's weight (rows and paths as normRow says), one block per row.
+template <typename T, typename NW, typename Out, bool COMPACT>
+static __global__ void normKernel(T const* hidden, void const* mask, bool maskIsInt, int* textIdx,
+    int* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, Out* out, int h, float eps) {
     __shared__ float shared[32];
     gridDependencyWait();
-    int r = blockIdx.x;
-    NormRow row = normRow(r, mask, maskIsInt, textIdx, audioIdx, textCount);
+    NormRow row = normRow<COMPACT>(blockIdx.x, mask, maskIsInt, textIdx, audioIdx, textCount);
+    if (row.skip) {
+        return;   // the whole block: row is the same in every thread
+    }
     T const* x = hidden + static_cast<long long>(row.src) * h;
     float sum = 0.f;
     for (int i = threadIdx.x; i < h; i += blockDim.x) {
@@ -91,7 +114,7 @@ static __global__ void normKernel(T const* hidden, void const* mask, bool maskIs
     }
     float inv = rsqrtf(blockSum(sum, shared) / h + eps);
     NW const* w = row.audio ? audioNorm : textNorm;
-    Out* o = out + static_cast<long long>(r) * h;
+    Out* o = out + static_cast<long long>(row.dst) * h;
     for (int i = threadIdx.x; i < h; i += blockDim.x) {
         o[i] = fromFloat<Out>(toFloat(x[i]) * inv * toFloat(w[i]));
     }
@@ -110,15 +133,17 @@ struct Vec {
 // prefill on the H200, 0.52 ms with this one).
 constexpr int kNormThreads = 128;
 
-template <typename T, typename NW, int V>
+template <typename T, typename NW, int V, bool COMPACT>
 static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hidden, void const* mask,
-    bool maskIsInt, int const* textIdx, int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm,
+    bool maskIsInt, int* textIdx, int* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm,
     T* out, int h, float eps) {
     constexpr int N = Vec<T>::N;
     __shared__ float shared[32];
     gridDependencyWait();
-    int r = blockIdx.x;
-    NormRow row = normRow(r, mask, maskIsInt, textIdx, audioIdx, textCount);
+    NormRow row = normRow<COMPACT>(blockIdx.x, mask, maskIsInt, textIdx, audioIdx, textCount);
+    if (row.skip) {
+        return;
+    }
     int chunks = h / N;
     auto x = reinterpret_cast<Vec<T> const*>(hidden + static_cast<long long>(row.src) * h);
     Vec<T> held[V];
@@ -137,7 +162,7 @@ static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hi
     }
     float inv = rsqrtf(blockSum(sum, shared) / h + eps);
     NW const* w = row.audio ? audioNorm : textNorm;
-    auto o = reinterpret_cast<Vec<T>*>(out + static_cast<long long>(r) * h);
+    auto o = reinterpret_cast<Vec<T>*>(out + static_cast<long long>(row.dst) * h);
 #pragma unroll
     for (int k = 0; k < V; k++) {
         int c = threadIdx.x + k * kNormThreads;
@@ -152,26 +177,42 @@ static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hi
     }
 }
 
-// RMSNorm of rows rows (see normKernel for the idx lists and the mask): the vector kernel where the
-// rows are 16-byte aligned and short enough, the element kernel otherwise.
-template <typename T, typename NW>
-static void normRows(int rows, T const* hidden, void const* mask, bool maskIsInt, int const* textIdx,
-    int const* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps,
-    cudaStream_t stream) {
+// RMSNorm of rows rows (see normRow for the idx lists, compacting and the mask): the vector kernel
+// where the rows are 16-byte aligned and short enough, the element kernel otherwise.
+template <typename T, typename NW, bool COMPACT>
+static void normRowsOf(int rows, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
+    int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps, cudaStream_t stream) {
     constexpr int N = Vec<T>::N;
     bool aligned = h % N == 0 && (reinterpret_cast<uintptr_t>(hidden) | reinterpret_cast<uintptr_t>(out)) % 16 == 0;
     int perThread = (h / N + kNormThreads - 1) / kNormThreads;
     dim3 one(1, 1, 1);
     if (aligned && perThread <= 2) {
-        launchDependent(kDependentManyTokens, normVecKernel<T, NW, 2>, rows, kNormThreads, 0, stream, one,
+        launchDependent(kDependentManyTokens, normVecKernel<T, NW, 2, COMPACT>, rows, kNormThreads, 0, stream, one,
             hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
     } else if (aligned && perThread <= 4) {
-        launchDependent(kDependentManyTokens, normVecKernel<T, NW, 4>, rows, kNormThreads, 0, stream, one,
+        launchDependent(kDependentManyTokens, normVecKernel<T, NW, 4, COMPACT>, rows, kNormThreads, 0, stream, one,
             hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
     } else {
-        launchDependent(kDependentManyTokens, normKernel<T, NW, T>, rows, 256, 0, stream, one,
+        launchDependent(kDependentManyTokens, normKernel<T, NW, T, COMPACT>, rows, 256, 0, stream, one,
             hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps);
     }
+}
+
+// Rows read in place (no idx lists) or through the idx lists a compaction wrote.
+template <typename T, typename NW>
+static void normRows(int rows, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
+    int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps, cudaStream_t stream) {
+    normRowsOf<T, NW, false>(rows, hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h,
+        eps, stream);
+}
+
+// The tokens' rows into the compacted order (text tokens, then audio), textCount of them text, with
+// the idx lists written on the way.
+template <typename T, typename NW>
+static void normCompacting(int tokens, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
+    int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps, cudaStream_t stream) {
+    normRowsOf<T, NW, true>(tokens, hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h,
+        eps, stream);
 }
 
 // A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
