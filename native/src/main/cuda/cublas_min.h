@@ -36,3 +36,46 @@ struct CublasApi {
         void const*, void const*, cudaDataType, int, long long, void const*, cudaDataType, int, long long, void const*,
         void*, cudaDataType, int, long long, int, cublasComputeType_t, cublasGemmAlgo_t);
 };
+
+// cuBLASLt, for its one feature the plugins need that cublasGemmEx lacks: D = A.B + C with D apart from C
+// (the linear plugin's residual added without copying it into the output first).
+struct cublasLtContext;
+typedef cublasLtContext* cublasLtHandle_t;
+struct cublasLtMatmulDescOpaque;
+typedef cublasLtMatmulDescOpaque* cublasLtMatmulDesc_t;
+struct cublasLtMatrixLayoutOpaque;
+typedef cublasLtMatrixLayoutOpaque* cublasLtMatrixLayout_t;
+struct cublasLtMatmulPreferenceOpaque;
+typedef cublasLtMatmulPreferenceOpaque* cublasLtMatmulPreference_t;
+struct cublasLtMatmulAlgo_t {
+    unsigned long long data[8];
+};
+struct cublasLtMatmulHeuristicResult_t {
+    cublasLtMatmulAlgo_t algo;
+    size_t workspaceSize;
+    cublasStatus_t state;
+    float wavesCount;
+    int reserved[4];
+};
+typedef int cublasLtAttribute_t;
+constexpr cublasLtAttribute_t kCublasLtDescTransA = 3;           // CUBLASLT_MATMUL_DESC_TRANSA
+constexpr cublasLtAttribute_t kCublasLtDescTransB = 4;           // CUBLASLT_MATMUL_DESC_TRANSB
+constexpr cublasLtAttribute_t kCublasLtPrefMaxWorkspaceBytes = 1;   // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
+
+struct CublasLtApi {
+    cublasStatus_t (*create)(cublasLtHandle_t*);
+    cublasStatus_t (*descCreate)(cublasLtMatmulDesc_t*, cublasComputeType_t, cudaDataType);
+    cublasStatus_t (*descDestroy)(cublasLtMatmulDesc_t);
+    cublasStatus_t (*descSetAttribute)(cublasLtMatmulDesc_t, cublasLtAttribute_t, void const*, size_t);
+    cublasStatus_t (*layoutCreate)(cublasLtMatrixLayout_t*, cudaDataType, unsigned long long, unsigned long long, long long);
+    cublasStatus_t (*layoutDestroy)(cublasLtMatrixLayout_t);
+    cublasStatus_t (*preferenceCreate)(cublasLtMatmulPreference_t*);
+    cublasStatus_t (*preferenceDestroy)(cublasLtMatmulPreference_t);
+    cublasStatus_t (*preferenceSetAttribute)(cublasLtMatmulPreference_t, cublasLtAttribute_t, void const*, size_t);
+    cublasStatus_t (*heuristic)(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+        cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatmulPreference_t, int, cublasLtMatmulHeuristicResult_t*,
+        int*);
+    cublasStatus_t (*matmul)(cublasLtHandle_t, cublasLtMatmulDesc_t, void const*, void const*, cublasLtMatrixLayout_t,
+        void const*, cublasLtMatrixLayout_t, void const*, void const*, cublasLtMatrixLayout_t, void*,
+        cublasLtMatrixLayout_t, cublasLtMatmulAlgo_t const*, void*, size_t, cudaStream_t);
+};

@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 
 namespace higgs {
@@ -58,6 +61,98 @@ bool loadLocked() {
     }
     gLoadError = "cuBLAS 12 or 13 could not be loaded; set HIGGS_TRT_CUBLAS to its path. Tried:" + tried;
     return false;
+}
+
+// cuBLASLt: loaded on first use beside cuBLAS (which links it, so its soname is usually loaded already);
+// HIGGS_TRT_CUBLASLT names the library, or 0 to do without it.
+CublasLtApi gLt{};
+bool gLtTried = false;
+bool gLtLoaded = false;
+std::unordered_map<int, cublasLtHandle_t> gLtHandles;
+
+// One shape's descriptors and chosen algorithm (none found: usable false).
+struct LtPlan {
+    bool usable;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, cd;
+    cublasLtMatmulAlgo_t algo;
+};
+using LtKey = std::tuple<int, int, int, int, int, int, int, int, size_t>;
+std::map<LtKey, LtPlan> gLtPlans;
+
+bool loadLtLocked() {
+    if (gLtTried) {
+        return gLtLoaded;
+    }
+    gLtTried = true;
+    char const* named = std::getenv("HIGGS_TRT_CUBLASLT");
+    if (named != nullptr && std::strcmp(named, "0") == 0) {
+        return false;
+    }
+    char const* candidates[] = {named, "libcublasLt.so.13", "libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so.13",
+        "/usr/local/cuda/lib64/libcublasLt.so.12", "libcublasLt.so"};
+    for (char const* name : candidates) {
+        if (name == nullptr || *name == 0) {
+            continue;
+        }
+        void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr) {
+            continue;
+        }
+        CublasLtApi api{};
+        bool ok = resolve(lib, "cublasLtCreate", api.create) && resolve(lib, "cublasLtMatmulDescCreate", api.descCreate)
+            && resolve(lib, "cublasLtMatmulDescDestroy", api.descDestroy)
+            && resolve(lib, "cublasLtMatmulDescSetAttribute", api.descSetAttribute)
+            && resolve(lib, "cublasLtMatrixLayoutCreate", api.layoutCreate)
+            && resolve(lib, "cublasLtMatrixLayoutDestroy", api.layoutDestroy)
+            && resolve(lib, "cublasLtMatmulPreferenceCreate", api.preferenceCreate)
+            && resolve(lib, "cublasLtMatmulPreferenceDestroy", api.preferenceDestroy)
+            && resolve(lib, "cublasLtMatmulPreferenceSetAttribute", api.preferenceSetAttribute)
+            && resolve(lib, "cublasLtMatmulAlgoGetHeuristic", api.heuristic) && resolve(lib, "cublasLtMatmul", api.matmul);
+        if (!ok) {
+            dlclose(lib);
+            continue;
+        }
+        gLt = api;
+        gLtLoaded = true;
+        return true;
+    }
+    return false;
+}
+
+// The plan for a shape on the current device, made on first use; null where cuBLASLt is missing.
+LtPlan const* ltPlan(int device, cublasLtHandle_t handle, int m, int n, int k, int ldw, int ldx, int ldc, cudaDataType type,
+    size_t workspaceBytes) {
+    LtKey key{device, m, n, k, ldw, ldx, ldc, static_cast<int>(type), workspaceBytes};
+    auto it = gLtPlans.find(key);
+    if (it != gLtPlans.end()) {
+        return &it->second;
+    }
+    LtPlan plan{};
+    cublasOperation_t opT = kCublasOpT;
+    cublasOperation_t opN = kCublasOpN;
+    bool ok = gLt.descCreate(&plan.desc, kCublasCompute32F, CUDA_R_32F) == kCublasSuccess;
+    ok = ok && gLt.descSetAttribute(plan.desc, kCublasLtDescTransA, &opT, sizeof opT) == kCublasSuccess
+        && gLt.descSetAttribute(plan.desc, kCublasLtDescTransB, &opN, sizeof opN) == kCublasSuccess;
+    // column-major, as gemmRowMajor: A = W^T stored k x m, B = X^T stored k x n, C and D m x n
+    ok = ok && gLt.layoutCreate(&plan.a, type, k, m, ldw) == kCublasSuccess
+        && gLt.layoutCreate(&plan.b, type, k, n, ldx) == kCublasSuccess
+        && gLt.layoutCreate(&plan.cd, type, m, n, ldc) == kCublasSuccess;
+    cublasLtMatmulPreference_t preference = nullptr;
+    ok = ok && gLt.preferenceCreate(&preference) == kCublasSuccess
+        && gLt.preferenceSetAttribute(preference, kCublasLtPrefMaxWorkspaceBytes, &workspaceBytes, sizeof workspaceBytes)
+            == kCublasSuccess;
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    ok = ok && gLt.heuristic(handle, plan.desc, plan.a, plan.b, plan.cd, plan.cd, preference, 1, &result, &found)
+            == kCublasSuccess
+        && found > 0 && result.state == kCublasSuccess;
+    if (preference != nullptr) {
+        gLt.preferenceDestroy(preference);
+    }
+    plan.usable = ok;
+    plan.algo = result.algo;
+    return &gLtPlans.emplace(key, plan).first->second;
 }
 
 } // namespace
@@ -133,6 +228,42 @@ bool gemmStridedRowMajor(cublasHandle_t handle, int m, int n, int k, void const*
         char buffer[192];
         std::snprintf(buffer, sizeof buffer, "cublasGemmStridedBatchedEx (%d x %d x %d, %d of them) failed: %s", m, n, k,
             batch, gApi.statusString(status));
+        *error = buffer;
+        return false;
+    }
+    return true;
+}
+
+bool gemmAddRowMajor(int m, int n, int k, void const* w, int ldw, void const* x, int ldx, void const* c, void* d,
+    int ldc, cudaDataType type, void* workspace, size_t workspaceBytes, cudaStream_t stream, std::string* error) {
+    error->clear();
+    std::lock_guard<std::mutex> lock(gLoadMutex);
+    if (!loadLtLocked()) {
+        return false;
+    }
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) {
+        *error = "cudaGetDevice failed";
+        return false;
+    }
+    auto h = gLtHandles.find(device);
+    if (h == gLtHandles.end()) {
+        cublasLtHandle_t handle = nullptr;
+        if (gLt.create(&handle) != kCublasSuccess) {
+            return false;   // the caller takes the copy and cublasGemmEx
+        }
+        h = gLtHandles.emplace(device, handle).first;
+    }
+    LtPlan const* plan = ltPlan(device, h->second, m, n, k, ldw, ldx, ldc, type, workspaceBytes);
+    if (!plan->usable) {
+        return false;
+    }
+    float one = 1.f;
+    cublasStatus_t status = gLt.matmul(h->second, plan->desc, &one, w, plan->a, x, plan->b, &one, c, plan->cd, d, plan->cd,
+        &plan->algo, workspace, workspaceBytes, stream);
+    if (status != kCublasSuccess) {
+        char buffer[160];
+        std::snprintf(buffer, sizeof buffer, "cublasLtMatmul (%d x %d x %d) failed: %s", m, n, k, gApi.statusString(status));
         *error = buffer;
         return false;
     }

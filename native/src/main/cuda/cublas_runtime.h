@@ -39,4 +39,12 @@ bool gemmStridedRowMajor(cublasHandle_t handle, int m, int n, int k, void const*
     void const* x, int ldx, long long strideX, void* c, cudaDataType cType, int ldc, long long strideC, int batch,
     cudaDataType abType, std::string* error);
 
+// D[n, m] = X[n, k] . W[m, k]^T + C[n, m] in row-major terms, D and C apart (both with leading dimension ldc),
+// through cuBLASLt: the algorithm for each shape is chosen once a device and kept. On the stream given, with
+// workspaceBytes of workspace; hold cublasMutex(). False with the reason in *error; *error is empty when the
+// process has no cuBLASLt or it offers no algorithm for the shape, so the caller can copy C into D and call
+// gemmRowMajor with beta 1 instead.
+bool gemmAddRowMajor(int m, int n, int k, void const* w, int ldw, void const* x, int ldx, void const* c, void* d,
+    int ldc, cudaDataType type, void* workspace, size_t workspaceBytes, cudaStream_t stream, std::string* error);
+
 } // namespace higgs
