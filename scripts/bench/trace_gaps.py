@@ -36,7 +36,9 @@ def column(row, *names):
 
 def kind(name):
     n = name.lower()
-    for pattern, label in [("gemm|cutlass|sm90_xmma|nvjet|cublas", "cuBLAS GEMM"), ("attendmma", "prefill attention"),
+    for pattern, label in [("skinnygateup", "FFN gate/up (skinny)"), ("skinnydown", "FFN down (skinny)"),
+                           ("skinnylinear", "linear (skinny)"),
+                           ("gemm|cutlass|sm90_xmma|nvjet|cublas", "cuBLAS GEMM"), ("attendmma", "prefill attention"),
                            ("attend|decode", "other attention"), ("norm", "RMSNorm"), ("silu", "SiLU"),
                            ("scatter", "scatter-add"), ("compact", "compaction"), ("writekv|kvwrite|write", "K/V write"),
                            ("embed", "embedding"), ("skinny|linear|gemv", "skinny GEMV")]:

@@ -19,6 +19,7 @@ weights pass through L2 between two attention calls), and a 512-position prefill
 
   python3 paged_attention_check.py [--timing]      (prints one line per case, exits 1 on a failure)
   python3 paged_attention_check.py --prefill       (the prefill timings alone, for a profiler)
+  python3 paged_attention_check.py --decode        (batch-1 decode at context 512 alone, likewise)
 """
 import ctypes, math, os, subprocess, sys, tempfile, time
 import torch
@@ -212,10 +213,12 @@ def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_hea
     return us
 
 
-def timing(lib, prefill_only=False):
+def timing(lib, prefill_only=False, decode_only=False):
     dtype = torch.bfloat16
     h, kvh, d, block, layers = 24, 8, 128, 32, 28
-    for batch, ctx in () if prefill_only else ((1, 512), (1, 2048), (8, 1536), (64, 1536), (256, 1536)):
+    shapes = () if prefill_only else ((1, 512),) if decode_only else ((1, 512), (1, 2048), (8, 1536), (64, 1536),
+                                                                      (256, 1536))
+    for batch, ctx in shapes:
         m = (ctx + block) // block + 1
         n = batch * m
         cache = torch.randn(n, 2, kvh, block, d, dtype=dtype, device="cuda")
@@ -226,7 +229,7 @@ def timing(lib, prefill_only=False):
         slots = torch.arange(batch, dtype=torch.int32, device="cuda")
         out = torch.empty(batch, h * d, dtype=dtype, device="cuda")
         kv_bytes = batch * ctx * kvh * d * 2 * 2
-        for fused, rows in ((0, 0), (1, 0), (1, 1)):
+        for fused, rows in ((1, 1),) if decode_only else ((0, 0), (1, 0), (1, 1)):
             lib.higgs_paged_attention_set_fused_decode(fused)
             lib.higgs_paged_attention_set_decode_kernel(rows)
             name = (" (decodeKernel where it applies)" if rows else " (attendKernel alone)") if fused else " (three kernels)"
@@ -235,6 +238,8 @@ def timing(lib, prefill_only=False):
                 print(f"decode attention{name}, batch {batch}, context {ctx}, L2 {'cold' if cold else 'warm'}: "
                       f"{us:.1f} us a layer ({us * layers / 1000:.2f} ms for {layers}), "
                       f"K/V read {kv_bytes / 1e6:.1f} MB: {kv_bytes / us / 1e3:.0f} GB/s")
+    if decode_only:
+        return
     # prefill of 512 positions: a block a token, in tiles, and torch's SDPA on the same shapes
     t = 512
     m = t // block + 1
@@ -269,6 +274,9 @@ if __name__ == "__main__":
     lib = build()
     if "--prefill" in sys.argv:   # the prefill timing alone (e.g. under ncu)
         timing(lib, prefill_only=True)
+        sys.exit(0)
+    if "--decode" in sys.argv:   # the batch-1 decode timing alone, context 512, the engine's kernel (e.g. under ncu)
+        timing(lib, decode_only=True)
         sys.exit(0)
     failures = check(lib, 0, 0, 0) + check(lib, 0, 1, 0) + check(lib, 0, 1, 1) + check(lib, 1, 1, 1)
     lib.higgs_paged_attention_set_tiled(0)

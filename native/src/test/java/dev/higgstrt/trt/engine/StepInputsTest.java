@@ -42,6 +42,7 @@ class StepInputsTest {
         assertThat(in.textTokens()).isEqualTo(2);
     }
 
+    // also the promise of the attention plugin's consecutive field: a sequence's tokens are one run of positions
     @Test
     void everyTokenLandsWhereItsSequenceAndPositionSay() {
         Random r = new Random(7);
