@@ -329,8 +329,8 @@ public final class DualFfnPlugin {
     public static final int DEPENDENT_ATTENTION = 4;
     /**
      * {@link #setDependentLaunches} bit: the kernels between the cuBLAS GEMMs of many-token calls
-     * (prefill, larger decode batches): the RMSNorms, path compaction, SiLU, scatter-add, K/V write
-     * and attention kernels.
+     * (prefill, larger decode batches): the RMSNorms, path compaction (where the host gives no text
+     * count), SiLU, scatter-add, K/V write and attention kernels.
      */
     public static final int DEPENDENT_MANY_TOKENS = 8;
     /** {@link #setDependentLaunches} bits: all of them. */

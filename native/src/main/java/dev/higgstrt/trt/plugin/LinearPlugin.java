@@ -16,10 +16,11 @@ import java.util.List;
 /**
  * The linear TensorRT plugin ({@code HiggsLinear}, version 1, namespace {@code higgs_trt}), in the
  * same library as the {@link DualFfnPlugin}: {@code residual + RMSNorm(x) . W^T}, or one output per
- * weight for up to two weights that share the input (the q and the k/v projections). Up to
- * {@link #smallTokens()} tokens it runs one skinny kernel that reads each weight row once for all
- * tokens at close to the memory's read rate, the norm and the residual inside it; from there on
- * one cuBLAS GEMM per weight. TensorRT's own GEMM, tuned for the profile's optimum token count, read
+ * weight for up to two weights that share the input (the paged engine passes q, k and v as one
+ * stacked weight). Up to {@link #smallTokens()} tokens it runs one skinny kernel that reads each
+ * weight row once for all tokens at close to the memory's read rate, the norm and the residual
+ * inside it; from there on one cuBLAS GEMM per weight, the residual added by cuBLASLt where the
+ * process has it. TensorRT's own GEMM, tuned for the profile's optimum token count, read
  * the attention projections at a third of that rate at one token.
  *
  * <p>Inputs: {@code x} [T, in], the weights [out_w, in], then the norm's inputs ({@link Norm}),
