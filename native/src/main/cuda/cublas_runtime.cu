@@ -24,6 +24,44 @@ bool resolve(void* lib, char const* name, F& fn) {
     return fn != nullptr;
 }
 
+// The first of the library named by the environment variable (where set), then base.so.13 and
+// base.so.12 by soname and under /usr/local/cuda/lib64, then base.so, that loads and whose functions
+// resolveAll finds (it fills api); what each failed try gave is appended to *tried.
+template <typename Api, typename Resolve>
+bool openFirst(char const* variable, char const* base, Resolve resolveAll, Api* api, std::string* tried) {
+    std::string b(base);
+    std::string const candidates[] = {std::getenv(variable) != nullptr ? std::getenv(variable) : "", b + ".so.13",
+        b + ".so.12", "/usr/local/cuda/lib64/" + b + ".so.13", "/usr/local/cuda/lib64/" + b + ".so.12", b + ".so"};
+    for (std::string const& name : candidates) {
+        if (name.empty()) {
+            continue;
+        }
+        void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr) {
+            *tried += " " + name + " (" + dlerror() + ");";
+            continue;
+        }
+        Api found{};
+        if (!resolveAll(lib, found)) {
+            *tried += " " + name + " (loaded, but without the functions);";
+            dlclose(lib);
+            continue;
+        }
+        *api = found;
+        return true;
+    }
+    return false;
+}
+
+// The current device, or false with the reason in *error.
+bool currentDevice(int* device, std::string* error) {
+    if (cudaGetDevice(device) != cudaSuccess) {
+        *error = "cudaGetDevice failed";
+        return false;
+    }
+    return true;
+}
+
 bool loadLocked() {
     if (gLoaded) {
         return true;
@@ -31,36 +69,22 @@ bool loadLocked() {
     if (!gLoadError.empty()) {
         return false;
     }
-    char const* candidates[] = {std::getenv("HIGGS_TRT_CUBLAS"), "libcublas.so.13", "libcublas.so.12",
-        "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12", "libcublas.so"};
     std::string tried;
-    for (char const* name : candidates) {
-        if (name == nullptr || *name == 0) {
-            continue;
-        }
-        void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            tried += std::string(" ") + name + " (" + dlerror() + ");";
-            continue;
-        }
-        CublasApi api{};
+    gLoaded = openFirst("HIGGS_TRT_CUBLAS", "libcublas", [](void* lib, CublasApi& api) {
         bool ok = resolve(lib, "cublasCreate_v2", api.create) && resolve(lib, "cublasDestroy_v2", api.destroy)
             && resolve(lib, "cublasSetStream_v2", api.setStream)
             && resolve(lib, "cublasSetWorkspace_v2", api.setWorkspace)
             && resolve(lib, "cublasSetMathMode", api.setMathMode) && resolve(lib, "cublasGemmEx", api.gemmEx)
             && resolve(lib, "cublasGetStatusString", api.statusString);
-        if (!ok) {
-            tried += std::string(" ") + name + " (loaded, but without the cuBLAS functions);";
-            dlclose(lib);
-            continue;
+        if (ok) {
+            resolve(lib, "cublasGemmStridedBatchedEx", api.gemmStridedBatchedEx);   // optional
         }
-        resolve(lib, "cublasGemmStridedBatchedEx", api.gemmStridedBatchedEx);   // optional
-        gApi = api;
-        gLoaded = true;
-        return true;
+        return ok;
+    }, &gApi, &tried);
+    if (!gLoaded) {
+        gLoadError = "cuBLAS 12 or 13 could not be loaded; set HIGGS_TRT_CUBLAS to its path. Tried:" + tried;
     }
-    gLoadError = "cuBLAS 12 or 13 could not be loaded; set HIGGS_TRT_CUBLAS to its path. Tried:" + tried;
-    return false;
+    return gLoaded;
 }
 
 // cuBLASLt: loaded on first use beside cuBLAS (which links it, so its soname is usually loaded already);
@@ -89,18 +113,9 @@ bool loadLtLocked() {
     if (named != nullptr && std::strcmp(named, "0") == 0) {
         return false;
     }
-    char const* candidates[] = {named, "libcublasLt.so.13", "libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so.13",
-        "/usr/local/cuda/lib64/libcublasLt.so.12", "libcublasLt.so"};
-    for (char const* name : candidates) {
-        if (name == nullptr || *name == 0) {
-            continue;
-        }
-        void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            continue;
-        }
-        CublasLtApi api{};
-        bool ok = resolve(lib, "cublasLtCreate", api.create) && resolve(lib, "cublasLtMatmulDescCreate", api.descCreate)
+    std::string tried;   // unused: without cuBLASLt the caller takes the copy and cublasGemmEx
+    gLtLoaded = openFirst("HIGGS_TRT_CUBLASLT", "libcublasLt", [](void* lib, CublasLtApi& api) {
+        return resolve(lib, "cublasLtCreate", api.create) && resolve(lib, "cublasLtMatmulDescCreate", api.descCreate)
             && resolve(lib, "cublasLtMatmulDescDestroy", api.descDestroy)
             && resolve(lib, "cublasLtMatmulDescSetAttribute", api.descSetAttribute)
             && resolve(lib, "cublasLtMatrixLayoutCreate", api.layoutCreate)
@@ -109,15 +124,8 @@ bool loadLtLocked() {
             && resolve(lib, "cublasLtMatmulPreferenceDestroy", api.preferenceDestroy)
             && resolve(lib, "cublasLtMatmulPreferenceSetAttribute", api.preferenceSetAttribute)
             && resolve(lib, "cublasLtMatmulAlgoGetHeuristic", api.heuristic) && resolve(lib, "cublasLtMatmul", api.matmul);
-        if (!ok) {
-            dlclose(lib);
-            continue;
-        }
-        gLt = api;
-        gLtLoaded = true;
-        return true;
-    }
-    return false;
+    }, &gLt, &tried);
+    return gLtLoaded;
 }
 
 // The plan for a shape on the current device, made on first use; null where cuBLASLt is missing.
@@ -150,6 +158,17 @@ LtPlan const* ltPlan(int device, cublasLtHandle_t handle, int m, int n, int k, i
     if (preference != nullptr) {
         gLt.preferenceDestroy(preference);
     }
+    if (!ok) {   // kept unusable, so that the shape is not tried again: its descriptors are not needed
+        if (plan.desc != nullptr) {
+            gLt.descDestroy(plan.desc);
+        }
+        for (cublasLtMatrixLayout_t layout : {plan.a, plan.b, plan.cd}) {
+            if (layout != nullptr) {
+                gLt.layoutDestroy(layout);
+            }
+        }
+        plan = LtPlan{};
+    }
     plan.usable = ok;
     plan.algo = result.algo;
     return &gLtPlans.emplace(key, plan).first->second;
@@ -175,8 +194,7 @@ cublasHandle_t cublasHandle(std::string* error) {
         return nullptr;
     }
     int device = 0;
-    if (cudaGetDevice(&device) != cudaSuccess) {
-        *error = "cudaGetDevice failed";
+    if (!currentDevice(&device, error)) {
         return nullptr;
     }
     auto it = gHandles.find(device);
@@ -242,8 +260,7 @@ bool gemmAddRowMajor(int m, int n, int k, void const* w, int ldw, void const* x,
         return false;
     }
     int device = 0;
-    if (cudaGetDevice(&device) != cudaSuccess) {
-        *error = "cudaGetDevice failed";
+    if (!currentDevice(&device, error)) {
         return false;
     }
     auto h = gLtHandles.find(device);

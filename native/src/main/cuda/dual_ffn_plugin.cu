@@ -1006,13 +1006,8 @@ private:
         auto act = reinterpret_cast<T*>(base + ws.act);
         auto down = reinterpret_cast<float*>(base + ws.down);
         size_t es = sizeof(T);
-        if (textCountGiven_) {
-            higgs::normCompacting<T, NW>(
-                tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_, stream);
-        } else {
-            higgs::normRows<T, NW>(
-                tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm, audioNorm, normed, h, eps_, stream);
-        }
+        higgs::normRows<T, NW>(textCountGiven_, tokens, hidden, mask, maskIsInt, textIdx, audioIdx, nText, textNorm,
+            audioNorm, normed, h, eps_, stream);   // compacting where no compaction kernel ran
 
         std::lock_guard<std::mutex> lock(higgs::cublasMutex());
         if (higgs::cublas().setStream(cublas_, stream) != kCublasSuccess

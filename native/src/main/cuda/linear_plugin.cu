@@ -285,7 +285,7 @@ int launch(Call const& c, DataType type, void* workspace, cublasHandle_t handle,
     size_t normedBytes = 0;
     if (c.norm != 0) {
         normedBytes = alignUp(static_cast<size_t>(c.tokens) * c.cols * sizeof(T));
-        higgs::normRows<T, NW>(c.tokens, static_cast<T const*>(c.x), c.norm == 2 ? c.mask : nullptr, c.maskIsInt,
+        higgs::normRows<T, NW>(false, c.tokens, static_cast<T const*>(c.x), c.norm == 2 ? c.mask : nullptr, c.maskIsInt,
             nullptr, nullptr, 0, static_cast<NW const*>(c.textNorm), static_cast<NW const*>(c.audioNorm),
             reinterpret_cast<T*>(base), c.cols, c.eps, stream);
         x = base;

@@ -180,7 +180,7 @@ static __global__ void __launch_bounds__(kNormThreads) normVecKernel(T const* hi
 // RMSNorm of rows rows (see normRow for the idx lists, compacting and the mask): the vector kernel
 // where the rows are 16-byte aligned and short enough, the element kernel otherwise.
 template <typename T, typename NW, bool COMPACT>
-static void normRowsOf(int rows, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
+static void launchNorm(int rows, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
     int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps, cudaStream_t stream) {
     constexpr int N = Vec<T>::N;
     bool aligned = h % N == 0 && (reinterpret_cast<uintptr_t>(hidden) | reinterpret_cast<uintptr_t>(out)) % 16 == 0;
@@ -198,21 +198,15 @@ static void normRowsOf(int rows, T const* hidden, void const* mask, bool maskIsI
     }
 }
 
-// Rows read in place (no idx lists) or through the idx lists a compaction wrote.
+// Without compacting: rows read in place (no idx lists) or through the idx lists a compaction wrote.
+// Compacting: the tokens' rows into the compacted order (text tokens, then audio), textCount of
+// them text, with the idx lists written on the way.
 template <typename T, typename NW>
-static void normRows(int rows, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
-    int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps, cudaStream_t stream) {
-    normRowsOf<T, NW, false>(rows, hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h,
-        eps, stream);
-}
-
-// The tokens' rows into the compacted order (text tokens, then audio), textCount of them text, with
-// the idx lists written on the way.
-template <typename T, typename NW>
-static void normCompacting(int tokens, T const* hidden, void const* mask, bool maskIsInt, int* textIdx, int* audioIdx,
-    int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps, cudaStream_t stream) {
-    normRowsOf<T, NW, true>(tokens, hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h,
-        eps, stream);
+static void normRows(bool compacting, int rows, T const* hidden, void const* mask, bool maskIsInt, int* textIdx,
+    int* audioIdx, int textCount, NW const* textNorm, NW const* audioNorm, T* out, int h, float eps,
+    cudaStream_t stream) {
+    auto launch = compacting ? launchNorm<T, NW, true> : launchNorm<T, NW, false>;
+    launch(rows, hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps, stream);
 }
 
 // A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which

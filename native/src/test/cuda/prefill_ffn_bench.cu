@@ -337,7 +337,7 @@ int main(int argc, char** argv) {
     // the FFN plugin's other kernels, as it launches them
     row("path compaction", timeUs(stream, [&](int) { compactKernel<<<1, 1024, 0, stream>>>(mask, false, tokens, textIdx, audioIdx, counts); }), 0);
     row("RMSNorm into the workspace", timeUs(stream, [&](int) {
-        higgs::normRows<T, float>(tokens, hidden, mask, false, textIdx, audioIdx, nText, textNorm, audioNorm, normed, kH, 1e-5f, stream);
+        higgs::normRows<T, float>(false, tokens, hidden, mask, false, textIdx, audioIdx, nText, textNorm, audioNorm, normed, kH, 1e-5f, stream);
     }), 0);
     auto silu = [&](int) { launchSiluMul(gateUp, act, tokens, kInter, tokens, stream); };
     row("SiLU", timeUs(stream, silu), 0);
@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
     // one layer's FFN as session 16's plugin enqueued it (two audio GEMMs, whole downs), and as it does now
     auto ffn = [&](int l, bool now) {
         compactKernel<<<1, 1024, 0, stream>>>(mask, false, tokens, textIdx, audioIdx, counts);
-        higgs::normRows<T, float>(tokens, hidden, mask, false, textIdx, audioIdx, nText, textNorm, audioNorm, normed, kH, 1e-5f, stream);
+        higgs::normRows<T, float>(false, tokens, hidden, mask, false, textIdx, audioIdx, nText, textNorm, audioNorm, normed, kH, 1e-5f, stream);
         textGateUp(l);
         if (now) {
             audioGateUpBatched(l);

@@ -10,8 +10,9 @@ import java.util.List;
 /**
  * The packed inputs of one paged-engine step: the new tokens of every sequence of the step in turn,
  * no padding, each sequence's tokens together at consecutive positions (the promise the engine's
- * attention plugins are built with: {@code PagedAttentionPlugin.Geometry#consecutive}). A sequence's audio frames fill its audio positions in order; text positions get no
- * codes (zeros). The block tables are rows of {@code blocksPerSequence} entries, zero past a
+ * attention plugins are built with: {@code PagedAttentionPlugin.Geometry#consecutive}). A
+ * sequence's audio frames fill its audio positions in order; text positions get no codes (zeros).
+ * The block tables are rows of {@code blocksPerSequence} entries, zero past a
  * sequence's own. Packed in Java arrays, one bulk copy each to the device afterwards: a long
  * prompt's step may come before the JIT has compiled this loop, and with a segment write per
  * element the packing of a 512-position prefill took 0.73 ms on the H200 machine's host.
