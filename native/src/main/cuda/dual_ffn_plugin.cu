@@ -147,13 +147,28 @@ constexpr int kSkinnyWarps = 8;
 // path's RMSNorm and the rows are those of its path, for the C columns j of each warp (C must divide
 // inter). The norm is part of the kernel: each warp reads its tokens' whole hidden rows for the dot
 // products and sums their squares on the way, so the weight loads start at once. May be launched as
-// a dependent launch (gridDependencyWait first: the path of a row is known only from the mask).
+// a dependent launch: before its gridDependencyWait it only prefetches weight rows into L2, on the
+// paths the mask gives then; what it computes reads the mask again after the wait.
 template <typename T, typename NW, bool VEC, int NT, int C, int U>
 __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask,
-    bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T* act, int h, int inter) {
+    bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T* act, int h, int inter,
+    unsigned prefetch) {
     int j0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * C;
     if (j0 >= inter) {
         return;
+    }
+    int lane = threadIdx.x & 31;
+    if (VEC && prefetch != 0 && lane < 2 * C) {
+        // the paths as the mask says before the wait: the mask is an engine input, written before the
+        // step's kernels; the loop below reads it again after the wait (a wrong guess costs only bandwidth)
+        unsigned guess = audioSet(mask, maskIsInt, tokens);
+        int c = lane / 2;
+        if ((((1u << tokens) - 1) & ~guess) != 0) {
+            prefetchL2(textGateUp + static_cast<long long>((lane % 2) * inter + j0 + c) * h, prefetch);
+        }
+        if (guess != 0) {
+            prefetchL2((lane % 2 == 0 ? audioGate : audioUp) + static_cast<long long>(j0 + c) * h, prefetch);
+        }
     }
     gridDependencyWait();
     unsigned audio = audioSet(mask, maskIsInt, tokens);
@@ -203,18 +218,28 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
 // partial sums meet in shared memory. May be launched as a dependent launch.
 template <typename T, bool VEC, int NT, int C, int U, int S>
 __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
-    T const* audioDown, T const* residual, T* out, int h, int inter) {
+    T const* audioDown, T const* residual, T* out, int h, int inter, unsigned prefetch) {
     static_assert(C * NT <= 32, "one lane per column and token sums the partials");
     __shared__ float partial[kSkinnyWarps][C][NT];
-    gridDependencyWait();
     int warp = threadIdx.x >> 5;
     int c0 = (blockIdx.x * (blockDim.x >> 5) / S + warp / S) * C;
     int part = warp % S;
     bool active = c0 < h;
-    unsigned audio = audioSet(mask, maskIsInt, tokens);
-    unsigned text = ((1u << tokens) - 1) & ~audio;
     int from = inter / S * part;
     int to = part == S - 1 ? inter : from + inter / S;
+    int lane = threadIdx.x & 31;
+    if (VEC && active && prefetch != 0 && lane < C) {   // the paths guessed before the wait, as in the gate/up kernel
+        unsigned guess = audioSet(mask, maskIsInt, tokens);
+        if ((((1u << tokens) - 1) & ~guess) != 0) {
+            prefetchL2(textDown + static_cast<long long>(c0 + lane) * inter + from, prefetch);
+        }
+        if (guess != 0) {
+            prefetchL2(audioDown + static_cast<long long>(c0 + lane) * inter + from, prefetch);
+        }
+    }
+    gridDependencyWait();
+    unsigned audio = audioSet(mask, maskIsInt, tokens);
+    unsigned text = ((1u << tokens) - 1) & ~audio;
     float acc[C][NT];
     float unused[1][NT];   // plain rows sum no squares
     higgs::zero(acc);
@@ -250,10 +275,9 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
     } else {
         __syncwarp();   // lane 0's partials to the lanes that read them
     }
-    if (!active || part != 0 || (threadIdx.x & 31) >= C * NT) {
+    if (!active || part != 0 || lane >= C * NT) {
         return;
     }
-    int lane = threadIdx.x & 31;
     int c = lane / NT;
     int t = lane % NT;
     if (t >= tokens) {
@@ -283,23 +307,29 @@ void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, floa
     static_assert(kGateUpTiling.split == 1, "the gate/up kernel gives each column one warp");
     static_assert(kSkinnyWarps % sd == 0, "down tiling");
     dim3 one(1, 1, 1);
+    // the prefetch shares of one path's rows (gate and up rows whole; down rows in sd slices)
+    unsigned gateUpPrefetch = VEC ? prefetchShare(2LL * inter, static_cast<long long>(h) * sizeof(T)) : 0u;
     // launch errors are left for the caller's cudaGetLastError
     if (inter % cu == 0) {
         unsigned blocks = (inter / cu + kSkinnyWarps - 1) / kSkinnyWarps;
         launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, cu, kGateUpTiling.unroll>, blocks, kThreads, 0, stream, one,
-            hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+            hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter,
+            gateUpPrefetch);
     } else {
         launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, 1, kGateUpTiling.unroll>,
             (inter + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0, stream, one,
-            hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter);
+            hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter,
+            gateUpPrefetch);
     }
     if (h % cd == 0 && inter % (sd * Vec<T>::N) == 0) {
         unsigned blocks = (h / cd * sd + kSkinnyWarps - 1) / kSkinnyWarps;
+        unsigned downPrefetch = VEC ? prefetchShare(static_cast<long long>(h) * sd,
+            static_cast<long long>(inter / sd) * sizeof(T)) : 0u;
         launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, cd, kDownTiling.unroll, sd>, blocks, kThreads, 0, stream, one,
-            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
+            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter, downPrefetch);
     } else {
         launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, 1, kDownTiling.unroll, 1>, (h + kSkinnyWarps - 1) / kSkinnyWarps,
-            kThreads, 0, stream, one, act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter);
+            kThreads, 0, stream, one, act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter, 0u);
     }
 }
 

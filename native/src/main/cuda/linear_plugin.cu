@@ -82,7 +82,8 @@ struct Weights {
 // that the norm's 1/rms comes from. May be launched as a dependent launch.
 template <typename T, typename NW, bool VEC, int NT, int C, int S, int NORM>
 __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, int tokens, Weights<T> weights,
-    NW const* textNorm, NW const* audioNorm, void const* mask, bool maskIsInt, float eps, T const* residual, int cols) {
+    NW const* textNorm, NW const* audioNorm, void const* mask, bool maskIsInt, float eps, T const* residual, int cols,
+    unsigned prefetch) {
     static_assert(C * NT <= 32, "one lane per row and token sums the partials");
     static_assert(kWarps % S == 0, "whole warp groups a block");
     __shared__ float partial[kWarps][C][NT];
@@ -103,6 +104,10 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
     float squares[1][NT];
     zero(acc);
     zero(squares);
+    int lane = threadIdx.x & 31;
+    if (VEC && active && lane < C) {   // the first prefetch bytes of each of the warp's row slices
+        prefetchL2(w + static_cast<long long>(r0 + lane) * cols + from, prefetch);
+    }
     gridDependencyWait();
     if (active) {
         T const* ws[C];
@@ -147,7 +152,6 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
     } else {
         __syncwarp();   // lane 0's partials to the lanes that read them
     }
-    int lane = threadIdx.x & 31;
     if (!active || part != 0 || lane >= C * NT) {
         return;
     }
@@ -221,10 +225,13 @@ struct Call {
 template <typename T, typename NW, bool VEC, int NT, int C, int S>
 void launchSkinny(Call const& c, cudaStream_t stream) {
     unsigned groups = static_cast<unsigned>((c.totalRows() / C + kWarps / S - 1) / (kWarps / S));
+    unsigned prefetch = VEC ? prefetchShare(static_cast<long long>(c.totalRows()) * S,
+        static_cast<long long>(c.cols / S) * sizeof(T)) : 0u;
     auto go = [&](auto kernel) {   // launch errors are left for the caller's cudaGetLastError
         launchDependent(kDependentLinear, kernel, groups, kWarps * 32, 0, stream, dim3(1, 1, 1),
             static_cast<T const*>(c.x), c.tokens, c.segments<T>(), static_cast<NW const*>(c.textNorm),
-            static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt, c.eps, static_cast<T const*>(c.residual), c.cols);
+            static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt, c.eps, static_cast<T const*>(c.residual), c.cols,
+            prefetch);
     };
     switch (c.norm) {
     case 0: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 0>); break;

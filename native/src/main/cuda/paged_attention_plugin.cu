@@ -43,10 +43,11 @@
 //   combine   (more than one split) one block per (token, head): merges the splits' partials
 //             into the output.
 // A decode call (as many tokens as block-table rows: each sequence's one new token) launches one
-// kernel: the token's own K/V written by the block whose keys hold its position, the splits (up to
-// 8) of a token one thread-block cluster that merges its partials in distributed shared memory.
-// With few tokens (at least kDecodeRowsSplits splits each) that kernel is decodeKernel, lanes over
-// the head dimension, one memory trip for a round of keys; otherwise attend in its decode mode.
+// kernel: the token's own K/V written by one block of its splits, the splits (up to 8) of a token one
+// thread-block cluster that merges its partials in distributed shared memory. With few tokens (at
+// least kDecodeRowsSplits splits each) that kernel is decodeKernel, lanes over the head dimension,
+// one memory trip for a round of keys, in blocks of 512 threads where the call's clusters fit on the
+// GPU at once (HIGGS_TRT_DECODE_WIDE=0: always 128); otherwise attend in its decode mode.
 // HIGGS_TRT_FUSED_DECODE=0 or higgs_paged_attention_set_fused_decode(0) turns both off (writeKv,
 // attend and combine, as for other calls); HIGGS_TRT_DECODE_KERNEL=0 leaves every decode call to
 // attend. Both decode kernels may be launched as dependent launches (plugin_common.cuh).
@@ -58,6 +59,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -83,7 +85,7 @@ constexpr int kMaxHeadDim = 256;
 constexpr int kMaxPerThread = kMaxHeadDim / kThreads;
 constexpr int kAcc = 8 > kMaxPerThread ? 8 : kMaxPerThread;   // accumulators a thread keeps per head
 constexpr int kMaxSplits = 16;
-constexpr int kMaxClusterSplits = 8;   // the portable cluster size
+constexpr int kMaxClusterSplits = 8;   // the portable cluster size, and the most splits of a decode call
 constexpr int kTargetBlocks = 264;   // about two blocks per SM of an H100/H200
 constexpr size_t kAlign = 256;
 
@@ -103,6 +105,15 @@ std::atomic<bool> gTiledPrefill{onUnlessZero("HIGGS_TRT_TILED_PREFILL")};
 std::atomic<bool> gFusedDecode{onUnlessZero("HIGGS_TRT_FUSED_DECODE")};
 // those calls with lanes over the head dimension (decodeKernel) where it takes the head size and the tokens are few
 std::atomic<bool> gDecodeKernel{onUnlessZero("HIGGS_TRT_DECODE_KERNEL")};
+// the most splits (one cluster) decodeKernel gives a token: HIGGS_TRT_DECODE_CLUSTER, 1 to 8
+int decodeClusterSetting() {
+    char const* v = std::getenv("HIGGS_TRT_DECODE_CLUSTER");
+    int n = v == nullptr ? 8 : std::atoi(v);
+    return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+std::atomic<int> gDecodeCluster{decodeClusterSetting()};
+// decodeKernel in blocks of 512 threads where the call's blocks are one wave (wideDecode)
+std::atomic<int> gDecodeWide{onUnlessZero("HIGGS_TRT_DECODE_WIDE") ? 1 : 0};
 
 using higgs::fromFloat;
 using higgs::toFloat;
@@ -116,18 +127,25 @@ struct Geometry {
     int numBlocks;   // N, the cache's blocks
     int qStride;     // elements from one token's q row to the next: nH * d, or (nH + 2 nKV) * d fused
     int kvStride;    // the same for the kv rows
+    int blockShift;  // log2 of blockSize where it is a power of two (a shift, not a division, a key), else -1
 };
 
 // The geometry of rows apart (fused false) or of q, k and v in one row (fused true).
 inline Geometry geometryOf(int heads, int kvHeads, int headDim, int blockSize, int maxBlocks, int numBlocks, bool fused) {
     int qkv = (heads + 2 * kvHeads) * headDim;
+    int shift = -1;
+    for (int s = 0; s < 31; s++) {
+        if ((1 << s) == blockSize) {
+            shift = s;
+        }
+    }
     return Geometry{heads, kvHeads, headDim, blockSize, maxBlocks, numBlocks, fused ? qkv : heads * headDim,
-        fused ? qkv : 2 * kvHeads * headDim};
+        fused ? qkv : 2 * kvHeads * headDim, shift};
 }
 
 // The physical block of position pos of the sequence in table row slot, or -1 outside the cache.
 __device__ inline int physicalBlock(int const* tables, Geometry g, int slot, int pos) {
-    int logical = pos / g.blockSize;
+    int logical = g.blockShift >= 0 ? pos >> g.blockShift : pos / g.blockSize;
     if (pos < 0 || logical >= g.maxBlocks) {
         return -1;
     }
@@ -150,6 +168,16 @@ __device__ inline void ropeSinCos(float angle, float* s, float* c) {
 
 // 1 / the softmax's sum, 0 for a row that saw no key (its output is zeros, not NaN).
 __device__ inline float inverseSum(float sum) { return sum > 0.f ? 1.f / sum : 0.f; }
+
+// Position pos's slot in its block.
+__device__ inline int inBlock(Geometry g, int pos) {
+    return g.blockShift >= 0 ? pos & (g.blockSize - 1) : pos % g.blockSize;
+}
+
+// Elements from a key's row in the cache to its value's.
+__device__ inline long long valuePlane(Geometry g) {
+    return static_cast<long long>(g.kvHeads) * g.blockSize * g.headDim;
+}
 
 // Element offset of (block, k or v, kv head, slot in block) in the cache.
 __device__ inline long long cacheRow(Geometry g, int block, int kOrV, int kvHead, int inBlock) {
@@ -627,11 +655,16 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
 // or higgs_paged_attention_set_decode_kernel(0) leaves decode calls to attendKernel's decode mode).
 // One block per (token, kv head, split), the splits of a token one cluster as there. A group of
 // d / 8 lanes takes a key row, 8 elements a lane, and the block's groups take decodeKeys() keys a
-// round: every lane issues the loads of its keys' K and V chunks at once (no load waits on a score),
-// so a round costs one trip to memory, where attendKernel's thread walks a whole key row in turn.
-// The group's lanes sum their part of each score by shuffles, and each group keeps its own online
-// softmax over its keys in registers (no block-wide reduction a round); the groups' partials meet
-// in shared memory at the end, then the cluster's in distributed shared memory (mergeCluster).
+// round: every lane issues the loads of its keys' table entries, then K and V chunks, at once (no
+// load waits on a score or a branch), so a round costs one trip to memory, where attendKernel's
+// thread walks a whole key row in turn. Each lane rotates its own query chunks in registers; the
+// group's lanes sum their part of each score by shuffles, and each group keeps its own online
+// softmax over its keys in registers (no block-wide reduction a round). At the end the groups of a
+// warp merge by shuffles, the warps in shared memory, and each split pushes its partial into the
+// cluster's blocks, which merge a share of the outputs each (one cluster barrier; attendKernel's
+// mergeCluster pulls between two). On the H200 (BF16, 24/8 heads of 128, batch 1, context 512, L2
+// warm) this took 8.0 us a layer in 8 blocks of 512 threads, 9.5 in blocks of 128, 12.8 before the
+// loads were issued together (session 19).
 
 // Calls whose tokens get at least this many splits (few tokens: the GPU is filled by the splits) take
 // decodeKernel; others attendKernel's decode mode. On the H200 (paged_attention_check.py, BF16, 24/8
@@ -641,9 +674,15 @@ __global__ void __launch_bounds__(kThreads) attendKernel(T const* q, T const* kv
 // the next round's wait on this one's arithmetic).
 constexpr int kDecodeRowsSplits = 4;
 
-// Keys a group takes a round: 8 where registers allow (16-bit types, up to 4 query heads a kv head).
-template <typename T, int GROUP>
-__host__ __device__ constexpr int decodeKeys() { return sizeof(T) == 2 && GROUP <= 4 ? 8 : 4; }
+// Keys a group takes a round: in blocks of 128 threads 8 where registers allow (16-bit types, up to 4
+// query heads a kv head); in blocks of 512 (4 times the groups, and at most 128 registers a thread) 2.
+template <typename T, int GROUP, int THREADS>
+__host__ __device__ constexpr int decodeKeys() { return THREADS > 128 ? 2 : sizeof(T) == 2 && GROUP <= 4 ? 8 : 4; }
+
+// The floats of decodeKernel's warp partials ([warp][query head][d]): 4 warps of 8 heads of 256, or 16
+// warps of up to 512 (query heads x d), which is where the 512-thread blocks apply.
+constexpr int kDecodeWarpValues = 8192;
+constexpr int kDecodeWideThreads = 512;
 
 // The raw 16-byte chunks of 8 elements of T.
 template <typename T>
@@ -662,6 +701,14 @@ __device__ inline Chunk8<T> loadChunk8(T const* p) {
 }
 
 template <typename T>
+__device__ inline void storeChunk8(T* p, Chunk8<T> const& c) {
+#pragma unroll
+    for (int i = 0; i < static_cast<int>(sizeof(T)) / 2; i++) {
+        reinterpret_cast<uint4*>(p)[i] = c.raw[i];
+    }
+}
+
+template <typename T>
 __device__ inline float chunkAt(Chunk8<T> const& c, int i) {
     return toFloat(reinterpret_cast<T const*>(c.raw)[i]);
 }
@@ -671,19 +718,214 @@ __host__ __device__ constexpr bool decodeKernelTakes(int d) {
     return d % 8 == 0 && d >= 16 && d <= kMaxHeadDim && ((d / 8) & (d / 8 - 1)) == 0;
 }
 
+// The split of a decode call's token that takes the token's own key (from registers; the others read
+// the cache): the first split without keys of the past where there is one, else the last, whose
+// share is the shortest.
+__device__ inline int ownKeySplit(int used, int splits) { return used < splits ? used : splits - 1; }
+
+// A thread-block cluster's barrier in two halves, so that a block arrives early and waits only where
+// it must (barrier.cluster: all threads of the block, warp-uniform).
+__device__ inline void clusterArriveRelaxed() { asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); }
+__device__ inline void clusterArrive() { asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory"); }
+__device__ inline void clusterWait() { asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory"); }
+
+// The rotary cos and sin of a decode lane's 8 elements (part * 8 .. + 7 of a head of d) at pos: the
+// same for every head of the token, so that a lane rotates its query heads and its own key with them.
+struct LaneRope {
+    float c[8];
+    float s[8];
+    float sign;   // -1 for the first half of the head (x1 c - x2 s), +1 for the second (x2 c + x1 s)
+};
+
+__device__ inline LaneRope laneRope(float const* invFreq, int pos, int d, int part) {
+    LaneRope r;
+    int half = d / 2;
+    int first = part * 8 % half;
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        ropeSinCos(static_cast<float>(pos) * invFreq[first + e], &r.s[e], &r.c[e]);
+    }
+    r.sign = part * 8 < half ? -1.f : 1.f;
+    return r;
+}
+
+// One 8-element chunk of a head rotated by the lane's rope: own is the lane's chunk, partner the chunk
+// half a head away.
+template <typename T>
+__device__ inline void rotateChunk(Chunk8<T> const& own, Chunk8<T> const& partner, LaneRope const& r, float scale,
+    float (&out)[8]) {
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        out[e] = (chunkAt(own, e) * r.c[e] + r.sign * chunkAt(partner, e) * r.s[e]) * scale;
+    }
+}
+
+// A decode lane's running softmax over the keys it has seen, for each query head of the kv head.
+template <int GROUP>
+struct LaneSoftmax {
+    float m[GROUP];
+    float l[GROUP];
+    float acc[GROUP][8];
+};
+
+// Folds KEYS keys, each with its score for every head, into the running softmax. valid[k] false: the
+// key is skipped (its score is -inf and its values are zeros).
+template <typename T, int GROUP, int KEYS>
+__device__ inline void foldKeys(LaneSoftmax<GROUP>& sm, float const (&score)[KEYS][GROUP], Chunk8<T> const (&values)[KEYS],
+    bool const (&valid)[KEYS]) {
+#pragma unroll
+    for (int gi = 0; gi < GROUP; gi++) {
+        float best = sm.m[gi];
+#pragma unroll
+        for (int k = 0; k < KEYS; k++) {
+            best = fmaxf(best, score[k][gi]);
+        }
+        if (best == -INFINITY) {
+            continue;   // no key of this group yet
+        }
+        float correction = sm.m[gi] == -INFINITY ? 0.f : __expf(sm.m[gi] - best);
+        sm.l[gi] *= correction;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            sm.acc[gi][i] *= correction;
+        }
+#pragma unroll
+        for (int k = 0; k < KEYS; k++) {
+            float w = valid[k] ? __expf(score[k][gi] - best) : 0.f;
+            sm.l[gi] += w;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                sm.acc[gi][i] += w * chunkAt(values[k], i);
+            }
+        }
+        sm.m[gi] = best;
+    }
+}
+
+// The score of a key chunk against the lane's query chunks, summed over the rowLanes lanes of its
+// group (every lane of the warp calls it: the shuffles span the warp).
 template <typename T, int GROUP>
-__global__ void __launch_bounds__(kThreads) decodeKernel(T const* q, T const* kv, int const* positions,
+__device__ inline void scoreKey(float const (&qr)[GROUP][8], Chunk8<T> const& key, int rowLanes, bool valid,
+    float (&score)[GROUP]) {
+    float kf[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        kf[i] = chunkAt(key, i);
+    }
+#pragma unroll
+    for (int gi = 0; gi < GROUP; gi++) {
+        float s = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            s += qr[gi][i] * kf[i];
+        }
+        for (int offset = rowLanes / 2; offset > 0; offset >>= 1) {
+            s += __shfl_xor_sync(0xffffffffu, s, offset);
+        }
+        score[gi] = valid ? s : -INFINITY;
+    }
+}
+
+// What a decodeKernel lane walks: the cache, its sequence's table row, its kv head, its block's key
+// range's end, and its place in the block (group of rowLanes lanes, and chunk part of the head).
+template <typename T>
+struct DecodeLane {
+    T const* cache;
+    int const* tables;
+    Geometry g;
+    int slot;
+    int kvHead;
+    int end;
+    int groups;
+    int group;
+    int part;
+};
+
+// A lane's K and V chunks of one round of keys: first + k * groups + group for k < KEYS.
+template <typename T, int KEYS>
+struct RoundLoads {
+    Chunk8<T> keys[KEYS];
+    Chunk8<T> values[KEYS];
+    bool valid[KEYS];
+};
+
+// Issues a round's loads without a branch: the table entries, then the K and V chunks. A key past
+// the range's end or outside the cache is loaded from the cache's first row, then zeroed (its weight
+// is 0, and 0 * garbage may be NaN). Loads behind a branch a key were issued one key at a time: the
+// H200 took 52 us a layer for one block's 512 keys, one table and one cache trip a key in turn.
+template <typename T, int KEYS>
+__device__ inline void loadRound(DecodeLane<T> const& lane, int first, RoundLoads<T, KEYS>& r) {
+    Geometry g = lane.g;
+    int const* row = lane.tables + static_cast<long long>(lane.slot) * g.maxBlocks;
+    int key[KEYS];
+    int block[KEYS];
+#pragma unroll
+    for (int k = 0; k < KEYS; k++) {
+        int j = first + k * lane.groups + lane.group;   // the block's groups on consecutive keys
+        bool in = j < lane.end;
+        key[k] = in ? j : -1;
+        int logical = g.blockShift >= 0 ? (in ? j : 0) >> g.blockShift : (in ? j : 0) / g.blockSize;
+        block[k] = row[min(logical, g.maxBlocks - 1)];
+        key[k] = logical < g.maxBlocks ? key[k] : -1;
+    }
+#pragma unroll
+    for (int k = 0; k < KEYS; k++) {
+        r.valid[k] = key[k] >= 0 && block[k] >= 0 && block[k] < g.numBlocks;
+        long long at = r.valid[k] ? cacheRow(g, block[k], 0, lane.kvHead, inBlock(g, key[k])) + lane.part * 8 : 0;
+        r.keys[k] = loadChunk8(lane.cache + at);
+        r.values[k] = loadChunk8(lane.cache + at + (r.valid[k] ? valuePlane(g) : 0));
+    }
+#pragma unroll
+    for (int k = 0; k < KEYS; k++) {
+        if (!r.valid[k]) {
+            r.keys[k] = Chunk8<T>{};
+            r.values[k] = Chunk8<T>{};
+        }
+    }
+}
+
+// Scores and folds the first count keys of a loaded round (count the same in the whole block).
+template <typename T, int GROUP, int KEYS>
+__device__ inline void foldRound(RoundLoads<T, KEYS> const& r, int count, int rowLanes, float const (&qr)[GROUP][8],
+    LaneSoftmax<GROUP>& sm) {
+    float score[KEYS][GROUP];
+#pragma unroll
+    for (int k = 0; k < KEYS; k++) {
+        if (k < count) {
+            scoreKey<T, GROUP>(qr, r.keys[k], rowLanes, r.valid[k], score[k]);
+        } else {
+#pragma unroll
+            for (int gi = 0; gi < GROUP; gi++) {
+                score[k][gi] = -INFINITY;
+            }
+        }
+    }
+    foldKeys<T, GROUP, KEYS>(sm, score, r.values, r.valid);
+}
+
+template <typename T, int GROUP, int THREADS>
+__global__ void __launch_bounds__(THREADS) decodeKernel(T const* q, T const* kv, int const* positions,
     int const* slots, int const* tables, float const* invFreq, T* cache, Geometry g, float scale, int splits,
-    T* output) {
-    constexpr int kMaxRows = kThreads / 2;   // key groups a block at most (d = 16)
-    constexpr int kDecodeKeys = decodeKeys<T, GROUP>();
-    __shared__ __align__(16) float qs[GROUP * kMaxHeadDim];   // the rotated query; after the keys, the block's values
-    __shared__ float groupMax[kMaxRows][GROUP];
-    __shared__ float groupSum[kMaxRows][GROUP];
-    __shared__ float groupValues[kThreads * 8 * GROUP];   // [key group][GROUP][d]
+    int early, T* output) {
+    constexpr int kWarps = THREADS / 32;
+    constexpr int kDecodeKeys = decodeKeys<T, GROUP, THREADS>();
+    __shared__ float warpMax[kWarps][GROUP];
+    __shared__ float warpSum[kWarps][GROUP];
+    __shared__ float warpValues[kDecodeWarpValues];   // [warp][GROUP][d]
     __shared__ float blockMax[GROUP];
     __shared__ float blockSum[GROUP];
+    // what the cluster's blocks push here for this block's share of the outputs: [split][share]
+    __shared__ float incoming[GROUP * kMaxHeadDim + kMaxClusterSplits];
+    __shared__ float incomingMax[kMaxClusterSplits][GROUP];
+    __shared__ float incomingSum[kMaxClusterSplits][GROUP];
+    bool clustered = splits > 1;
+    if (clustered) {
+        clusterArriveRelaxed();   // this block has started; waited for before the first push
+    }
     higgs::gridDependencyWait();
+    if (early != 0) {
+        higgs::allowDependents();   // one wave of blocks: the next kernel's blocks may prefetch meanwhile
+    }
 
     int t = blockIdx.x;
     int kvHead = blockIdx.y;
@@ -693,146 +935,190 @@ __global__ void __launch_bounds__(kThreads) decodeKernel(T const* q, T const* kv
     int slot = slots[t];
     int tid = threadIdx.x;
     int rowLanes = d / 8;   // a power of two up to 32: a group never straddles a warp
-    int groups = kThreads / rowLanes;
+    int groups = THREADS / rowLanes;
     int group = tid / rowLanes;
     int part = tid % rowLanes;
+    int partner = part ^ (rowLanes / 2);
 
-    rotateQuery(q, g, t, kvHead, GROUP, pos, invFreq, scale, qs);
-    // this block's share of the token's keys, no split shorter than a round
-    int roundKeys = groups * kDecodeKeys;
-    KeyRange keys = splitRange(pos + 1, splits, split, roundKeys);
-    int start = keys.start;
-    int end = keys.end;
-    writeOwnKv(kv, t, kvHead, pos, slot, keys, tables, invFreq, cache, g);
-    __syncthreads();   // the query, and the block's own K/V writes, visible to every thread
+    // the past positions 0 .. pos - 1 in shares of whole rounds of one key a group at least
+    int used = max(1, min(splits, (pos + groups - 1) / groups));
+    int chunk = (pos + used - 1) / used;
+    int start = min(pos, split * chunk);
+    int end = split < used ? min(pos, start + chunk) : start;
+    bool ownKey = split == ownKeySplit(used, splits) && group == groups - 1;
 
+    // every load that does not wait on another first: the query's chunks, the token's own K and V
+    // (all lanes; only the owning group uses them), the frequencies; then the first round's keys
+    T const* qt = q + static_cast<long long>(t) * g.qStride + static_cast<long long>(kvHead) * GROUP * d;
+    Chunk8<T> qOwn[GROUP];
+    Chunk8<T> qPartner[GROUP];
+#pragma unroll
+    for (int gi = 0; gi < GROUP; gi++) {
+        qOwn[gi] = loadChunk8(qt + gi * d + part * 8);
+        qPartner[gi] = loadChunk8(qt + gi * d + partner * 8);
+    }
+    T const* kt = kv + static_cast<long long>(t) * g.kvStride + static_cast<long long>(kvHead) * d;
+    Chunk8<T> kOwn = loadChunk8(kt + part * 8);
+    Chunk8<T> kPartner = loadChunk8(kt + partner * 8);
+    Chunk8<T> value = loadChunk8(kt + static_cast<long long>(g.kvHeads) * d + part * 8);
+    int ownBlock = physicalBlock(tables, g, slot, pos);
+    DecodeLane<T> lane{cache, tables, g, slot, kvHead, end, groups, group, part};
+    int full = groups * kDecodeKeys;
+    RoundLoads<T, kDecodeKeys> current;
+    if (start < end) {
+        loadRound(lane, start, current);
+    }
+
+    LaneRope rope = laneRope(invFreq, pos, d, part);
     float qr[GROUP][8];
 #pragma unroll
     for (int gi = 0; gi < GROUP; gi++) {
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            qr[gi][i] = qs[gi * d + part * 8 + i];
-        }
+        rotateChunk(qOwn[gi], qPartner[gi], rope, scale, qr[gi]);
     }
-    float m[GROUP];
-    float l[GROUP];
-    float acc[GROUP][8];
+    LaneSoftmax<GROUP> sm;
 #pragma unroll
     for (int gi = 0; gi < GROUP; gi++) {
-        m[gi] = -INFINITY;
-        l[gi] = 0.f;
+        sm.m[gi] = -INFINITY;
+        sm.l[gi] = 0.f;
 #pragma unroll
         for (int i = 0; i < 8; i++) {
-            acc[gi][i] = 0.f;
+            sm.acc[gi][i] = 0.f;
         }
     }
-    for (int round = start; round < end; round += roundKeys) {
-        Chunk8<T> keys[kDecodeKeys];
-        Chunk8<T> values[kDecodeKeys];
-        bool valid[kDecodeKeys];
+    // rounds of kDecodeKeys keys a group (loading the next round before this one's arithmetic, in a
+    // second set of registers, spilled them)
+    for (int first = start; first < end; first += full) {
+        if (first > start) {
+            loadRound(lane, first, current);
+        }
+        foldRound<T, GROUP, kDecodeKeys>(current, min(kDecodeKeys, (end - first + groups - 1) / groups), rowLanes, qr, sm);
+    }
+    // the token's own key and value, rotated here and written to the cache: folded from registers,
+    // with no read back (and no barrier); the whole warp scores, the owning group keeps it
+    {
+        bool mine = ownKey && ownBlock >= 0;
+        Chunk8<T> key{};
+        if (mine) {
+            float k[8];
+            rotateChunk(kOwn, kPartner, rope, 1.f, k);
+            T* kh = reinterpret_cast<T*>(key.raw);
 #pragma unroll
-        for (int k = 0; k < kDecodeKeys; k++) {
-            int j = round + k * groups + group;   // the block's groups on consecutive keys
-            int block = j < end ? physicalBlock(tables, g, slot, j) : -1;
-            valid[k] = block >= 0;
-            if (valid[k]) {
-                keys[k] = loadChunk8(cache + cacheRow(g, block, 0, kvHead, j % g.blockSize) + part * 8);
-                values[k] = loadChunk8(cache + cacheRow(g, block, 1, kvHead, j % g.blockSize) + part * 8);
-            } else {
-                keys[k] = Chunk8<T>{};
-                values[k] = Chunk8<T>{};   // zeros: a skipped key's weight is 0, and 0 * garbage may be NaN
+            for (int e = 0; e < 8; e++) {
+                kh[e] = fromFloat<T>(k[e]);   // the key as the cache holds it, in the compute type
+            }
+            long long row = cacheRow(g, ownBlock, 0, kvHead, inBlock(g, pos)) + part * 8;
+            storeChunk8(cache + row, key);
+            storeChunk8(cache + row + valuePlane(g), value);
+        }
+        if (__any_sync(0xffffffffu, mine)) {   // warp-uniform: the shuffles need the whole warp
+            float score[1][GROUP];
+            scoreKey<T, GROUP>(qr, key, rowLanes, mine, score[0]);
+            Chunk8<T> values[1] = {mine ? value : Chunk8<T>{}};
+            bool valid[1] = {mine};
+            if (mine) {
+                foldKeys<T, GROUP, 1>(sm, score, values, valid);
             }
         }
-        float score[kDecodeKeys][GROUP];
-#pragma unroll
-        for (int k = 0; k < kDecodeKeys; k++) {
-#pragma unroll
-            for (int gi = 0; gi < GROUP; gi++) {
-                float s = 0.f;
-#pragma unroll
-                for (int i = 0; i < 8; i++) {
-                    s += qr[gi][i] * chunkAt(keys[k], i);
-                }
-                for (int offset = rowLanes / 2; offset > 0; offset >>= 1) {
-                    s += __shfl_xor_sync(0xffffffffu, s, offset);
-                }
-                score[k][gi] = valid[k] ? s : -INFINITY;
-            }
-        }
+    }
+    if (early == 0) {
+        higgs::allowDependents();
+    }
+
+    // the groups of a warp merge their partials by shuffles, then the warps' meet in shared memory
+    for (int offset = rowLanes; offset < 32; offset <<= 1) {
 #pragma unroll
         for (int gi = 0; gi < GROUP; gi++) {
-            float best = m[gi];
-#pragma unroll
-            for (int k = 0; k < kDecodeKeys; k++) {
-                best = fmaxf(best, score[k][gi]);
-            }
-            if (best == -INFINITY) {
-                continue;   // no key of this group yet
-            }
-            float correction = m[gi] == -INFINITY ? 0.f : expf(m[gi] - best);
-            l[gi] *= correction;
+            float om = __shfl_xor_sync(0xffffffffu, sm.m[gi], offset);
+            float ol = __shfl_xor_sync(0xffffffffu, sm.l[gi], offset);
+            float best = fmaxf(sm.m[gi], om);
+            float a = sm.m[gi] == -INFINITY ? 0.f : __expf(sm.m[gi] - best);
+            float b = om == -INFINITY ? 0.f : __expf(om - best);
+            sm.l[gi] = sm.l[gi] * a + ol * b;
 #pragma unroll
             for (int i = 0; i < 8; i++) {
-                acc[gi][i] *= correction;
+                sm.acc[gi][i] = sm.acc[gi][i] * a + __shfl_xor_sync(0xffffffffu, sm.acc[gi][i], offset) * b;
             }
-#pragma unroll
-            for (int k = 0; k < kDecodeKeys; k++) {
-                float w = valid[k] ? expf(score[k][gi] - best) : 0.f;
-                l[gi] += w;
-#pragma unroll
-                for (int i = 0; i < 8; i++) {
-                    acc[gi][i] += w * chunkAt(values[k], i);
-                }
-            }
-            m[gi] = best;
+            sm.m[gi] = best;
         }
     }
-    higgs::allowDependents();
-
-    // the groups' partials into one for the block: each group's max, sum and weighted values
+    int warp = tid / 32;
+    if (tid % 32 < rowLanes) {
 #pragma unroll
-    for (int gi = 0; gi < GROUP; gi++) {
-        if (part == 0) {
-            groupMax[group][gi] = m[gi];
-            groupSum[group][gi] = l[gi];
-        }
+        for (int gi = 0; gi < GROUP; gi++) {
+            if (part == 0) {
+                warpMax[warp][gi] = sm.m[gi];
+                warpSum[warp][gi] = sm.l[gi];
+            }
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            groupValues[(group * GROUP + gi) * d + part * 8 + i] = acc[gi][i];
+            for (int i = 0; i < 8; i++) {
+                warpValues[(warp * GROUP + gi) * d + part * 8 + i] = sm.acc[gi][i];
+            }
         }
     }
     __syncthreads();
     if (tid < GROUP) {
         float best = -INFINITY;
-        for (int r = 0; r < groups; r++) {
-            best = fmaxf(best, groupMax[r][tid]);
+        for (int r = 0; r < kWarps; r++) {
+            best = fmaxf(best, warpMax[r][tid]);
         }
         float total = 0.f;
-        for (int r = 0; r < groups; r++) {
-            float w = groupMax[r][tid] == -INFINITY ? 0.f : expf(groupMax[r][tid] - best);
-            groupMax[r][tid] = w;   // from here on the group's weight in the block's sums
-            total += groupSum[r][tid] * w;
+        for (int r = 0; r < kWarps; r++) {
+            float w = warpMax[r][tid] == -INFINITY ? 0.f : __expf(warpMax[r][tid] - best);
+            warpMax[r][tid] = w;   // from here on the warp's weight in the block's sums
+            total += warpSum[r][tid] * w;
         }
         blockMax[tid] = best;
         blockSum[tid] = total;
     }
     __syncthreads();
     long long firstHead = static_cast<long long>(t) * g.heads + kvHead * GROUP;
-    bool direct = splits == 1;
-    for (int e = tid; e < GROUP * d; e += kThreads) {
+    int n = GROUP * d;
+    int share = (n + splits - 1) / splits;
+    if (clustered) {
+        clusterWait();   // every block of the cluster has started: its shared memory may be written
+    }
+    cg::cluster_group cluster = cg::this_cluster();
+    for (int e = tid; e < n; e += THREADS) {
         int gi = e / d;
         float v = 0.f;
-        for (int r = 0; r < groups; r++) {
-            v += groupValues[(r * GROUP + gi) * d + e % d] * groupMax[r][gi];
+#pragma unroll
+        for (int r = 0; r < kWarps; r++) {
+            v += warpValues[(r * GROUP + gi) * d + e % d] * warpMax[r][gi];
         }
-        if (direct) {
+        if (!clustered) {
             output[firstHead * d + e] = fromFloat<T>(v * inverseSum(blockSum[gi]));
         } else {
-            qs[e] = v;   // qs was last read before the key rounds (qr), behind two barriers
+            int owner = e / share;   // the block that merges element e
+            *cluster.map_shared_rank(incoming + split * share + (e - owner * share), owner) = v;
         }
     }
-    if (!direct) {
-        mergeCluster(qs, blockMax, blockSum, GROUP, d, output + firstHead * d);
+    if (!clustered) {
+        return;
+    }
+    for (int x = tid; x < GROUP * splits; x += THREADS) {
+        int dst = x / GROUP;
+        int gi = x % GROUP;
+        *cluster.map_shared_rank(&incomingMax[split][gi], dst) = blockMax[gi];
+        *cluster.map_shared_rank(&incomingSum[split][gi], dst) = blockSum[gi];
+    }
+    clusterArrive();   // the pushes are done (release) ...
+    clusterWait();     // ... and every block's have landed here (acquire); no block reads another's after this
+    int own = split * share;
+    for (int e = own + tid; e < min(n, own + share); e += THREADS) {
+        int gi = e / d;
+        float best = -INFINITY;
+        for (int r = 0; r < splits; r++) {
+            best = fmaxf(best, incomingMax[r][gi]);
+        }
+        float total = 0.f;
+        float v = 0.f;
+        for (int r = 0; r < splits; r++) {
+            float m = incomingMax[r][gi];
+            float w = m == -INFINITY ? 0.f : __expf(m - best);
+            total += incomingSum[r][gi] * w;
+            v += incoming[r * share + (e - own)] * w;
+        }
+        output[firstHead * d + e] = fromFloat<T>(v * inverseSum(total));
     }
 }
 
@@ -1262,35 +1548,93 @@ void launchMma(T const* q, Call const& c, T const* cache, float scale, cudaStrea
 // A decode call's attention in one launch of a decode kernel: a block per (token, kv head, split),
 // the splits of each token and kv head one cluster.
 template <typename... Params, typename... Args>
-cudaError_t launchDecodeClusters(void (*kernel)(Params...), Call const& c, int splits, cudaStream_t stream,
+cudaError_t launchDecodeClusters(void (*kernel)(Params...), Call const& c, int splits, int threads, cudaStream_t stream,
     Args&&... args) {
     dim3 grid(static_cast<unsigned>(c.tokens), static_cast<unsigned>(c.g.kvHeads), static_cast<unsigned>(splits));
-    return higgs::launchDependent(higgs::kDependentAttention, kernel, grid, dim3(kThreads), 0, stream,
+    return higgs::launchDependent(higgs::kDependentAttention, kernel, grid, dim3(threads), 0, stream,
         dim3(1, 1, static_cast<unsigned>(splits)), std::forward<Args>(args)...);
 }
 
-// attendKernel in its decode mode, or decodeKernel (rows).
+// How many clusters of size blocks of threads each the current device holds at once for kernel,
+// asked once per kernel, device and size (not a stream operation: also allowed while capturing).
+template <typename Kernel>
+int activeClusters(Kernel kernel, int threads, int size) {
+    constexpr int kDevices = 16;
+    static std::atomic<int> known[kDevices][kMaxClusterSplits + 1] = {};   // 0 not asked yet, else clusters + 1
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kDevices || size < 1 || size > kMaxClusterSplits) {
+        cudaGetLastError();
+        return 0;
+    }
+    int k = known[device][size].load();
+    if (k > 0) {
+        return k - 1;
+    }
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(1, 1, static_cast<unsigned>(size));
+    config.blockDim = dim3(static_cast<unsigned>(threads));
+    cudaLaunchAttribute cluster{};
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = 1;
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = static_cast<unsigned>(size);
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, reinterpret_cast<void const*>(kernel), &config) != cudaSuccess) {
+        cudaGetLastError();   // no answer: taken as none
+        clusters = 0;
+    }
+    known[device][size].store(clusters + 1);
+    return clusters;
+}
+
+// Whether decodeKernel runs in blocks of kDecodeWideThreads rather than kThreads: the setting (0 never,
+// 1 where it fits, HIGGS_TRT_DECODE_WIDE), the warps' partials within kDecodeWarpValues, and all of the
+// call's clusters on the GPU at once (a block of 512 threads takes most of an SM). A block of 128
+// threads is 4 warps, one a scheduler, each a long chain of dependent instructions; 16 warps a block
+// hide each other's latencies.
+template <typename Kernel>
+bool wideDecode(Kernel wide, Call const& c, int group, int splits) {
+    if (gDecodeWide.load() == 0 || (kDecodeWideThreads / 32) * group * c.g.headDim > kDecodeWarpValues) {
+        return false;
+    }
+    return c.tokens * c.g.kvHeads <= activeClusters(wide, kDecodeWideThreads, splits);
+}
+
+// attendKernel in its decode mode (splits a power of two up to the portable cluster size), or
+// decodeKernel (rows; as many splits as splitsFor gives, up to the decode cluster setting). On the
+// H200 a launch in clusters of 16 (non-portable) failed as misconfigured although
+// cudaOccupancyMaxActiveClusters had allowed it, so the clusters stay within the portable 8.
 template <typename T, int G>
-cudaError_t launchDecode(Call const& c, int splits, float scale, bool rows, cudaStream_t stream) {
+cudaError_t launchDecode(Call const& c, float scale, bool rows, cudaStream_t stream) {
     T const* q = static_cast<T const*>(c.q);
     T const* kv = static_cast<T const*>(c.kv);
     T* cache = static_cast<T*>(c.cache);
     T* out = static_cast<T*>(c.out);
+    int wanted = splitsFor(c.tokens, c.g.kvHeads);
     if (rows) {
-        return launchDecodeClusters(decodeKernel<T, G>, c, splits, stream, q, kv, c.positions, c.slots, c.tables,
-            c.invFreq, cache, c.g, scale, splits, out);
+        int splits = std::min(wanted, gDecodeCluster.load());
+        int early = (higgs::dependentLaunches().load() & higgs::kDependentEarlyAttention) != 0 ? 1 : 0;
+        if constexpr (!std::is_same<T, float>::value && G <= 4) {   // the 16-bit types' usual groups
+            // wide blocks with as many splits as fit in one wave: fewer splits of 512 threads beat more of
+            // 128 (H200, batch 8 at context 1,536: 35 us a layer with 2 against 74 with 4 of 128)
+            for (int s = splits; s >= 1; s--) {
+                if (wideDecode(decodeKernel<T, G, kDecodeWideThreads>, c, G, s)) {
+                    return launchDecodeClusters(decodeKernel<T, G, kDecodeWideThreads>, c, s, kDecodeWideThreads,
+                        stream, q, kv, c.positions, c.slots, c.tables, c.invFreq, cache, c.g, scale, s, early, out);
+                }
+            }
+        }
+        return launchDecodeClusters(decodeKernel<T, G, kThreads>, c, splits, kThreads, stream, q, kv, c.positions,
+            c.slots, c.tables, c.invFreq, cache, c.g, scale, splits, early, out);
     }
-    return launchDecodeClusters(attendKernel<T, G>, c, splits, stream, q, kv, c.positions, c.slots, c.tables,
-        c.invFreq, cache, c.g, scale, splits, Partials{}, 0, out, 1);
-}
-
-// Splits of a decode call's tokens: as splitsFor gives, down to a power of two that is a portable cluster.
-int decodeSplits(long long tokens, int kvHeads) {
     int splits = 1;
-    while (splits * 2 <= splitsFor(tokens, kvHeads) && splits * 2 <= kMaxClusterSplits) {
+    while (splits * 2 <= wanted && splits * 2 <= kMaxClusterSplits) {
         splits *= 2;
     }
-    return splits;
+    return launchDecodeClusters(attendKernel<T, G>, c, splits, kThreads, stream, q, kv, c.positions, c.slots, c.tables,
+        c.invFreq, cache, c.g, scale, splits, Partials{}, 0, out, 1);
 }
 
 template <typename T>
@@ -1305,17 +1649,16 @@ int launch(Call const& c, void* workspace, cudaStream_t stream) {
     }
     float scale = 1.f / sqrtf(static_cast<float>(c.g.headDim));
     if (gFusedDecode.load() && c.sequences == c.tokens) {
-        int splits = decodeSplits(c.tokens, c.g.kvHeads);
         bool rows = gDecodeKernel.load() && decodeKernelTakes(c.g.headDim) && splitsFor(c.tokens, c.g.kvHeads) >= kDecodeRowsSplits;
         cudaError_t e = cudaSuccess;
         switch (group) {
-#define HX_DECODE(G) case G: e = launchDecode<T, G>(c, splits, scale, rows, stream); break;
+#define HX_DECODE(G) case G: e = launchDecode<T, G>(c, scale, rows, stream); break;
         HX_DECODE(1) HX_DECODE(2) HX_DECODE(3) HX_DECODE(4) HX_DECODE(5) HX_DECODE(6) HX_DECODE(7) HX_DECODE(8)
 #undef HX_DECODE
         }
         if (e != cudaSuccess) {
             cudaGetLastError();
-            gErrors.set("paged attention: decode kernel launch (%d splits a cluster) failed: %s", splits, cudaGetErrorString(e));
+            gErrors.set("paged attention: decode kernel launch failed: %s", cudaGetErrorString(e));
             return -1;
         }
         gEnqueues.fetch_add(1, std::memory_order_relaxed);
@@ -1681,5 +2024,14 @@ HX_EXPORT int higgs_paged_attention_set_fused_decode(int on) { return gFusedDeco
 // Turns decodeKernel (lanes over the head dimension) on (1) or off (0) for the one-kernel decode calls that follow;
 // returns the previous setting.
 HX_EXPORT int higgs_paged_attention_set_decode_kernel(int on) { return gDecodeKernel.exchange(on != 0) ? 1 : 0; }
+
+// Turns decodeKernel's blocks of 512 threads (where a call's blocks are one wave) on (1) or off (0); returns the
+// previous setting.
+HX_EXPORT int higgs_paged_attention_set_decode_wide(int on) { return gDecodeWide.exchange(on != 0 ? 1 : 0); }
+
+// Sets the most splits (blocks of one cluster, 1 to 8) decodeKernel gives a token; returns the previous setting.
+HX_EXPORT int higgs_paged_attention_set_decode_cluster(int splits) {
+    return gDecodeCluster.exchange(splits < 1 ? 1 : splits > kMaxClusterSplits ? kMaxClusterSplits : splits);
+}
 
 HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }

@@ -93,14 +93,20 @@ constexpr int kDependentAttention = 4;   // the paged attention's one-kernel dec
 // the H200 (CUPTI timeline, stream launches) the GPU idled 1.9 us between kernels on average, 0.85 ms
 // a prefill; with these launches the prefill took 7.74-7.88 ms against 7.95-8.05 (session 18).
 constexpr int kDependentManyTokens = 8;
-constexpr int kDependentAll = kDependentLinear | kDependentFfn | kDependentAttention | kDependentManyTokens;
+// The one-kernel decode attention lets the next kernel start at its own start rather than after its
+// keys: its blocks are one wave, and the next (skinny) kernel's blocks may prefetch their weights into
+// L2 meanwhile (skinny_gemm.cuh, HIGGS_TRT_PREFETCH_MB). Not a default: without the prefetch a
+// batch-1 step took 2.23 ms on the H200 with it and without it.
+constexpr int kDependentEarlyAttention = 16;
+constexpr int kDependentAll = kDependentLinear | kDependentFfn | kDependentAttention | kDependentManyTokens
+    | kDependentEarlyAttention;
 
 // Which kernels launchDependent launches dependently: HIGGS_TRT_PDL's bits where it is set, else
 // kDependentDefault (one mask for the whole library: an inline function's static is one object
 // across its translation units).
 // all three: on the H200 a batch-1 step with CUDA graphs took 2.56-2.64 ms with them against 2.74-2.84
 // without, batch 8 the same within the spread (docs/performance.md, session 16)
-constexpr int kDependentDefault = kDependentAll;
+constexpr int kDependentDefault = kDependentAll & ~kDependentEarlyAttention;
 inline std::atomic<int>& dependentLaunches() {
     static std::atomic<int> mask{[] {
         char const* v = std::getenv("HIGGS_TRT_PDL");

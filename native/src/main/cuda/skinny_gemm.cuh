@@ -209,6 +209,37 @@ static void normRows(bool compacting, int rows, T const* hidden, void const* mas
     launch(rows, hidden, mask, maskIsInt, textIdx, audioIdx, textCount, textNorm, audioNorm, out, h, eps, stream);
 }
 
+// Starts pulling bytes [p, p + bytes) of weights into L2 without waiting for them (sm_90's bulk
+// prefetch; p 16-byte aligned, bytes rounded down to 16). A skinny kernel issues it before its
+// gridDependencyWait: weights do not depend on the kernel before, whose last blocks (or, after the
+// decode attention, whole run) leave DRAM idle meanwhile. Off unless HIGGS_TRT_PREFETCH_MB is set:
+// on the H200 a batch-1 step took 2.23 ms without it, 2.24 with 4 MB, 2.29 with 12 and 2.37 with
+// half the L2 (docs/performance.md, session 20).
+__device__ inline void prefetchL2(void const* p, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    bytes &= ~15u;
+    if (bytes != 0) {
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+    }
+#endif
+}
+
+// The bytes of each of `slices` weight slices of sliceBytes that a skinny kernel prefetches: all of
+// them while they fit in the budget of HIGGS_TRT_PREFETCH_MB megabytes a kernel (none where it is
+// unset or 0), else the same share of each. Host side.
+inline unsigned prefetchShare(long long slices, long long sliceBytes) {
+    static long long budget = [] {
+        char const* v = std::getenv("HIGGS_TRT_PREFETCH_MB");
+        return v == nullptr ? 0LL : static_cast<long long>(std::strtol(v, nullptr, 10)) << 20;
+    }();
+    long long total = slices * sliceBytes;
+    if (budget <= 0 || total <= 0) {
+        return 0;
+    }
+    long long share = total <= budget ? sliceBytes : sliceBytes * budget / total;
+    return static_cast<unsigned>(share / 16 * 16);
+}
+
 // A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
 // every warp reads again).
 template <typename T>

@@ -8,10 +8,12 @@ the sequence's positions so far. Each case runs four calls, as a runtime would: 
 prefill, a mixed call (one sequence decoding one token, one continuing its prefill by a chunk, one
 new sequence), one sequence decoding, then every sequence decoding one token in one call, with the
 blocks of each sequence scattered over the cache; the calls alternate between q and kv apart and
-both in one qkv row (fused_qkv). Every case runs four ways: CUDA-core kernels with
+both in one qkv row (fused_qkv). Every case runs five ways: CUDA-core kernels with
 decode calls in three kernels; the same with decode calls in one (higgs_paged_attention_set_fused_decode),
 attendKernel's decode mode, then decodeKernel (higgs_paged_attention_set_decode_kernel; lanes over the
-head dimension); and that with the tensor-core prefill kernel as well (higgs_paged_attention_set_tiled;
+head dimension) with clusters of up to 8 splits, of up to 5 (higgs_paged_attention_set_decode_cluster), and
+of up to 8 in blocks of 128 threads only (higgs_paged_attention_set_decode_wide); and decodeKernel with
+the tensor-core prefill kernel as well (higgs_paged_attention_set_tiled;
 it takes 16-bit types and head sizes 64 and 128, and leaves the other cases to the CUDA-core kernel).
 Then times decode calls against the bytes of K/V they must read, with L2 warm (the calls back to back)
 and cold (a 256 MB memset before each, its own time subtracted: in an engine's step the layer's
@@ -46,7 +48,21 @@ def build():
     lib.higgs_paged_attention_set_tiled.argtypes = [ctypes.c_int]
     lib.higgs_paged_attention_set_fused_decode.argtypes = [ctypes.c_int]
     lib.higgs_paged_attention_set_decode_kernel.argtypes = [ctypes.c_int]
+    if hasattr(lib, "higgs_paged_attention_set_decode_cluster"):   # absent from libraries built before it
+        lib.higgs_paged_attention_set_decode_cluster.argtypes = [ctypes.c_int]
+    if hasattr(lib, "higgs_paged_attention_set_decode_wide"):
+        lib.higgs_paged_attention_set_decode_wide.argtypes = [ctypes.c_int]
     return lib
+
+
+def set_wide(lib, on):
+    if hasattr(lib, "higgs_paged_attention_set_decode_wide"):
+        lib.higgs_paged_attention_set_decode_wide(on)
+
+
+def set_cluster(lib, splits):
+    if hasattr(lib, "higgs_paged_attention_set_decode_cluster"):
+        lib.higgs_paged_attention_set_decode_cluster(splits)
 
 
 def inv_freq(d, theta=500000.0):
@@ -138,7 +154,9 @@ class Case:
 DECODE_MODES = {(0, 0): "split", (1, 0): "fused", (1, 1): "rows "}
 
 
-def check(lib, tiled, fused, rows):
+def check(lib, tiled, fused, rows, cluster=8, wide=1):
+    set_cluster(lib, cluster)
+    set_wide(lib, wide)
     lib.higgs_paged_attention_set_tiled(tiled)
     lib.higgs_paged_attention_set_fused_decode(fused)
     lib.higgs_paged_attention_set_decode_kernel(rows)
@@ -167,7 +185,8 @@ def check(lib, tiled, fused, rows):
             worst = max(w1, w2, w3, w4)
             ok = worst <= BOUND[dtype]
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {DECODE_MODES[(fused, rows)]} {str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
+            print(f"{'ok  ' if ok else 'FAIL'} {'tiled ' if tiled else 'tokens'} {DECODE_MODES[(fused, rows)]} "
+                  f"{'cluster ' + str(cluster) + (' wide ' if wide else ' ') if rows else ''}{str(dtype):15} heads {heads}/{kvh} d {d} block {block} lengths {lengths}: "
                   f"worst {worst:.2e} of the peak (bound {BOUND[dtype]:.0e})")
     return failures
 
@@ -216,8 +235,8 @@ def per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, heads, kv_hea
 def timing(lib, prefill_only=False, decode_only=False):
     dtype = torch.bfloat16
     h, kvh, d, block, layers = 24, 8, 128, 32, 28
-    shapes = () if prefill_only else ((1, 512),) if decode_only else ((1, 512), (1, 2048), (8, 1536), (64, 1536),
-                                                                      (256, 1536))
+    shapes = () if prefill_only else ((1, 512),) if decode_only else ((1, 512), (1, 533), (1, 1024), (1, 2048),
+                                                                      (8, 1536), (64, 1536), (256, 1536))
     for batch, ctx in shapes:
         m = (ctx + block) // block + 1
         n = batch * m
@@ -229,10 +248,14 @@ def timing(lib, prefill_only=False, decode_only=False):
         slots = torch.arange(batch, dtype=torch.int32, device="cuda")
         out = torch.empty(batch, h * d, dtype=dtype, device="cuda")
         kv_bytes = batch * ctx * kvh * d * 2 * 2
-        for fused, rows in ((1, 1),) if decode_only else ((0, 0), (1, 0), (1, 1)):
+        modes = ((1, 1, 8, 1),) if decode_only else ((0, 0, 8, 1), (1, 0, 8, 1), (1, 1, 8, 0), (1, 1, 8, 1))
+        for fused, rows, cluster, wide in modes:
             lib.higgs_paged_attention_set_fused_decode(fused)
             lib.higgs_paged_attention_set_decode_kernel(rows)
-            name = (" (decodeKernel where it applies)" if rows else " (attendKernel alone)") if fused else " (three kernels)"
+            set_cluster(lib, cluster)
+            set_wide(lib, wide)
+            name = (f" (decodeKernel where it applies, clusters up to {cluster}, {'512 threads where one wave' if wide else '128 threads'})"
+                    if rows else " (attendKernel alone)") if fused else " (three kernels)"
             for cold in (False, True):
                 us = per_call_us(lib, dtype, q, kv, pos, slots, tables, cache, out, h, kvh, d, block, 50, batch, cold)
                 print(f"decode attention{name}, batch {batch}, context {ctx}, L2 {'cold' if cold else 'warm'}: "
@@ -278,7 +301,8 @@ if __name__ == "__main__":
     if "--decode" in sys.argv:   # the batch-1 decode timing alone, context 512, the engine's kernel (e.g. under ncu)
         timing(lib, decode_only=True)
         sys.exit(0)
-    failures = check(lib, 0, 0, 0) + check(lib, 0, 1, 0) + check(lib, 0, 1, 1) + check(lib, 1, 1, 1)
+    failures = check(lib, 0, 0, 0) + check(lib, 0, 1, 0) + check(lib, 0, 1, 1) + check(lib, 0, 1, 1, 5) + check(lib, 0, 1, 1, 8, 0) \
+        + check(lib, 1, 1, 1)
     lib.higgs_paged_attention_set_tiled(0)
     if "--timing" in sys.argv:
         timing(lib)

@@ -333,20 +333,32 @@ public final class DualFfnPlugin {
      * count), SiLU, scatter-add, K/V write and attention kernels.
      */
     public static final int DEPENDENT_MANY_TOKENS = 8;
+    /**
+     * {@link #setDependentLaunches} bit: the one-kernel decode attention lets the kernel after it
+     * start at its own start rather than after its keys (its blocks are one wave), so that the
+     * output projection's blocks may prefetch their weights into L2 while it runs
+     * ({@code HIGGS_TRT_PREFETCH_MB}). Takes effect with {@link #DEPENDENT_ATTENTION}; not in
+     * {@link #DEPENDENT_DEFAULT}: without the prefetch it changed nothing on the H200.
+     */
+    public static final int DEPENDENT_EARLY_ATTENTION = 16;
     /** {@link #setDependentLaunches} bits: all of them. */
-    public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION | DEPENDENT_MANY_TOKENS;
+    public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION | DEPENDENT_MANY_TOKENS
+            | DEPENDENT_EARLY_ATTENTION;
+    /** {@link #setDependentLaunches} bits a process starts with: all but {@link #DEPENDENT_EARLY_ATTENTION}. */
+    public static final int DEPENDENT_DEFAULT = DEPENDENT_ALL & ~DEPENDENT_EARLY_ATTENTION;
 
     /**
      * Chooses which kernels of the library's plugins are launched as programmatic dependent
      * launches (Hopper) from the next enqueue on: such a kernel may be scheduled while the one before
-     * it still runs, and waits on the device for its results. All of them by default: on the H200
+     * it still runs, and waits on the device for its results. All but {@link #DEPENDENT_EARLY_ATTENTION}
+     * by default ({@link #DEPENDENT_DEFAULT}): on the H200
      * they took about 0.2 ms off a batch-1 decode step of 2.8 ms, and the many-token ones 0.2 ms
      * off a 512-position prefill of 8 ({@code docs/performance.md});
      * {@code HIGGS_TRT_PDL=MASK} sets the mask a process starts with ({@code 0}: none). A CUDA
      * graph keeps the launches it was captured with.
      *
-     * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN}, {@link #DEPENDENT_ATTENTION} and
-     *             {@link #DEPENDENT_MANY_TOKENS}, or'd
+     * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN}, {@link #DEPENDENT_ATTENTION},
+     *             {@link #DEPENDENT_MANY_TOKENS} and {@link #DEPENDENT_EARLY_ATTENTION}, or'd
      * @return the previous mask
      */
     public int setDependentLaunches(int mask) {

@@ -44,6 +44,10 @@ public final class PagedAttentionPlugin {
         int higgs_paged_attention_max_head_dim();
 
         int higgs_paged_attention_set_decode_kernel(int on);
+
+        int higgs_paged_attention_set_decode_wide(int on);
+
+        int higgs_paged_attention_set_decode_cluster(int splits);
     }
 
     private static PagedAttentionPlugin instance;
@@ -185,4 +189,18 @@ public final class PagedAttentionPlugin {
     public boolean setDecodeKernel(boolean on) {
         return lib.higgs_paged_attention_set_decode_kernel(on ? 1 : 0) != 0;
     }
+
+    /**
+     * Whether that kernel runs in blocks of 512 threads (16 warps hiding each other's latencies)
+     * where all of a call's blocks fit on the GPU at once, with as many splits of each token's keys
+     * as fit, or always in blocks of 128 (on by default; {@code HIGGS_TRT_DECODE_WIDE=0} starts it
+     * off), for the enqueues that follow.
+     *
+     * @param on whether to take the wide blocks where they fit
+     * @return the previous setting
+     */
+    public boolean setDecodeWide(boolean on) {
+        return lib.higgs_paged_attention_set_decode_wide(on ? 1 : 0) != 0;
+    }
+
 }

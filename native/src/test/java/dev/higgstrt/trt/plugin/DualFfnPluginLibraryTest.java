@@ -33,14 +33,14 @@ class DualFfnPluginLibraryTest {
     }
 
     @Test
-    void theDependentLaunchMaskStartsWithEveryKindKeepsItsBitsAndReturnsThePrevious() throws Exception {
+    void theDependentLaunchMaskStartsWithTheDefaultKeepsItsBitsAndReturnsThePrevious() throws Exception {
         assumeTrue(System.getenv("HIGGS_TRT_PDL") == null, "HIGGS_TRT_PDL sets the starting mask");
         DualFfnPlugin.Lib lib = builtLibrary(DualFfnPlugin.Lib.class);
         int start = lib.higgs_set_dependent_launch(DualFfnPlugin.DEPENDENT_ATTENTION);
         try {
-            assertThat(start).isEqualTo(DualFfnPlugin.DEPENDENT_ALL);
+            assertThat(start).isEqualTo(DualFfnPlugin.DEPENDENT_DEFAULT);
             assertThat(lib.higgs_set_dependent_launch(0xff)).isEqualTo(DualFfnPlugin.DEPENDENT_ATTENTION);
-            assertThat(lib.higgs_set_dependent_launch(0)).as("bits beyond the four kinds dropped")
+            assertThat(lib.higgs_set_dependent_launch(0)).as("bits beyond the five kinds dropped")
                     .isEqualTo(DualFfnPlugin.DEPENDENT_ALL);
         } finally {
             lib.higgs_set_dependent_launch(start);
@@ -54,6 +54,20 @@ class DualFfnPluginLibraryTest {
         assertThat(lib.higgs_paged_attention_set_decode_kernel(0)).isEqualTo(1);
         assertThat(lib.higgs_paged_attention_set_decode_kernel(1)).isZero();
         assertThat(lib.higgs_paged_attention_set_decode_kernel(1)).isEqualTo(1);
+    }
+
+    @Test
+    void theWideDecodeSwitchAndTheDecodeClusterCapReturnThePreviousAndStayInRange() throws Exception {
+        assumeTrue(System.getenv("HIGGS_TRT_DECODE_WIDE") == null && System.getenv("HIGGS_TRT_DECODE_CLUSTER") == null,
+                "the environment sets the starting values");
+        PagedAttentionPlugin.Lib lib = builtLibrary(PagedAttentionPlugin.Lib.class);
+        assertThat(lib.higgs_paged_attention_set_decode_wide(0)).isEqualTo(1);
+        assertThat(lib.higgs_paged_attention_set_decode_wide(7)).isZero();
+        assertThat(lib.higgs_paged_attention_set_decode_wide(1)).isEqualTo(1);
+        assertThat(lib.higgs_paged_attention_set_decode_cluster(3)).as("the portable cluster size").isEqualTo(8);
+        assertThat(lib.higgs_paged_attention_set_decode_cluster(99)).isEqualTo(3);
+        assertThat(lib.higgs_paged_attention_set_decode_cluster(0)).as("99 kept as 8").isEqualTo(8);
+        assertThat(lib.higgs_paged_attention_set_decode_cluster(8)).as("0 kept as 1").isEqualTo(1);
     }
 
     @Test
