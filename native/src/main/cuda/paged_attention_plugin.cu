@@ -106,10 +106,10 @@ std::atomic<bool> gFusedDecode{onUnlessZero("HIGGS_TRT_FUSED_DECODE")};
 // those calls with lanes over the head dimension (decodeKernel) where it takes the head size and the tokens are few
 std::atomic<bool> gDecodeKernel{onUnlessZero("HIGGS_TRT_DECODE_KERNEL")};
 // the most splits (one cluster) decodeKernel gives a token: HIGGS_TRT_DECODE_CLUSTER, 1 to 8
+int clampDecodeCluster(int splits) { return splits < 1 ? 1 : splits > kMaxClusterSplits ? kMaxClusterSplits : splits; }
 int decodeClusterSetting() {
     char const* v = std::getenv("HIGGS_TRT_DECODE_CLUSTER");
-    int n = v == nullptr ? 8 : std::atoi(v);
-    return n < 1 ? 1 : n > 8 ? 8 : n;
+    return clampDecodeCluster(v == nullptr ? kMaxClusterSplits : std::atoi(v));
 }
 std::atomic<int> gDecodeCluster{decodeClusterSetting()};
 // decodeKernel in blocks of 512 threads where the call's blocks are one wave (wideDecode)
@@ -2031,7 +2031,7 @@ HX_EXPORT int higgs_paged_attention_set_decode_wide(int on) { return gDecodeWide
 
 // Sets the most splits (blocks of one cluster, 1 to 8) decodeKernel gives a token; returns the previous setting.
 HX_EXPORT int higgs_paged_attention_set_decode_cluster(int splits) {
-    return gDecodeCluster.exchange(splits < 1 ? 1 : splits > kMaxClusterSplits ? kMaxClusterSplits : splits);
+    return gDecodeCluster.exchange(clampDecodeCluster(splits));
 }
 
 HX_EXPORT void higgs_paged_attention_destroy(IPluginV3* plugin) { delete plugin; }
