@@ -152,7 +152,10 @@ constexpr int kSkinnyWarps = 8;
 template <typename T, typename NW, bool VEC, int NT, int C, int U>
 __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask,
     bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T* act, int h, int inter,
-    unsigned prefetch) {
+    unsigned prefetch, bool early) {
+    if (early) {
+        allowDependents();
+    }
     int j0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * C;
     if (j0 >= inter) {
         return;
@@ -170,32 +173,46 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
             prefetchL2((lane % 2 == 0 ? audioGate : audioUp) + static_cast<long long>(j0 + c) * h, prefetch);
         }
     }
-    gridDependencyWait();
-    unsigned audio = audioSet(mask, maskIsInt, tokens);
-    unsigned text = ((1u << tokens) - 1) & ~audio;
+    bool waited = !early;
+    if (!early) {
+        gridDependencyWait();
+    }
     float acc[2 * C][NT];
     float squares[1][NT];
-    higgs::zero(acc);
-    higgs::zero(squares);
-    if (text != 0) {
-        T const* rows[2 * C];
+    auto dots = [&](unsigned audio) {
+        higgs::zero(acc);
+        higgs::zero(squares);
+        unsigned text = ((1u << tokens) - 1) & ~audio;
+        if (text != 0) {
+            T const* rows[2 * C];
 #pragma unroll
-        for (int c = 0; c < C; c++) {
-            rows[2 * c] = textGateUp + static_cast<long long>(j0 + c) * h;
-            rows[2 * c + 1] = textGateUp + static_cast<long long>(inter + j0 + c) * h;
+            for (int c = 0; c < C; c++) {
+                rows[2 * c] = textGateUp + static_cast<long long>(j0 + c) * h;
+                rows[2 * c + 1] = textGateUp + static_cast<long long>(inter + j0 + c) * h;
+            }
+            dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, textNorm}, acc, squares[0], h, 0, h, text,
+                &waited);
         }
-        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, textNorm}, acc, squares[0], h, 0, h, text);
-    }
-    if (audio != 0) {
-        T const* rows[2 * C];
+        if (audio != 0) {
+            T const* rows[2 * C];
 #pragma unroll
-        for (int c = 0; c < C; c++) {
-            rows[2 * c] = audioGate + static_cast<long long>(j0 + c) * h;
-            rows[2 * c + 1] = audioUp + static_cast<long long>(j0 + c) * h;
+            for (int c = 0; c < C; c++) {
+                rows[2 * c] = audioGate + static_cast<long long>(j0 + c) * h;
+                rows[2 * c + 1] = audioUp + static_cast<long long>(j0 + c) * h;
+            }
+            dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, audioNorm}, acc, squares[0], h, 0, h, audio,
+                &waited);
         }
-        dotRows<T, VEC, NT, 2 * C, U>(rows, NormWeightedRows<T, NW>{hidden, audioNorm}, acc, squares[0], h, 0, h, audio);
+    };
+    // early: the paths are read before the wait, so that the first weight loads go out before it; they
+    // are read again after it, and a wrong guess is computed again
+    unsigned audio = audioSet(mask, maskIsInt, tokens);
+    dots(audio);
+    if (early) {
+        settleGuess(waited, audio, mask, maskIsInt, tokens, dots);
+    } else {
+        allowDependents();
     }
-    allowDependents();
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         if (t >= tokens) {
@@ -218,8 +235,11 @@ __global__ void skinnyGateUpKernel(T const* hidden, NW const* textNorm, NW const
 // partial sums meet in shared memory. May be launched as a dependent launch.
 template <typename T, bool VEC, int NT, int C, int U, int S>
 __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt, int tokens, T const* textDown,
-    T const* audioDown, T const* residual, T* out, int h, int inter, unsigned prefetch) {
+    T const* audioDown, T const* residual, T* out, int h, int inter, unsigned prefetch, bool early) {
     static_assert(C * NT <= 32, "one lane per column and token sums the partials");
+    if (early) {
+        allowDependents();
+    }
     __shared__ float partial[kSkinnyWarps][C][NT];
     int warp = threadIdx.x >> 5;
     int c0 = (blockIdx.x * (blockDim.x >> 5) / S + warp / S) * C;
@@ -237,29 +257,39 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
             prefetchL2(audioDown + static_cast<long long>(c0 + lane) * inter + from, prefetch);
         }
     }
-    gridDependencyWait();
-    unsigned audio = audioSet(mask, maskIsInt, tokens);
-    unsigned text = ((1u << tokens) - 1) & ~audio;
+    bool waited = !early;
+    if (!early) {
+        gridDependencyWait();
+    }
     float acc[C][NT];
     float unused[1][NT];   // plain rows sum no squares
-    higgs::zero(acc);
-    if (active && text != 0) {
-        T const* rows[C];
+    auto dots = [&](unsigned audio) {
+        higgs::zero(acc);
+        unsigned text = ((1u << tokens) - 1) & ~audio;
+        if (active && text != 0) {
+            T const* rows[C];
 #pragma unroll
-        for (int c = 0; c < C; c++) {
-            rows[c] = textDown + static_cast<long long>(c0 + c) * inter;
+            for (int c = 0; c < C; c++) {
+                rows[c] = textDown + static_cast<long long>(c0 + c) * inter;
+            }
+            dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, unused[0], inter, from, to, text, &waited);
         }
-        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, unused[0], inter, from, to, text);
-    }
-    if (active && audio != 0) {
-        T const* rows[C];
+        if (active && audio != 0) {
+            T const* rows[C];
 #pragma unroll
-        for (int c = 0; c < C; c++) {
-            rows[c] = audioDown + static_cast<long long>(c0 + c) * inter;
+            for (int c = 0; c < C; c++) {
+                rows[c] = audioDown + static_cast<long long>(c0 + c) * inter;
+            }
+            dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, unused[0], inter, from, to, audio, &waited);
         }
-        dotRows<T, VEC, NT, C, U>(rows, PlainRows<T>{act}, acc, unused[0], inter, from, to, audio);
+    };
+    unsigned audio = audioSet(mask, maskIsInt, tokens);   // early: a guess, as in the gate/up kernel
+    dots(audio);
+    if (early) {
+        settleGuess(waited, audio, mask, maskIsInt, tokens, dots);
+    } else {
+        allowDependents();
     }
-    allowDependents();
 #pragma unroll
     for (int t = 0; t < NT; t++) {
 #pragma unroll
@@ -295,48 +325,105 @@ __global__ void skinnyDownKernel(T const* act, void const* mask, bool maskIsInt,
 // The two skinny GEMMs of the few-token path, with the token count rounded up to a power of two
 // as the kernels' register tile (NT), and the tilings above (one column and one warp a column where
 // they do not divide the sizes).
-template <typename T, typename NW, bool VEC, int NT>
-void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask, bool maskIsInt,
-    int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown, T const* audioDown, T* act,
-    T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+template <typename T, typename NW, bool VEC, int NT, int GATE_UP_COLUMNS, int GATE_UP_UNROLL, int DOWN_COLUMNS,
+    int DOWN_UNROLL, int DOWN_SPLIT>
+void launchSkinnyTiled(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask,
+    bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown,
+    T const* audioDown, T* act, T const* residual, T* out, int h, int inter, cudaStream_t stream) {
     constexpr int kThreads = kSkinnyWarps * 32;
-    constexpr int cu = kGateUpTiling.columns;
-    constexpr SkinnyTiling kDownTiling = downTiling(NT);
-    constexpr int cd = kDownTiling.columns;
-    constexpr int sd = kDownTiling.split;
-    static_assert(kGateUpTiling.split == 1, "the gate/up kernel gives each column one warp");
+    constexpr int cu = GATE_UP_COLUMNS;
+    constexpr int cd = DOWN_COLUMNS;
+    constexpr int sd = DOWN_SPLIT;
     static_assert(kSkinnyWarps % sd == 0, "down tiling");
     dim3 one(1, 1, 1);
     // the prefetch shares of one path's rows (gate and up rows whole; down rows in sd slices)
     unsigned gateUpPrefetch = VEC ? prefetchShare(2LL * inter, static_cast<long long>(h) * sizeof(T)) : 0u;
+    bool early = earlyWeights(kDependentFfn);
     // launch errors are left for the caller's cudaGetLastError
     if (inter % cu == 0) {
         unsigned blocks = (inter / cu + kSkinnyWarps - 1) / kSkinnyWarps;
-        launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, cu, kGateUpTiling.unroll>, blocks, kThreads, 0, stream, one,
+        launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, cu, GATE_UP_UNROLL>, blocks, kThreads, 0, stream, one,
             hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter,
-            gateUpPrefetch);
+            gateUpPrefetch, early);
     } else {
-        launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, 1, kGateUpTiling.unroll>,
+        launchDependent(kDependentFfn, skinnyGateUpKernel<T, NW, VEC, NT, 1, GATE_UP_UNROLL>,
             (inter + kSkinnyWarps - 1) / kSkinnyWarps, kThreads, 0, stream, one,
             hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, act, h, inter,
-            gateUpPrefetch);
+            gateUpPrefetch, early);
     }
     if (h % cd == 0 && inter % (sd * Vec<T>::N) == 0) {
         unsigned blocks = (h / cd * sd + kSkinnyWarps - 1) / kSkinnyWarps;
         unsigned downPrefetch = VEC ? prefetchShare(static_cast<long long>(h) * sd,
             static_cast<long long>(inter / sd) * sizeof(T)) : 0u;
-        launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, cd, kDownTiling.unroll, sd>, blocks, kThreads, 0, stream, one,
-            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter, downPrefetch);
+        launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, cd, DOWN_UNROLL, sd>, blocks, kThreads, 0, stream, one,
+            act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter, downPrefetch, early);
     } else {
-        launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, 1, kDownTiling.unroll, 1>, (h + kSkinnyWarps - 1) / kSkinnyWarps,
-            kThreads, 0, stream, one, act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter, 0u);
+        launchDependent(kDependentFfn, skinnyDownKernel<T, VEC, NT, 1, DOWN_UNROLL, 1>, (h + kSkinnyWarps - 1) / kSkinnyWarps,
+            kThreads, 0, stream, one, act, mask, maskIsInt, tokens, textDown, audioDown, residual, out, h, inter, 0u,
+            early);
     }
+}
+
+#ifdef HIGGS_TRT_TILING_KNOBS
+// Hand-run benchmarks only (decode_step_bench.cu): HIGGS_TRT_FFN_TILING="GATE_UP_COLUMNS,GATE_UP_UNROLL,
+// DOWN_UNROLL,DOWN_SPLIT" replaces the one-token tilings (down keeps 2 columns).
+template <typename T, typename NW, int GC, int GU>
+bool launchKnobDown(int du, int ds, T const* hidden, NW const* textNorm, NW const* audioNorm, float eps,
+    void const* mask, bool maskIsInt, int tokens, T const* textGateUp, T const* audioGate, T const* audioUp,
+    T const* textDown, T const* audioDown, T* act, T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+#define HX_KNOB(DU, DS)                                                                                              \
+    if (du == DU && ds == DS) {                                                                                    \
+        launchSkinnyTiled<T, NW, true, 1, GC, GU, 2, DU, DS>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, \
+            textGateUp, audioGate, audioUp, textDown, audioDown, act, residual, out, h, inter, stream);            \
+        return true;                                                                                               \
+    }
+    HX_KNOB(1, 2) HX_KNOB(1, 4) HX_KNOB(1, 8) HX_KNOB(2, 2) HX_KNOB(2, 4) HX_KNOB(2, 8)
+#undef HX_KNOB
+    return false;
+}
+
+template <typename T, typename NW>
+bool launchKnobs(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask, bool maskIsInt,
+    int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown, T const* audioDown, T* act,
+    T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+    char const* v = std::getenv("HIGGS_TRT_FFN_TILING");
+    int gc = 4, gu = 1, du = 1, ds = 4;
+    if (v == nullptr || tokens != 1 || std::sscanf(v, "%d,%d,%d,%d", &gc, &gu, &du, &ds) != 4) {
+        return false;
+    }
+#define HX_KNOB_ARGS du, ds, hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, \
+    textDown, audioDown, act, residual, out, h, inter, stream
+    if (gc == 2 && gu == 1) return launchKnobDown<T, NW, 2, 1>(HX_KNOB_ARGS);
+    if (gc == 2 && gu == 2) return launchKnobDown<T, NW, 2, 2>(HX_KNOB_ARGS);
+    if (gc == 4 && gu == 1) return launchKnobDown<T, NW, 4, 1>(HX_KNOB_ARGS);
+    if (gc == 4 && gu == 2) return launchKnobDown<T, NW, 4, 2>(HX_KNOB_ARGS);
+#undef HX_KNOB_ARGS
+    return false;
+}
+#endif
+
+template <typename T, typename NW, bool VEC, int NT>
+void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask, bool maskIsInt,
+    int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown, T const* audioDown, T* act,
+    T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+    static_assert(kGateUpTiling.split == 1, "the gate/up kernel gives each column one warp");
+    constexpr SkinnyTiling kDown = downTiling(NT);
+    launchSkinnyTiled<T, NW, VEC, NT, kGateUpTiling.columns, kGateUpTiling.unroll, kDown.columns, kDown.unroll,
+        kDown.split>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp, textDown,
+        audioDown, act, residual, out, h, inter, stream);
 }
 
 template <typename T, typename NW, bool VEC>
 void launchSkinny(T const* hidden, NW const* textNorm, NW const* audioNorm, float eps, void const* mask, bool maskIsInt,
     int tokens, T const* textGateUp, T const* audioGate, T const* audioUp, T const* textDown, T const* audioDown, T* act,
     T const* residual, T* out, int h, int inter, cudaStream_t stream) {
+#ifdef HIGGS_TRT_TILING_KNOBS
+    if (VEC && inter % 4 == 0 && h % 4 == 0 && inter % (8 * Vec<T>::N) == 0
+        && launchKnobs<T, NW>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp, audioGate, audioUp,
+            textDown, audioDown, act, residual, out, h, inter, stream)) {
+        return;
+    }
+#endif
     static_assert(kSmallTokens <= 8, "the token tiles below go up to 8");
     auto go = [&](auto nt) {
         launchSkinny<T, NW, VEC, decltype(nt)::value>(hidden, textNorm, audioNorm, eps, mask, maskIsInt, tokens, textGateUp,

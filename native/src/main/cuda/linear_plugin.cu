@@ -80,12 +80,15 @@ struct Weights {
 // RMSNorm times the norm weight of its path (norm 1: textNorm for all; norm 2: audioNorm where the
 // mask is set). The S partial sums meet in shared memory, and so do the S slices' sums of squares
 // that the norm's 1/rms comes from. May be launched as a dependent launch.
-template <typename T, typename NW, bool VEC, int NT, int C, int S, int NORM>
+template <typename T, typename NW, bool VEC, int NT, int C, int S, int NORM, int U = 1>
 __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, int tokens, Weights<T> weights,
     NW const* textNorm, NW const* audioNorm, void const* mask, bool maskIsInt, float eps, T const* residual, int cols,
-    unsigned prefetch) {
+    unsigned prefetch, bool early) {
     static_assert(C * NT <= 32, "one lane per row and token sums the partials");
     static_assert(kWarps % S == 0, "whole warp groups a block");
+    if (early) {
+        allowDependents();
+    }
     __shared__ float partial[kWarps][C][NT];
     __shared__ float partialSquares[kWarps][NT];
     int warp = threadIdx.x >> 5;
@@ -108,29 +111,45 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
     if (VEC && active && lane < C) {   // the first prefetch bytes of each of the warp's row slices
         prefetchL2(w + static_cast<long long>(r0 + lane) * cols + from, prefetch);
     }
-    gridDependencyWait();
-    if (active) {
+    bool waited = !early;
+    if (!early) {
+        gridDependencyWait();
+    }
+    unsigned all = (1u << tokens) - 1;
+    auto dots = [&](unsigned audio) {
+        zero(acc);
+        zero(squares);
+        if (!active) {
+            return;
+        }
         T const* ws[C];
 #pragma unroll
         for (int c = 0; c < C; c++) {
             ws[c] = w + static_cast<long long>(r0 + c) * cols;
         }
-        unsigned all = (1u << tokens) - 1;
         if constexpr (NORM == 0) {
-            dotRows<T, VEC, NT, C, 1>(ws, PlainRows<T>{x}, acc, squares[0], cols, from, to, all);
+            dotRows<T, VEC, NT, C, U>(ws, PlainRows<T>{x}, acc, squares[0], cols, from, to, all, &waited);
         } else {
-            unsigned audio = NORM == 2 ? audioSet(mask, maskIsInt, tokens) : 0u;
             if ((all & ~audio) != 0) {
-                dotRows<T, VEC, NT, C, 1>(ws, NormWeightedRows<T, NW>{x, textNorm}, acc, squares[0], cols, from, to,
-                    all & ~audio);
+                dotRows<T, VEC, NT, C, U>(ws, NormWeightedRows<T, NW>{x, textNorm}, acc, squares[0], cols, from, to,
+                    all & ~audio, &waited);
             }
             if (audio != 0) {
-                dotRows<T, VEC, NT, C, 1>(ws, NormWeightedRows<T, NW>{x, audioNorm}, acc, squares[0], cols, from, to,
-                    audio);
+                dotRows<T, VEC, NT, C, U>(ws, NormWeightedRows<T, NW>{x, audioNorm}, acc, squares[0], cols, from, to,
+                    audio, &waited);
             }
         }
+    };
+    // early: the norm's paths are read before the wait (a guess, checked after it, as in the dual FFN)
+    unsigned audio = NORM == 2 ? audioSet(mask, maskIsInt, tokens) : 0u;
+    dots(audio);
+    if (!early) {
+        allowDependents();
+    } else if (NORM == 2) {
+        settleGuess(waited, audio, mask, maskIsInt, tokens, dots);
+    } else if (!waited) {
+        gridDependencyWait();
     }
-    allowDependents();
 #pragma unroll
     for (int t = 0; t < NT; t++) {
 #pragma unroll
@@ -222,29 +241,65 @@ struct Call {
     }
 };
 
-template <typename T, typename NW, bool VEC, int NT, int C, int S>
+template <typename T, typename NW, bool VEC, int NT, int C, int S, int U = 1>
 void launchSkinny(Call const& c, cudaStream_t stream) {
     unsigned groups = static_cast<unsigned>((c.totalRows() / C + kWarps / S - 1) / (kWarps / S));
     unsigned prefetch = VEC ? prefetchShare(static_cast<long long>(c.totalRows()) * S,
         static_cast<long long>(c.cols / S) * sizeof(T)) : 0u;
+    bool early = earlyWeights(kDependentLinear);
     auto go = [&](auto kernel) {   // launch errors are left for the caller's cudaGetLastError
         launchDependent(kDependentLinear, kernel, groups, kWarps * 32, 0, stream, dim3(1, 1, 1),
             static_cast<T const*>(c.x), c.tokens, c.segments<T>(), static_cast<NW const*>(c.textNorm),
             static_cast<NW const*>(c.audioNorm), c.mask, c.maskIsInt, c.eps, static_cast<T const*>(c.residual), c.cols,
-            prefetch);
+            prefetch, early);
     };
     switch (c.norm) {
-    case 0: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 0>); break;
-    case 1: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 1>); break;
-    default: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 2>); break;
+    case 0: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 0, U>); break;
+    case 1: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 1, U>); break;
+    default: go(skinnyLinearKernel<T, NW, VEC, NT, C, S, 2, U>); break;
     }
 }
 
 // The tiling for the sizes: two rows a warp split over 2 or 4 warps where the rows are whole
 // 16-byte chunks of every split; one row a warp and element loads otherwise.
+#ifdef HIGGS_TRT_TILING_KNOBS
+// Hand-run benchmarks only (decode_step_bench.cu): HIGGS_TRT_LINEAR_TILING="S_LARGE,S_SMALL,U" replaces the
+// splits of outputs of at least / under kManyRowPairs row pairs and the unroll.
+template <typename T, typename NW, int NT, int S>
+void launchKnobU(Call const& c, int u, cudaStream_t stream) {
+    switch (u) {
+    case 2: launchSkinny<T, NW, true, NT, kColumns, S, 2>(c, stream); break;
+    case 3: launchSkinny<T, NW, true, NT, kColumns, S, 3>(c, stream); break;
+    default: launchSkinny<T, NW, true, NT, kColumns, S, 1>(c, stream); break;
+    }
+}
+
+template <typename T, typename NW, int NT>
+bool launchKnobs(Call const& c, cudaStream_t stream) {
+    char const* v = std::getenv("HIGGS_TRT_LINEAR_TILING");
+    int large = 2, small = 4, u = 1;
+    if (v == nullptr || std::sscanf(v, "%d,%d,%d", &large, &small, &u) != 3) {
+        return false;
+    }
+    int s = c.totalRows() / kColumns >= kManyRowPairs ? large : small;
+    switch (s) {
+    case 1: launchKnobU<T, NW, NT, 1>(c, u, stream); break;
+    case 2: launchKnobU<T, NW, NT, 2>(c, u, stream); break;
+    case 8: launchKnobU<T, NW, NT, 8>(c, u, stream); break;
+    default: launchKnobU<T, NW, NT, 4>(c, u, stream); break;
+    }
+    return true;
+}
+#endif
+
 template <typename T, typename NW, int NT>
 void launchSkinny(Call const& c, cudaStream_t stream) {
     constexpr int N = Vec<T>::N;
+#ifdef HIGGS_TRT_TILING_KNOBS
+    if (c.cols % (8 * N) == 0 && c.rowsDivide(kColumns) && launchKnobs<T, NW, NT>(c, stream)) {
+        return;
+    }
+#endif
     if (c.cols % (4 * N) == 0 && c.rowsDivide(kColumns)) {
         if (c.totalRows() / kColumns >= kManyRowPairs) {
             launchSkinny<T, NW, true, NT, kColumns, 2>(c, stream);

@@ -903,6 +903,11 @@ __device__ inline void foldRound(RoundLoads<T, KEYS> const& r, int count, int ro
     foldKeys<T, GROUP, KEYS>(sm, score, r.values, r.valid);
 }
 
+// decodeKernel's early bits: let the next kernel start at this one's start (else after its keys);
+// issue the first round's loads before the wait on the kernel before.
+constexpr int kDecodeTriggerEarly = 1;
+constexpr int kDecodeLoadEarly = 2;
+
 template <typename T, int GROUP, int THREADS>
 __global__ void __launch_bounds__(THREADS) decodeKernel(T const* q, T const* kv, int const* positions,
     int const* slots, int const* tables, float const* invFreq, T* cache, Geometry g, float scale, int splits,
@@ -922,9 +927,12 @@ __global__ void __launch_bounds__(THREADS) decodeKernel(T const* q, T const* kv,
     if (clustered) {
         clusterArriveRelaxed();   // this block has started; waited for before the first push
     }
-    higgs::gridDependencyWait();
-    if (early != 0) {
-        higgs::allowDependents();   // one wave of blocks: the next kernel's blocks may prefetch meanwhile
+    bool loadEarly = (early & kDecodeLoadEarly) != 0;
+    if (!loadEarly) {
+        higgs::gridDependencyWait();
+    }
+    if ((early & kDecodeTriggerEarly) != 0) {
+        higgs::allowDependents();   // one wave of blocks: the next kernel's blocks may start meanwhile
     }
 
     int t = blockIdx.x;
@@ -947,8 +955,21 @@ __global__ void __launch_bounds__(THREADS) decodeKernel(T const* q, T const* kv,
     int end = split < used ? min(pos, start + chunk) : start;
     bool ownKey = split == ownKeySplit(used, splits) && group == groups - 1;
 
-    // every load that does not wait on another first: the query's chunks, the token's own K and V
-    // (all lanes; only the owning group uses them), the frequencies; then the first round's keys
+    // every load that does not wait on another first. Loading early, the first round's keys come
+    // before the wait: the positions, the tables and the cache's past rows are the step's inputs or
+    // earlier steps' writes, where the query and the token's own K and V are the kernel before's.
+    int ownBlock = physicalBlock(tables, g, slot, pos);
+    DecodeLane<T> lane{cache, tables, g, slot, kvHead, end, groups, group, part};
+    int full = groups * kDecodeKeys;
+    RoundLoads<T, kDecodeKeys> current;
+    if (loadEarly) {
+        if (start < end) {
+            loadRound(lane, start, current);
+        }
+        higgs::gridDependencyWait();
+    }
+    // then the query's chunks, the token's own K and V (all lanes; only the owning group uses them), the
+    // frequencies; then the first round's keys
     T const* qt = q + static_cast<long long>(t) * g.qStride + static_cast<long long>(kvHead) * GROUP * d;
     Chunk8<T> qOwn[GROUP];
     Chunk8<T> qPartner[GROUP];
@@ -961,11 +982,7 @@ __global__ void __launch_bounds__(THREADS) decodeKernel(T const* q, T const* kv,
     Chunk8<T> kOwn = loadChunk8(kt + part * 8);
     Chunk8<T> kPartner = loadChunk8(kt + partner * 8);
     Chunk8<T> value = loadChunk8(kt + static_cast<long long>(g.kvHeads) * d + part * 8);
-    int ownBlock = physicalBlock(tables, g, slot, pos);
-    DecodeLane<T> lane{cache, tables, g, slot, kvHead, end, groups, group, part};
-    int full = groups * kDecodeKeys;
-    RoundLoads<T, kDecodeKeys> current;
-    if (start < end) {
+    if (!loadEarly && start < end) {
         loadRound(lane, start, current);
     }
 
@@ -1020,7 +1037,7 @@ __global__ void __launch_bounds__(THREADS) decodeKernel(T const* q, T const* kv,
             }
         }
     }
-    if (early == 0) {
+    if ((early & kDecodeTriggerEarly) == 0) {
         higgs::allowDependents();
     }
 
@@ -1615,7 +1632,9 @@ cudaError_t launchDecode(Call const& c, float scale, bool rows, cudaStream_t str
     int wanted = splitsFor(c.tokens, c.g.kvHeads);
     if (rows) {
         int splits = std::min(wanted, gDecodeCluster.load());
-        int early = (higgs::dependentLaunches().load() & higgs::kDependentEarlyAttention) != 0 ? 1 : 0;
+        int mask = higgs::dependentLaunches().load();
+        int early = ((mask & higgs::kDependentEarlyAttention) != 0 ? kDecodeTriggerEarly : 0)
+            | ((mask & higgs::kDependentEarlyWeights) != 0 ? kDecodeLoadEarly : 0);
         if constexpr (!std::is_same<T, float>::value && G <= 4) {   // the 16-bit types' usual groups
             // wide blocks with as many splits as fit in one wave: fewer splits of 512 threads beat more of
             // 128 (H200, batch 8 at context 1,536: 35 us a layer with 2 against 74 with 4 of 128)

@@ -73,13 +73,14 @@ inline long long volume(nvinfer1::Dims const& d) {
 
 // Programmatic dependent launch (Hopper). A kernel launched with launchDependent may start while
 // the kernel before it in the stream still runs, so that its launch overlaps that kernel's last
-// blocks. Such a kernel calls gridDependencyWait() before it reads what
-// the kernel before wrote and before it writes anything, and allowDependents() once its main loop
-// is done (after its wait): the next kernel starts only then, so what that one reads before its own
-// wait was finished at least two kernels back, and its blocks, waiting, hold no SM that this
-// kernel's loop still needs (with the trigger right after the wait, a batch-1 step took 3.12 ms
-// against 2.66 without dependent launches). Both are no-ops in a kernel
-// launched without the attribute.
+// blocks. Such a kernel calls gridDependencyWait() before it reads what any kernel of the step
+// wrote and before it writes anything; before it, it reads only the step's inputs (the mask,
+// positions, tables), constants (weights) and what earlier steps wrote (the KV cache's past rows).
+// It calls allowDependents() once its main loop is done (after its wait), so that the next kernel's
+// blocks, waiting, hold no SM that this kernel's loop still needs (with the trigger right after the
+// wait, a batch-1 step took 3.12 ms against 2.66 without dependent launches); or, with
+// kDependentEarlyWeights, at its start, so that the next kernel's first weight loads go out
+// meanwhile. Both are no-ops in a kernel launched without the attribute.
 __device__ inline void gridDependencyWait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ inline void allowDependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 
@@ -98,8 +99,15 @@ constexpr int kDependentManyTokens = 8;
 // L2 meanwhile (skinny_gemm.cuh, HIGGS_TRT_PREFETCH_MB). Not a default: without the prefetch a
 // batch-1 step took 2.23 ms on the H200 with it and without it.
 constexpr int kDependentEarlyAttention = 16;
+// The skinny kernels (linear, gate/up, down) let the next kernel start at their own start, and issue
+// their first weight loads before their own wait, so that a kernel's weights stream while the one
+// before still finishes.
+constexpr int kDependentEarlyWeights = 32;
 constexpr int kDependentAll = kDependentLinear | kDependentFfn | kDependentAttention | kDependentManyTokens
-    | kDependentEarlyAttention;
+    | kDependentEarlyAttention | kDependentEarlyWeights;
+
+// Whether a skinny kernel of kind is launched to start early (kDependentEarlyWeights with its own bit).
+inline bool earlyWeights(int kind);
 
 // Which kernels launchDependent launches dependently: HIGGS_TRT_PDL's bits where it is set, else
 // kDependentDefault (one mask for the whole library: an inline function's static is one object
@@ -113,6 +121,11 @@ inline std::atomic<int>& dependentLaunches() {
         return v == nullptr ? kDependentDefault : static_cast<int>(std::strtol(v, nullptr, 0)) & kDependentAll;
     }()};
     return mask;
+}
+
+inline bool earlyWeights(int kind) {
+    int mask = dependentLaunches().load(std::memory_order_relaxed);
+    return (mask & kind) != 0 && (mask & kDependentEarlyWeights) != 0;
 }
 
 // kernel<<<grid, block, sharedBytes, stream>>>(args...), with programmatic stream serialisation

@@ -341,10 +341,11 @@ struct NormWeightedRows {
 // tokenSet; every row of x has n elements; squares[t] gathers what X adds (the lane's share of the
 // sum of squares of x_t[from, to) for an RMSNorm). Each lane first issues its next U chunks of every
 // row (U * R loads of 16 bytes in flight), then multiplies them; each input chunk it loads serves all
-// R rows.
+// R rows. Where waited points at false, the lane's first weight loads are issued before its
+// gridDependencyWait (weights do not depend on the kernel before), and *waited is set.
 template <typename T, int NT, int R, int U, typename X>
 __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT], int n,
-    int from, int to, unsigned tokenSet) {
+    int from, int to, unsigned tokenSet, bool* waited = nullptr) {
     constexpr int N = Vec<T>::N;
     int lane = threadIdx.x & 31;
     for (int base = from + lane * N; base < to; base += 32 * N * U) {
@@ -358,6 +359,10 @@ __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&ac
                     chunk[r][k] = loadStreaming(w[r] + i);
                 }
             }
+        }
+        if (waited != nullptr && !*waited) {
+            gridDependencyWait();
+            *waited = true;
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
@@ -389,7 +394,11 @@ __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&ac
 // The same for rows that are not 16-byte aligned: element loads.
 template <typename T, int NT, int R, typename X>
 __device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT],
-    int n, int from, int to, unsigned tokenSet) {
+    int n, int from, int to, unsigned tokenSet, bool* waited = nullptr) {
+    if (waited != nullptr && !*waited) {
+        gridDependencyWait();
+        *waited = true;
+    }
     int lane = threadIdx.x & 31;
 #pragma unroll 4
     for (int i = from + lane; i < to; i += 32) {
@@ -408,11 +417,11 @@ __device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (
 
 template <typename T, bool VEC, int NT, int R, int U, typename X>
 __device__ inline void dotRows(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT], int n,
-    int from, int to, unsigned tokenSet) {
+    int from, int to, unsigned tokenSet, bool* waited = nullptr) {
     if (VEC) {
-        dotRowsVec<T, NT, R, U>(w, x, acc, squares, n, from, to, tokenSet);
+        dotRowsVec<T, NT, R, U>(w, x, acc, squares, n, from, to, tokenSet, waited);
     } else {
-        dotRowsScalar<T, NT, R>(w, x, acc, squares, n, from, to, tokenSet);
+        dotRowsScalar<T, NT, R>(w, x, acc, squares, n, from, to, tokenSet, waited);
     }
 }
 
@@ -424,6 +433,23 @@ __device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens
         }
     }
     return set;
+}
+
+// The end of an early kernel's dot products (dots(audioSet) computes them all), which began before
+// its gridDependencyWait on the paths that the mask gave then: waits where no load of this thread
+// did, reads the mask again and computes again where the guess was wrong (the mask is an engine
+// input, so it should never be).
+template <typename Dots>
+__device__ inline void settleGuess(bool& waited, unsigned guess, void const* mask, bool maskIsInt, int tokens,
+    Dots&& dots) {
+    if (!waited) {
+        gridDependencyWait();
+        waited = true;
+    }
+    unsigned actual = audioSet(mask, maskIsInt, tokens);
+    if (actual != guess) {
+        dots(actual);
+    }
 }
 
 } // namespace higgs

@@ -211,10 +211,10 @@ void tiled(bool down, B16 const* hidden, void const* mask, int tokens, Layer con
     B16* act = gAct;
     if (down) {
         skinnyDownKernel<B16, true, NT, C, U, S><<<H / C * S / 8, 256, 0, s>>>(act, mask, false, tokens, l.textDown,
-            l.audioDown, hidden, out, H, I, 0u);
+            l.audioDown, hidden, out, H, I, 0u, false);
     } else {
         skinnyGateUpKernel<B16, B16, true, NT, C, U><<<I / C / 8, 256, 0, s>>>(hidden, l.textNorm, l.audioNorm, 1e-5f, mask,
-            false, tokens, l.textGateUp, l.audioGate, l.audioUp, act, H, I, 0u);
+            false, tokens, l.textGateUp, l.audioGate, l.audioUp, act, H, I, 0u, false);
     }
 }
 

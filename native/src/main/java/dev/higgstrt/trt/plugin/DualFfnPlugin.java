@@ -341,9 +341,16 @@ public final class DualFfnPlugin {
      * {@link #DEPENDENT_DEFAULT}: without the prefetch it changed nothing on the H200.
      */
     public static final int DEPENDENT_EARLY_ATTENTION = 16;
+    /**
+     * {@link #setDependentLaunches} bit: the one-token kernels (linear, gate/up, down) let the next
+     * kernel start at their own start, and issue their first weight loads before they wait on the
+     * kernel before (the decode attention its first keys), so that a kernel's weights stream while
+     * the one before it finishes. Takes effect with each kernel's own bit.
+     */
+    public static final int DEPENDENT_EARLY_WEIGHTS = 32;
     /** {@link #setDependentLaunches} bits: all of them. */
     public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION | DEPENDENT_MANY_TOKENS
-            | DEPENDENT_EARLY_ATTENTION;
+            | DEPENDENT_EARLY_ATTENTION | DEPENDENT_EARLY_WEIGHTS;
     /** {@link #setDependentLaunches} bits a process starts with: all but {@link #DEPENDENT_EARLY_ATTENTION}. */
     public static final int DEPENDENT_DEFAULT = DEPENDENT_ALL & ~DEPENDENT_EARLY_ATTENTION;
 
@@ -358,7 +365,8 @@ public final class DualFfnPlugin {
      * graph keeps the launches it was captured with.
      *
      * @param mask {@link #DEPENDENT_LINEAR}, {@link #DEPENDENT_FFN}, {@link #DEPENDENT_ATTENTION},
-     *             {@link #DEPENDENT_MANY_TOKENS} and {@link #DEPENDENT_EARLY_ATTENTION}, or'd
+     *             {@link #DEPENDENT_MANY_TOKENS}, {@link #DEPENDENT_EARLY_ATTENTION} and
+     *             {@link #DEPENDENT_EARLY_WEIGHTS}, or'd
      * @return the previous mask
      */
     public int setDependentLaunches(int mask) {

@@ -40,7 +40,7 @@ class DualFfnPluginLibraryTest {
         try {
             assertThat(start).isEqualTo(DualFfnPlugin.DEPENDENT_DEFAULT);
             assertThat(lib.higgs_set_dependent_launch(0xff)).isEqualTo(DualFfnPlugin.DEPENDENT_ATTENTION);
-            assertThat(lib.higgs_set_dependent_launch(0)).as("bits beyond the five kinds dropped")
+            assertThat(lib.higgs_set_dependent_launch(0)).as("bits beyond the six kinds dropped")
                     .isEqualTo(DualFfnPlugin.DEPENDENT_ALL);
         } finally {
             lib.higgs_set_dependent_launch(start);
