@@ -241,11 +241,12 @@ inline unsigned prefetchShare(long long slices, long long sliceBytes) {
 }
 
 // A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
-// every warp reads again).
+// every warp reads again). Volatile, so that the compiler keeps it before a gridDependencyWait that
+// follows it (an early kernel's first loads; the asm is otherwise free to move past it).
 template <typename T>
 __device__ inline Vec<T> loadStreaming(T const* p) {
     int4 r;
-    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
+    asm volatile("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
         : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
         : "l"(p));
     Vec<T> v;

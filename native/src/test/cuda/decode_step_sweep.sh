@@ -30,16 +30,16 @@ for mask in 15 31 47 63; do
   run "pdl $mask" HIGGS_TRT_PDL=$mask
 done
 parts=step   # the rest: the whole step only
-for mask in 15 63; do
+for mask in ${SWEEP_MASKS:-15 63}; do
   for cluster in 4 2; do
     run "pdl $mask decode cluster $cluster" HIGGS_TRT_PDL=$mask HIGGS_TRT_DECODE_CLUSTER=$cluster
   done
 done
-for mask in 15 63; do
-  for linear in 2,4,1 2,4,2 2,4,3 1,2,1 4,8,1 4,4,2; do
+for mask in ${SWEEP_MASKS:-15 63}; do
+  for linear in ${SWEEP_LINEAR:-2,4,1 2,4,2 2,4,3 1,2,1 4,8,1 4,4,2}; do
     run "pdl $mask linear $linear" HIGGS_TRT_PDL=$mask HIGGS_TRT_LINEAR_TILING=$linear
   done
-  for ffn in 4,1,1,4 4,2,1,4 2,1,1,4 2,2,1,4 4,1,2,4 4,1,1,8 4,1,1,2 4,1,2,2; do
+  for ffn in ${SWEEP_FFN:-4,1,1,4 4,2,1,4 2,1,1,4 2,2,1,4 4,1,2,4 4,1,1,8 4,1,1,2 4,1,2,2}; do
     run "pdl $mask ffn $ffn" HIGGS_TRT_PDL=$mask HIGGS_TRT_FFN_TILING=$ffn
   done
 done
