@@ -106,15 +106,12 @@ constexpr int kDependentEarlyWeights = 32;
 constexpr int kDependentAll = kDependentLinear | kDependentFfn | kDependentAttention | kDependentManyTokens
     | kDependentEarlyAttention | kDependentEarlyWeights;
 
-// Whether a skinny kernel of kind is launched to start early (kDependentEarlyWeights with its own bit).
-inline bool earlyWeights(int kind);
-
 // Which kernels launchDependent launches dependently: HIGGS_TRT_PDL's bits where it is set, else
 // kDependentDefault (one mask for the whole library: an inline function's static is one object
 // across its translation units).
 // all three: on the H200 a batch-1 step with CUDA graphs took 2.56-2.64 ms with them against 2.74-2.84
 // without, batch 8 the same within the spread (docs/performance.md, session 16)
-constexpr int kDependentDefault = kDependentAll & ~kDependentEarlyAttention;
+constexpr int kDependentDefault = kDependentAll & ~(kDependentEarlyAttention | kDependentEarlyWeights);
 inline std::atomic<int>& dependentLaunches() {
     static std::atomic<int> mask{[] {
         char const* v = std::getenv("HIGGS_TRT_PDL");
@@ -123,6 +120,7 @@ inline std::atomic<int>& dependentLaunches() {
     return mask;
 }
 
+// Whether a skinny kernel of kind is launched to start early (kDependentEarlyWeights with its own bit).
 inline bool earlyWeights(int kind) {
     int mask = dependentLaunches().load(std::memory_order_relaxed);
     return (mask & kind) != 0 && (mask & kDependentEarlyWeights) != 0;

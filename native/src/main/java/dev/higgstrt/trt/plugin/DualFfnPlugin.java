@@ -351,14 +351,17 @@ public final class DualFfnPlugin {
     /** {@link #setDependentLaunches} bits: all of them. */
     public static final int DEPENDENT_ALL = DEPENDENT_LINEAR | DEPENDENT_FFN | DEPENDENT_ATTENTION | DEPENDENT_MANY_TOKENS
             | DEPENDENT_EARLY_ATTENTION | DEPENDENT_EARLY_WEIGHTS;
-    /** {@link #setDependentLaunches} bits a process starts with: all but {@link #DEPENDENT_EARLY_ATTENTION}. */
-    public static final int DEPENDENT_DEFAULT = DEPENDENT_ALL & ~DEPENDENT_EARLY_ATTENTION;
+    /**
+     * {@link #setDependentLaunches} bits a process starts with: all but {@link #DEPENDENT_EARLY_ATTENTION}
+     * and {@link #DEPENDENT_EARLY_WEIGHTS}.
+     */
+    public static final int DEPENDENT_DEFAULT = DEPENDENT_ALL & ~(DEPENDENT_EARLY_ATTENTION | DEPENDENT_EARLY_WEIGHTS);
 
     /**
      * Chooses which kernels of the library's plugins are launched as programmatic dependent
      * launches (Hopper) from the next enqueue on: such a kernel may be scheduled while the one before
      * it still runs, and waits on the device for its results. All but {@link #DEPENDENT_EARLY_ATTENTION}
-     * by default ({@link #DEPENDENT_DEFAULT}): on the H200
+     * and {@link #DEPENDENT_EARLY_WEIGHTS} by default ({@link #DEPENDENT_DEFAULT}): on the H200
      * they took about 0.2 ms off a batch-1 decode step of 2.8 ms, and the many-token ones 0.2 ms
      * off a 512-position prefill of 8 ({@code docs/performance.md});
      * {@code HIGGS_TRT_PDL=MASK} sets the mask a process starts with ({@code 0}: none). A CUDA

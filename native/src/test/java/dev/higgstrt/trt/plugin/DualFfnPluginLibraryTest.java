@@ -39,6 +39,8 @@ class DualFfnPluginLibraryTest {
         int start = lib.higgs_set_dependent_launch(DualFfnPlugin.DEPENDENT_ATTENTION);
         try {
             assertThat(start).isEqualTo(DualFfnPlugin.DEPENDENT_DEFAULT);
+            assertThat(start & (DualFfnPlugin.DEPENDENT_EARLY_ATTENTION | DualFfnPlugin.DEPENDENT_EARLY_WEIGHTS))
+                    .as("the early bits are not measured to help: off by default").isZero();
             assertThat(lib.higgs_set_dependent_launch(0xff)).isEqualTo(DualFfnPlugin.DEPENDENT_ATTENTION);
             assertThat(lib.higgs_set_dependent_launch(0)).as("bits beyond the six kinds dropped")
                     .isEqualTo(DualFfnPlugin.DEPENDENT_ALL);
