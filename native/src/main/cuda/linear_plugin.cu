@@ -147,8 +147,8 @@ __global__ void __launch_bounds__(kWarps * 32) skinnyLinearKernel(T const* x, in
         allowDependents();
     } else if (NORM == 2) {
         settleGuess(waited, audio, mask, maskIsInt, tokens, dots);
-    } else if (!waited) {
-        gridDependencyWait();
+    } else {
+        waitOnce(waited);
     }
 #pragma unroll
     for (int t = 0; t < NT; t++) {

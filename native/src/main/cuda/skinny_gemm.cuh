@@ -240,6 +240,15 @@ inline unsigned prefetchShare(long long slices, long long sliceBytes) {
     return static_cast<unsigned>(share / 16 * 16);
 }
 
+// gridDependencyWait() unless this thread has (waited), for a kernel that waits where its first
+// loads have gone out.
+__device__ inline void waitOnce(bool& waited) {
+    if (!waited) {
+        gridDependencyWait();
+        waited = true;
+    }
+}
+
 // A weight chunk loaded past L1 (each weight byte is read once; L1 keeps the activations, which
 // every warp reads again). Volatile, so that the compiler keeps it before a gridDependencyWait that
 // follows it (an early kernel's first loads; the asm is otherwise free to move past it).
@@ -361,9 +370,8 @@ __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&ac
                 }
             }
         }
-        if (waited != nullptr && !*waited) {
-            gridDependencyWait();
-            *waited = true;
+        if (waited != nullptr) {
+            waitOnce(*waited);
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
@@ -396,9 +404,8 @@ __device__ inline void dotRowsVec(T const* const (&w)[R], X const& x, float (&ac
 template <typename T, int NT, int R, typename X>
 __device__ inline void dotRowsScalar(T const* const (&w)[R], X const& x, float (&acc)[R][NT], float (&squares)[NT],
     int n, int from, int to, unsigned tokenSet, bool* waited = nullptr) {
-    if (waited != nullptr && !*waited) {
-        gridDependencyWait();
-        *waited = true;
+    if (waited != nullptr) {
+        waitOnce(*waited);
     }
     int lane = threadIdx.x & 31;
 #pragma unroll 4
@@ -443,10 +450,7 @@ __device__ inline unsigned audioSet(void const* mask, bool maskIsInt, int tokens
 template <typename Dots>
 __device__ inline void settleGuess(bool& waited, unsigned guess, void const* mask, bool maskIsInt, int tokens,
     Dots&& dots) {
-    if (!waited) {
-        gridDependencyWait();
-        waited = true;
-    }
+    waitOnce(waited);
     unsigned actual = audioSet(mask, maskIsInt, tokens);
     if (actual != guess) {
         dots(actual);

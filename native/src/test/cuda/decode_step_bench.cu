@@ -35,7 +35,7 @@ extern "C" int higgs_paged_attention_run(int type, void const* q, void const* kv
 
 namespace {
 
-using B16 = __nv_bfloat16;
+using bench::B16;
 constexpr int kLayers = 28;
 constexpr int H = 3072;
 constexpr int I = 8192;
@@ -47,40 +47,6 @@ constexpr int kHeadRows = 8 * 1026;   // 8 codebooks of 1,026 codes
 constexpr int kBlock = 32;
 constexpr int kBf16 = 7;              // nvinfer1::DataType::kBF16
 
-__global__ void fillKernel(B16* p, long long n, unsigned seed, float scale) {
-    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
-         i += static_cast<long long>(gridDim.x) * blockDim.x) {
-        unsigned x = static_cast<unsigned>(i) * 2654435761u ^ seed * 40503u;
-        x ^= x >> 13;
-        x *= 0x5bd1e995u;
-        x ^= x >> 15;
-        p[i] = __float2bfloat16((static_cast<float>(x & 0xffff) / 65535.f - 0.5f) * scale);
-    }
-}
-
-__global__ void readKernel(int4 const* p, long long n, int* sink) {
-    int4 acc{0, 0, 0, 0};
-    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
-         i += static_cast<long long>(gridDim.x) * blockDim.x) {
-        int4 v = p[i];
-        acc.x ^= v.x;
-        acc.y ^= v.y;
-        acc.z ^= v.z;
-        acc.w ^= v.w;
-    }
-    if ((acc.x ^ acc.y ^ acc.z ^ acc.w) == 0x7fffffff) {
-        *sink = 1;
-    }
-}
-
-B16* alloc(long long n, unsigned seed, float scale) {
-    B16* p;
-    CHECK(cudaMalloc(&p, n * sizeof(B16)));
-    fillKernel<<<1024, 256>>>(p, n, seed, scale);
-    CHECK(cudaGetLastError());
-    return p;
-}
-
 struct Layer {
     B16* qkv;       // [kQkv, H]
     B16* o;         // [H, H]
@@ -90,23 +56,6 @@ struct Layer {
     B16* postNorm;  // [H]
     B16* cache;     // [blocks, 2, kKvHeads, kBlock, D]
 };
-
-float medianMs(int runs, int calls, cudaStream_t s, cudaEvent_t a, cudaEvent_t b, std::function<void()> const& call) {
-    std::vector<float> ms;
-    for (int r = 0; r < runs; r++) {
-        CHECK(cudaEventRecord(a, s));
-        for (int c = 0; c < calls; c++) {
-            call();
-        }
-        CHECK(cudaEventRecord(b, s));
-        CHECK(cudaEventSynchronize(b));
-        float t;
-        CHECK(cudaEventElapsedTime(&t, a, b));
-        ms.push_back(t / calls);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
-}
 
 cudaGraphExec_t capture(cudaStream_t s, std::function<void()> const& body) {
     cudaGraph_t graph;
@@ -144,18 +93,18 @@ int main(int argc, char** argv) {
     std::vector<Layer> layers(kLayers);
     for (int l = 0; l < kLayers; l++) {
         unsigned seed = 31u * (l + 1);
-        layers[l] = {alloc(1LL * kQkv * H, seed + 1, 0.05f), alloc(1LL * H * H, seed + 2, 0.05f),
-            alloc(2LL * I * H, seed + 3, 0.05f), alloc(1LL * H * I, seed + 4, 0.05f), alloc(H, seed + 5, 2.f),
-            alloc(H, seed + 6, 2.f), alloc(cacheElems, seed + 7, 2.f)};
+        layers[l] = {bench::alloc(1LL * kQkv * H, seed + 1, 0.05f), bench::alloc(1LL * H * H, seed + 2, 0.05f),
+            bench::alloc(2LL * I * H, seed + 3, 0.05f), bench::alloc(1LL * H * I, seed + 4, 0.05f),
+            bench::alloc(H, seed + 5, 2.f), bench::alloc(H, seed + 6, 2.f), bench::alloc(cacheElems, seed + 7, 2.f)};
     }
-    B16* head = alloc(1LL * kHeadRows * H, 7, 0.05f);
-    B16* finalNorm = alloc(H, 8, 2.f);
-    B16* hidden = alloc(H, 9, 2.f);
-    B16* hidden2 = alloc(H, 10, 2.f);
-    B16* qkvOut = alloc(kQkv, 11, 1.f);
-    B16* attnOut = alloc(kHeads * D, 12, 1.f);
-    B16* act = alloc(I, 13, 1.f);
-    B16* logits = alloc(kHeadRows, 14, 1.f);
+    B16* head = bench::alloc(1LL * kHeadRows * H, 7, 0.05f);
+    B16* finalNorm = bench::alloc(H, 8, 2.f);
+    B16* hidden = bench::alloc(H, 9, 2.f);
+    B16* hidden2 = bench::alloc(H, 10, 2.f);
+    B16* qkvOut = bench::alloc(kQkv, 11, 1.f);
+    B16* attnOut = bench::alloc(kHeads * D, 12, 1.f);
+    B16* act = bench::alloc(I, 13, 1.f);
+    B16* logits = bench::alloc(kHeadRows, 14, 1.f);
 
     std::vector<int> table(blocks);
     for (int b = 0; b < blocks; b++) {
@@ -186,25 +135,7 @@ int main(int argc, char** argv) {
     CHECK(cudaEventCreate(&b));
     CHECK(cudaDeviceSynchronize());
 
-    double copyRate;
-    {
-        long long bytes = 2LL << 30;
-        void *src, *dst;
-        int* sink;
-        CHECK(cudaMalloc(&src, bytes));
-        CHECK(cudaMalloc(&dst, bytes));
-        CHECK(cudaMalloc(&sink, 4));
-        float copyMs = medianMs(7, 1, s, a, b, [&] { CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s)); });
-        float readMs = medianMs(7, 1, s, a, b, [&] {
-            readKernel<<<prop.multiProcessorCount * 8, 512, 0, s>>>(static_cast<int4 const*>(src), bytes / 16, sink);
-        });
-        copyRate = 2.0 * bytes / (copyMs * 1e-3);   // bytes a second
-        std::printf("copy %.2f TB/s (read + write), streaming read %.2f TB/s, of 2 GiB\n", copyRate / 1e12,
-            bytes / (readMs * 1e-3) / 1e12);
-        CHECK(cudaFree(src));
-        CHECK(cudaFree(dst));
-        CHECK(cudaFree(sink));
-    }
+    double copyRate = bench::measureCeilings(s, a, b, prop.multiProcessorCount).copy;   // bytes a second
 
     auto qkv = [&](Layer const& L) {
         ok(higgs_linear_run(kBf16, kBf16, hidden, L.qkv, 2, L.inputNorm, L.inputNorm, mask, 1, 1e-5f, nullptr, qkvOut, 1, H,
@@ -273,7 +204,7 @@ int main(int argc, char** argv) {
         for (int w = 0; w < 20; w++) {
             CHECK(cudaGraphLaunch(exec, s));
         }
-        float ms = medianMs(7, 100, s, a, b, [&] { CHECK(cudaGraphLaunch(exec, s)); });
+        float ms = bench::medianMsPerCall(7, 100, s, a, b, [&](int) { CHECK(cudaGraphLaunch(exec, s)); });
         double floor = p.bytes / copyRate * 1e3;
         std::printf("  %-24s %8.1f us  floor %7.1f us  %.2fx\n", p.name, ms * 1e3, floor * 1e3, ms / floor);
         CHECK(cudaGraphExecDestroy(exec));

@@ -156,29 +156,6 @@ namespace {
 
 using B16 = __nv_bfloat16;
 
-__global__ void fillKernel(B16* p, long long n, unsigned seed, float scale) {
-    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
-         i += static_cast<long long>(gridDim.x) * blockDim.x) {
-        unsigned v = static_cast<unsigned>(i) * 2654435761u ^ seed;
-        v ^= v >> 13;
-        v *= 0x5bd1e995u;
-        v ^= v >> 15;
-        p[i] = __float2bfloat16((static_cast<float>(v & 0xffff) / 65535.f - 0.5f) * scale);
-    }
-}
-
-__global__ void readKernel(int4 const* p, long long n, int* sink) {
-    int acc = 0;
-    for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
-         i += static_cast<long long>(gridDim.x) * blockDim.x) {
-        int4 v = __ldcs(p + i);
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x12345678) {
-        *sink = acc;
-    }
-}
-
 struct Layer {
     B16 *textGateUp, *textDown, *audioGate, *audioUp, *audioDown, *textNorm, *audioNorm;
 };
@@ -186,13 +163,6 @@ struct Layer {
 constexpr int H = 3072;
 constexpr int I = 8192;
 constexpr int kLayers = 6;
-
-B16* alloc(long long n, unsigned seed, float scale) {
-    B16* p;
-    CHECK(cudaMalloc(&p, n * sizeof(B16)));
-    fillKernel<<<1024, 256>>>(p, n, seed, scale);
-    return p;
-}
 
 // One kernel of the few-token path with its tiling, or the whole block (norm + gate/up + down).
 struct Variant {
@@ -281,30 +251,6 @@ void runVariant(Variant const& v, Layer const& l, B16 const* hidden, void const*
 }
 
 
-float medianMs(std::vector<float> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-// The median over `runs` runs of the milliseconds a call takes, each run `calls` calls of
-// call(i) between two events on stream s.
-template <typename F>
-float medianMsPerCall(int runs, int calls, cudaStream_t s, cudaEvent_t a, cudaEvent_t b, F&& call) {
-    std::vector<float> times;
-    for (int r = 0; r < runs; r++) {
-        CHECK(cudaEventRecord(a, s));
-        for (int i = 0; i < calls; i++) {
-            call(i);
-        }
-        CHECK(cudaEventRecord(b, s));
-        CHECK(cudaEventSynchronize(b));
-        float ms;
-        CHECK(cudaEventElapsedTime(&ms, a, b));
-        times.push_back(ms / calls);
-    }
-    return medianMs(times);
-}
-
 } // namespace
 
 int main() {
@@ -317,41 +263,24 @@ int main() {
     std::vector<Layer> layers(kLayers);
     for (int i = 0; i < kLayers; i++) {
         unsigned seed = 17u * (i + 1);
-        layers[i] = {alloc(2LL * I * H, seed + 1, 0.05f), alloc(1LL * H * I, seed + 2, 0.05f), alloc(1LL * I * H, seed + 3, 0.05f),
-            alloc(1LL * I * H, seed + 4, 0.05f), alloc(1LL * H * I, seed + 5, 0.05f), alloc(H, seed + 6, 2.f), alloc(H, seed + 7, 2.f)};
+        layers[i] = {bench::alloc(2LL * I * H, seed + 1, 0.05f), bench::alloc(1LL * H * I, seed + 2, 0.05f),
+            bench::alloc(1LL * I * H, seed + 3, 0.05f), bench::alloc(1LL * I * H, seed + 4, 0.05f),
+            bench::alloc(1LL * H * I, seed + 5, 0.05f), bench::alloc(H, seed + 6, 2.f), bench::alloc(H, seed + 7, 2.f)};
     }
-    B16* hidden = alloc(8LL * H, 99, 2.f);
+    B16* hidden = bench::alloc(8LL * H, 99, 2.f);
     float *normed, *act;
     B16* out;
     unsigned char* mask;
-    int* sink;
     CHECK(cudaMalloc(&normed, 8LL * H * 4));
     CHECK(cudaMalloc(&act, 8LL * I * 4));
     CHECK(cudaMalloc(&out, 8LL * H * 2));
     CHECK(cudaMalloc(&mask, 8));
-    CHECK(cudaMalloc(&sink, 4));
     cudaEvent_t a, b;
     CHECK(cudaEventCreate(&a));
     CHECK(cudaEventCreate(&b));
     CHECK(cudaDeviceSynchronize());
 
-    // ceilings: device-to-device copy (bytes read + written) and a streaming read
-    {
-        long long bytes = 2LL << 30;
-        void *src, *dst;
-        CHECK(cudaMalloc(&src, bytes));
-        CHECK(cudaMalloc(&dst, bytes));
-        float copyMs = medianMsPerCall(7, 1, s, a, b, [&](int) {
-            CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s));
-        });
-        float readMs = medianMsPerCall(7, 1, s, a, b, [&](int) {
-            readKernel<<<prop.multiProcessorCount * 8, 512, 0, s>>>(static_cast<int4 const*>(src), bytes / 16, sink);
-        });
-        std::printf("copy %.2f TB/s (read + write), streaming read %.2f TB/s, of 2 GiB\n", 2 * bytes / copyMs / 1e9,
-            bytes / readMs / 1e9);
-        CHECK(cudaFree(src));
-        CHECK(cudaFree(dst));
-    }
+    bench::measureCeilings(s, a, b, prop.multiProcessorCount);
 
     CHECK(cudaMalloc(&gBf16Act, 8LL * 2 * I * 2));
     {
@@ -424,7 +353,7 @@ int main() {
                 maxDiff = std::max(maxDiff, std::fabs(static_cast<double>(mine[i]) - ref[i]));
                 maxAbs = std::max(maxAbs, std::fabs(static_cast<double>(ref[i])));
             }
-            double us = 1e3 * medianMsPerCall(9, 300, s, a, b, [&](int c) {
+            double us = 1e3 * bench::medianMsPerCall(9, 300, s, a, b, [&](int c) {
                 runVariant(v, layers[c % kLayers], hidden, mask, m.tokens, normed, act, out, s);
             });
             if (v.kind == Variant::GateUp || v.kind == Variant::Down) {
@@ -453,11 +382,11 @@ int main() {
     for (Proj pr : {Proj{"q/k/v", 5120, 3072}, Proj{"output", 3072, 3072}}) {
         std::vector<B16*> ws;
         for (int i = 0; i < kLayers; i++) {
-            ws.push_back(alloc(1LL * pr.rows * pr.cols, 500u + i, 0.05f));
+            ws.push_back(bench::alloc(1LL * pr.rows * pr.cols, 500u + i, 0.05f));
         }
         double bytes = 2.0 * pr.rows * pr.cols;
         auto time = [&](char const* what, auto&& call) {
-            double us = 1e3 * medianMsPerCall(9, 300, s, a, b, [&](int c) { call(ws[c % kLayers]); });
+            double us = 1e3 * bench::medianMsPerCall(9, 300, s, a, b, [&](int c) { call(ws[c % kLayers]); });
             std::printf("  %-8s %-28s %7.2f us  %5.2f TB/s\n", pr.name, what, us, bytes / us / 1e6);
         };
         float one = 1.f, zero = 0.f;
